@@ -1,0 +1,66 @@
+"""Every setting of the service, read from the environment.
+
+No other module reads ``os.environ``.  Values are checked in ``create_app``
+(``widget.settings.check``), so a bad one stops start-up with its name.
+"""
+
+import os
+
+BASE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _env(name, default=None):
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+class Config:
+    """Settings for running the service."""
+
+    # "production" makes missing secrets fatal and cookies Secure; anything else is development.
+    ENV = _env("WIDGET_ENV", "development")
+    # Signs sessions, CSRF tokens and links; generated into instance/ on first run outside production.
+    SECRET_KEY = _env("SECRET_KEY")
+    # SQLAlchemy URL; default is a SQLite file in instance/.  postgresql:// uses psycopg 3.
+    DATABASE_URL = _env("DATABASE_URL")
+    # The business rules file (services, hours, rules, phone).
+    BUSINESS_CONFIG = _env("BUSINESS_CONFIG", os.path.join(BASE_DIR, "business.example.toml"))
+    # Which calendar holds busy time and receives bookings: "local" or "google".
+    CALENDAR_BACKEND = _env("CALENDAR_BACKEND", "local")
+    # Google OAuth web client id and secret (used by the google calendar backend).
+    GOOGLE_CLIENT_ID = _env("GOOGLE_CLIENT_ID")
+    GOOGLE_CLIENT_SECRET = _env("GOOGLE_CLIENT_SECRET")
+    # Google's OAuth consent page, token endpoint and Calendar API base (ends in /calendar/v3/).
+    GOOGLE_AUTH_URI = _env("GOOGLE_AUTH_URI", "https://accounts.google.com/o/oauth2/auth")
+    GOOGLE_TOKEN_URI = _env("GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token")
+    GOOGLE_API_ENDPOINT = _env("GOOGLE_API_ENDPOINT", "https://www.googleapis.com/calendar/v3/")
+    # Space-separated origins (scheme://host[:port]) allowed to frame the widget and comments.
+    EMBED_ALLOWED_ORIGINS = _env("EMBED_ALLOWED_ORIGINS", "")
+    # External base URL used in emails and push-notification addresses (no trailing slash).
+    PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
+    # Optional shared store (redis://...) for rate limits and caches across processes.
+    REDIS_URL = _env("REDIS_URL")
+    # Outgoing mail (Flask-Mail's names).
+    MAIL_SERVER = _env("MAIL_SERVER", "localhost")
+    MAIL_PORT = _env("MAIL_PORT", "25")
+    MAIL_USE_TLS = _env("MAIL_USE_TLS", "false")
+    MAIL_USERNAME = _env("MAIL_USERNAME")
+    MAIL_PASSWORD = _env("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "bookings@localhost")
+    # Where booking and comment notifications go.
+    THERAPIST_EMAIL = _env("THERAPIST_EMAIL")
+    # Admin sign-in attempts allowed per client address (Flask-Limiter syntax).
+    ADMIN_LOGIN_RATE_LIMIT = _env("ADMIN_LOGIN_RATE_LIMIT", "5 per minute; 30 per hour")
+    # Largest request body accepted, in bytes.
+    MAX_CONTENT_LENGTH = _env("MAX_CONTENT_LENGTH", "65536")
+    # Seconds a booking form stays valid after it is shown (its CSRF token's lifetime).
+    BOOKING_FORM_MAX_AGE = _env("BOOKING_FORM_MAX_AGE", "21600")
+
+
+class TestingConfig(Config):
+    """Settings for the test suite; tests pass further overrides to create_app."""
+
+    ENV = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only; never used to run the service
+    ADMIN_LOGIN_RATE_LIMIT = "1000 per minute"

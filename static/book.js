@@ -1,0 +1,77 @@
+/* Upgrades the booking widget: steps swap in place instead of reloading the page,
+   and times follow the visitor's own time zone. Everything works without it. */
+(function () {
+  "use strict";
+  var main = document.getElementById("main");
+  if (!main || !window.fetch || !window.DOMParser) return;
+
+  function swap(html, url, push) {
+    var next = new DOMParser().parseFromString(html, "text/html");
+    var nextMain = next.getElementById("main");
+    if (!nextMain) { window.location.href = url; return; }
+    main.innerHTML = nextMain.innerHTML;
+    main.setAttribute("data-step", nextMain.getAttribute("data-step") || "");
+    document.title = next.title;
+    if (push) history.pushState({ widget: true }, "", url);
+    var heading = main.querySelector("h1");
+    if (heading) heading.focus();
+  }
+
+  function load(url, options, push) {
+    document.body.classList.add("loading");
+    return fetch(url, options || { credentials: "same-origin" }).then(function (response) {
+      return response.text().then(function (html) { swap(html, response.url, push); });
+    }).catch(function () {
+      // Any network trouble: fall back to an ordinary page load.
+      window.location.href = url;
+    }).then(function () { document.body.classList.remove("loading"); });
+  }
+
+  function withZone(url) {
+    var u = new URL(url, window.location.href);
+    if (!u.searchParams.get("tz") && visitorZone) u.searchParams.set("tz", visitorZone);
+    return u.toString();
+  }
+
+  var visitorZone = "";
+  try { visitorZone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { /* old browser */ }
+
+  main.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[href]");
+    if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+    var url = new URL(link.href, window.location.href);
+    if (url.origin !== window.location.origin || url.pathname.indexOf("/book") !== 0) return;
+    event.preventDefault();
+    load(withZone(url.toString()), null, true);
+  });
+
+  main.addEventListener("change", function (event) {
+    if (event.target.id === "tz") event.target.form.requestSubmit ? event.target.form.requestSubmit() : event.target.form.submit();
+  });
+
+  main.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented) return;
+    event.preventDefault();
+    var data = new FormData(form);
+    if ((form.method || "get").toLowerCase() === "get") {
+      var url = new URL(form.action, window.location.href);
+      data.forEach(function (value, key) { url.searchParams.set(key, value); });
+      load(url.toString(), null, true);
+    } else {
+      var button = form.querySelector("button[type=submit]");
+      if (button) button.disabled = true;  // one click, one booking
+      load(form.action, { method: "POST", body: new URLSearchParams(data), credentials: "same-origin" }, true);
+    }
+  });
+
+  window.addEventListener("popstate", function () { load(window.location.href, null, false); });
+
+  // First visit without a chosen zone: show times in the visitor's own zone.
+  var params = new URLSearchParams(window.location.search);
+  if (!params.get("tz") && visitorZone && main.querySelector("#tz") && main.querySelector("#tz").value !== visitorZone) {
+    load(withZone(window.location.href), null, false).then(function () {
+      history.replaceState({ widget: true }, "", withZone(window.location.href));
+    });
+  }
+})();

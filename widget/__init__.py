@@ -1,0 +1,42 @@
+"""The booking widget service: a Flask application factory."""
+
+import os
+
+from flask import Flask
+
+BASE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config=None):
+    """Create and configure the app; ``test_config`` overrides settings."""
+    from config import Config
+
+    from . import admin, api, book, calendars, cli, errors, pages, settings
+    from .business import load_business
+    from .extensions import db, limiter, migrate
+
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=os.path.join(BASE_DIR, "templates"),
+        static_folder=os.path.join(BASE_DIR, "static"),
+    )
+    app.config.from_object(Config)
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    settings.check(app)
+    app.extensions["business"] = load_business(app.config["BUSINESS_CONFIG"])
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
+    limiter.init_app(app)
+    calendars.init_app(app)
+    errors.init_app(app)
+    pages.init_app(app)
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(book.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,154 @@
+"""The therapist's pages: sign-in, agenda, blocked time, cancelling."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
+
+from . import bookings, business, calendars
+from .calendars import Event
+from .extensions import db, limiter
+from .forms import ActionForm, BlockTimeForm, LoginForm
+from .models import Booking, CalendarEvent, Setting, new_id
+from .timezones import utc_now, zone_named
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+PASSWORD_KEY = "admin_password_hash"  # noqa: S105 - the name of a setting, not a secret
+
+
+def password_hash() -> str | None:
+    """Return the stored admin password hash, if one was set."""
+    row = db.session.get(Setting, PASSWORD_KEY)
+    return row.value if row else None
+
+
+def _session_mark(stored_hash: str) -> str:
+    # Bound to the current hash: setting a new password signs every session out.
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), stored_hash.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def signed_in() -> bool:
+    """Say whether this browser is signed in as the therapist."""
+    stored = password_hash()
+    mark = session.get("admin")
+    return bool(stored and mark and hmac.compare_digest(mark, _session_mark(stored)))
+
+
+def sign_in_required(view):
+    """Send visitors who are not signed in to the sign-in page."""
+
+    @functools.wraps(view)
+    def wrapped(**kwargs):
+        if not signed_in():
+            return redirect(url_for("admin.login", next=request.path))
+        return view(**kwargs)
+
+    return wrapped
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["ADMIN_LOGIN_RATE_LIMIT"], methods=["POST"])
+def login():
+    """Sign the therapist in."""
+    form = LoginForm()
+    stored = password_hash()
+    if form.validate_on_submit():
+        if stored and check_password_hash(stored, form.password.data):
+            session.clear()
+            session["admin"] = _session_mark(stored)
+            target = request.args.get("next", "")
+            # Only paths inside the admin: never an open redirect.
+            if not target.startswith("/admin") or target.startswith("//"):
+                target = url_for("admin.agenda")
+            return redirect(target)
+        form.password.errors.append("That password is not right.")
+        return render_template("admin/login.html", form=form, configured=bool(stored)), 401
+    return render_template("admin/login.html", form=form, configured=bool(stored))
+
+
+@bp.post("/logout")
+def logout():
+    """Sign the therapist out."""
+    if ActionForm().validate_on_submit():
+        session.clear()
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("")
+@sign_in_required
+def agenda():
+    """Show upcoming bookings and blocked time, day by day, in studio time."""
+    studio_zone = zone_named(business.current().studio.timezone)
+    now = utc_now()
+    upcoming = bookings.upcoming(now)
+    blocks = []
+    calendar = calendars.current()
+    if hasattr(calendar, "events"):
+        blocks = [e for e in calendar.events(now, now + timedelta(days=60)) if e.booking_id is None]
+    days: dict = {}
+    for item in [*upcoming, *blocks]:
+        days.setdefault(item.start_at.astimezone(studio_zone).date(), []).append(item)
+    for items in days.values():
+        items.sort(key=lambda item: item.start_at)
+    return render_template(
+        "admin/agenda.html",
+        days=dict(sorted(days.items())),
+        zone=studio_zone,
+        block_form=BlockTimeForm(),
+        action_form=ActionForm(),
+        services=business.current().services,
+    )
+
+
+@bp.post("/block")
+@sign_in_required
+def block_time():
+    """Keep a stretch of time free of bookings on the local calendar."""
+    form = BlockTimeForm()
+    if not form.validate_on_submit():
+        for field, messages in form.errors.items():
+            label = getattr(form, field).label.text if hasattr(form, field) else field
+            flash(f"{label}: {'; '.join(messages)}", "error")
+        return redirect(url_for("admin.agenda"))
+    zone = zone_named(business.current().studio.timezone)
+    start = datetime.combine(form.day.data, form.start.data, tzinfo=zone)
+    end = datetime.combine(form.day.data, form.end.data, tzinfo=zone)
+    calendars.current().write_event(
+        Event(id=new_id(), start=start, end=end, summary=form.reason.data or "Blocked", description="")
+    )
+    flash("Time blocked.", "success")
+    return redirect(url_for("admin.agenda"))
+
+
+@bp.post("/block/<event_id>/delete")
+@sign_in_required
+def unblock_time(event_id):
+    """Free blocked time again."""
+    if ActionForm().validate_on_submit():
+        event = db.session.get(CalendarEvent, event_id)
+        if event is not None and event.booking_id is None:
+            calendars.current().delete_event(event_id)
+            flash("Blocked time removed.", "success")
+    return redirect(url_for("admin.agenda"))
+
+
+@bp.post("/bookings/<booking_id>/cancel")
+@sign_in_required
+def cancel_booking(booking_id):
+    """Cancel a client's booking."""
+    booking = db.session.scalar(select(Booking).where(Booking.id == booking_id))
+    if booking is None:
+        flash("That booking no longer exists.", "error")
+    elif ActionForm().validate_on_submit():
+        bookings.cancel(booking)
+        flash(f"Cancelled {booking.name}'s appointment.", "success")
+    else:
+        flash("The form expired; please try again.", "error")
+    return redirect(url_for("admin.agenda"))

@@ -1,0 +1,186 @@
+"""The JSON API: services, free slots and bookings (see /api/openapi.json)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, jsonify, request
+
+from . import bookings, business
+from .errors import field_errors
+from .openapi import document
+from .timezones import days_range, parse_instant, rfc3339, utc_now, zone_named
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_RANGE_DAYS = 62
+BOOKING_FIELDS = {"service", "start", "name", "email", "phone", "notes", "timezone"}
+
+
+class BadRequest(Exception):
+    """Input the API refuses; ``errors`` names each bad field."""
+
+    def __init__(self, errors: dict[str, str], status: int = 422):
+        super().__init__(errors)
+        self.errors, self.status = errors, status
+
+
+@bp.errorhandler(BadRequest)
+def _bad_request(error: BadRequest):
+    return field_errors(error.errors, error.status)
+
+
+@bp.errorhandler(bookings.InvalidBooking)
+def _invalid_booking(error: bookings.InvalidBooking):
+    return field_errors(error.errors)
+
+
+def _slot_json(slot, zone) -> dict:
+    return {"start": rfc3339(slot.start, zone), "end": rfc3339(slot.end, zone)}
+
+
+def _service_json(service) -> dict:
+    return {
+        "id": service.id,
+        "name": service.name,
+        "duration_minutes": int(service.duration.total_seconds() // 60),
+        "price": str(service.price),
+        "description": service.description,
+    }
+
+
+@bp.get("/services")
+def services():
+    """List the services clients can book."""
+    return jsonify({"services": [_service_json(s) for s in business.current().services.values()]})
+
+
+def _query_zone(name: str | None):
+    try:
+        return zone_named(name or business.current().studio.timezone)
+    except ValueError as error:
+        raise BadRequest({"tz": str(error)}) from None
+
+
+def _query_date(name: str, default: date) -> date:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest({name: f"{raw!r} is not a date like 2026-12-01"}) from None
+
+
+@bp.get("/slots")
+def slots():
+    """List free slots for a service on the days start..end (inclusive) of zone tz."""
+    errors = {}
+    try:
+        service = bookings.service_named(request.args.get("service"))
+    except bookings.InvalidBooking as error:
+        errors.update(error.errors)
+    zone = None
+    try:
+        zone = _query_zone(request.args.get("tz"))
+    except BadRequest as error:
+        errors.update(error.errors)
+    today = utc_now().astimezone(zone or zone_named("UTC")).date()
+    try:
+        first = _query_date("start", today)
+        last = _query_date("end", first + timedelta(days=6))
+        if last < first:
+            errors["end"] = "must not be before start"
+        elif (last - first).days >= MAX_RANGE_DAYS:
+            errors["end"] = f"must be less than {MAX_RANGE_DAYS} days after start"
+    except BadRequest as error:
+        errors.update(error.errors)
+    if errors:
+        raise BadRequest(errors)
+    start, end = days_range(first, last, zone)
+    found = bookings.free_slots(service, start, end, zone)
+    return jsonify({"service": service.id, "timezone": zone.key, "slots": [_slot_json(s, zone) for s in found]})
+
+
+def _json_body() -> dict:
+    """Return the request's JSON object, or raise BadRequest naming the problem."""
+    if not request.is_json:
+        raise BadRequest({"body": "must be JSON (Content-Type: application/json)"}, 415)
+    body = request.get_json(silent=True)
+    if body is None:
+        raise BadRequest({"body": "is not valid JSON"}, 400)
+    if not isinstance(body, dict):
+        raise BadRequest({"body": "must be a JSON object"}, 400)
+    return body
+
+
+def booking_json(booking) -> dict:
+    """Return the public view of a booking."""
+    zone = zone_named(booking.client_timezone)
+    return {
+        "id": booking.id,
+        "status": booking.status,
+        "service": booking.service_id,
+        "start": rfc3339(booking.start_at, zone),
+        "end": rfc3339(booking.end_at, zone),
+        "timezone": booking.client_timezone,
+        "manage_url": bookings.manage_url(booking),
+    }
+
+
+@bp.post("/bookings")
+def create_booking():
+    """Book an appointment."""
+    body = _json_body()
+    unknown = sorted(set(body) - BOOKING_FIELDS)
+    errors = {name: "is not a field of a booking" for name in unknown}
+    start = None
+    if "start" not in body:
+        errors["start"] = "is required"
+    else:
+        try:
+            start = parse_instant(body["start"])
+        except ValueError as error:
+            errors["start"] = str(error)
+    for name in ("service", "name", "email", "phone"):
+        if name not in body:
+            errors.setdefault(name, "is required")
+    zone_name = body.get("timezone")
+    if zone_name is not None:
+        try:
+            zone_named(zone_name if isinstance(zone_name, str) else "")
+        except ValueError as error:
+            errors["timezone"] = str(error)
+    if errors:
+        # Check the rest too, so one answer names every bad field.
+        try:
+            bookings.check_details(
+                body.get("name", ""), body.get("email", ""), body.get("phone", ""), body.get("notes")
+            )
+        except bookings.InvalidBooking as error:
+            errors = {**error.errors, **errors}
+        raise BadRequest(errors)
+    try:
+        booking, created = bookings.book(
+            body["service"],
+            start,
+            body["name"],
+            body["email"],
+            body["phone"],
+            body.get("notes") or "",
+            zone_name,
+        )
+    except bookings.SlotTaken as taken:
+        zone = zone_named(zone_name or business.current().studio.timezone)
+        return field_errors(
+            {"start": "is no longer free"},
+            409,
+            alternatives=[_slot_json(slot, zone) for slot in taken.alternatives],
+        )
+    return jsonify(booking_json(booking)), 201 if created else 200
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """Return the OpenAPI document of the public API."""
+    return jsonify(document())

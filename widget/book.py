@@ -1,0 +1,196 @@
+"""The booking widget: service, day, time, details, confirmation.
+
+Every step is a server-rendered page reached by a plain link or form, so the
+widget works with JavaScript off; static/book.js only swaps steps in place.
+State between steps travels in the query string, never in a cookie, because
+browsers may refuse cookies to a widget framed by another site.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from . import availability, bookings, business
+from .forms import DetailsForm
+from .timezones import day_start, days_range, parse_instant, utc_now, zone_named
+
+bp = Blueprint("book", __name__)
+
+DAYS_SHOWN = 14
+PREFILL = ("name", "email", "phone")
+
+
+def _zone():
+    """Return (zone name, zone, problem) for the visitor's chosen time zone."""
+    studio_zone = business.current().studio.timezone
+    name = request.values.get("tz") or studio_zone
+    try:
+        return name, zone_named(name), None
+    except ValueError:
+        return studio_zone, zone_named(studio_zone), f"We don't know the time zone {name!r}; times are in studio time."
+
+
+def _carry(**changes) -> dict:
+    """Return the query parameters that travel from step to step, with changes."""
+    params = {key: request.args[key] for key in ("service", "tz", *PREFILL) if request.args.get(key)}
+    params.update(changes)
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def _date_arg(name: str) -> date | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+@bp.get("/book")
+def widget():
+    """Show the step of booking that the query string has reached."""
+    zone_name, zone, zone_problem = _zone()
+    rules = business.current().rules
+    services = business.current().services
+    context = {"zone_name": zone_name, "zone": zone, "zone_problem": zone_problem, "carry": _carry}
+
+    service = services.get(request.args.get("service", ""))
+    if service is None:
+        problem = "Please choose one of our services." if request.args.get("service") else None
+        return render_template("book/services.html", problem=problem, **context)
+    context["service"] = service
+
+    if request.args.get("start"):
+        try:
+            start = parse_instant(request.args["start"])
+        except ValueError:
+            return render_template(
+                "book/services.html", problem="That time is not valid. Please pick again.", **context
+            )
+        form = DetailsForm(
+            formdata=None,
+            service=service.id,
+            start=start.isoformat(),
+            tz=zone_name,
+            **{key: request.args.get(key, "") for key in PREFILL},
+        )
+        return _details(form, service, start, context)
+
+    today = utc_now().astimezone(zone).date()
+    day = _date_arg("date")
+    if day is not None:
+        first, after = days_range(day, day, zone)
+        slots = bookings.free_slots(service, first, after, zone)
+        return render_template("book/times.html", day=day, slots=slots, **context)
+
+    first_day = max(_date_arg("from") or today, today)
+    last_day = first_day + timedelta(days=DAYS_SHOWN - 1)
+    start, end = days_range(first_day, last_day, zone)
+    per_day = OrderedDict((first_day + timedelta(days=i), 0) for i in range(DAYS_SHOWN))
+    for slot in bookings.free_slots(service, start, end, zone):
+        per_day[slot.start.date()] = per_day.get(slot.start.date(), 0) + 1
+    horizon_end = day_start(today + timedelta(days=rules.horizon_days + 2), zone)
+    return render_template(
+        "book/days.html",
+        per_day=per_day,
+        earlier=first_day - timedelta(days=DAYS_SHOWN) if first_day > today else None,
+        later=last_day + timedelta(days=1) if end < horizon_end else None,
+        **context,
+    )
+
+
+def _details(form, service, start, context, status=200, taken=None):
+    """Render the details step, or the times around ``start`` if it is not free."""
+    zone = context["zone"]
+    if taken is None:
+        problem = bookings.slot_problem(service, start)
+        if problem is not None:
+            taken = bookings.alternatives(service, start, zone)
+            status = 409 if problem in (availability.BUSY, availability.FULL) else 422
+    if taken is not None:
+        return (
+            render_template(
+                "book/times.html",
+                day=start.astimezone(zone).date(),
+                slots=taken,
+                unavailable=start,
+                **context,
+            ),
+            status,
+        )
+    return render_template("book/details.html", form=form, start=start, **context), status
+
+
+@bp.post("/book")
+def submit():
+    """Book the appointment from the details form."""
+    form = DetailsForm()
+    zone_name, zone, zone_problem = _zone()
+    services = business.current().services
+    service = services.get(form.service.data or "")
+    if service is None:
+        abort(400, "The form names no service we offer.")
+    try:
+        start = parse_instant(form.start.data or "")
+    except ValueError:
+        abort(400, "The form names no valid start time.")
+    context = {"zone_name": zone_name, "zone": zone, "zone_problem": zone_problem, "carry": _carry, "service": service}
+    if not form.validate_on_submit():
+        return _details(form, service, start, context, status=422)
+    try:
+        booking, _ = bookings.book(
+            service.id,
+            start,
+            form.name.data,
+            form.email.data,
+            form.phone.data,
+            form.notes.data or "",
+            zone_name,
+        )
+    except bookings.SlotTaken as taken:
+        return _details(form, service, start, context, status=409, taken=taken.alternatives)
+    except bookings.InvalidBooking as invalid:
+        for field, message in invalid.errors.items():
+            target = getattr(form, field, None) if field in ("name", "email", "phone", "notes") else None
+            (target.errors if target is not None else form.form_errors).append(message)
+        if "start" in invalid.errors:
+            return _details(
+                form, service, start, context, status=422, taken=bookings.alternatives(service, start, zone)
+            )
+        return _details(form, service, start, context, status=422)
+    return redirect(url_for("book.done", token=bookings.manage_token(booking), tz=zone_name), 303)
+
+
+@bp.get("/book/done/<token>")
+def done(token):
+    """Show the confirmation of a booking just made."""
+    return _booking_page("book/done.html", token)
+
+
+@bp.get("/manage/<token>")
+def manage(token):
+    """Show a client their booking."""
+    return _booking_page("book/manage.html", token)
+
+
+def _booking_page(template, token):
+    booking = bookings.booking_for_token(token)
+    if booking is None:
+        abort(404, "This booking link is not valid. Please check it was copied whole, or call us.")
+    zone_name, zone, zone_problem = _zone()
+    if not request.args.get("tz"):
+        zone_name, zone = booking.client_timezone, zone_named(booking.client_timezone)
+    service = business.current().services.get(booking.service_id)
+    return render_template(
+        template,
+        booking=booking,
+        service=service,
+        zone_name=zone_name,
+        zone=zone,
+        zone_problem=zone_problem,
+        manage_url=bookings.manage_url(booking),
+    )

@@ -1,0 +1,359 @@
+"""Booking, the one place that books and cancels appointments.
+
+A booking is committed to the database before anything else happens, and only
+then written to the calendar.  Two confirmed bookings whose blocked ranges
+overlap cannot both exist: the database refuses the second (see the first
+migration), whatever process or worker it came from.  The checks here are
+there to give people good answers; the constraint is what makes it true.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from . import availability, business, calendars
+from .availability import Service, Slot
+from .calendars import Event
+from .extensions import SQLITE_IMMEDIATE, db
+from .models import CANCELLED, CONFIRMED, Booking
+from .timezones import utc_now, zone_named
+
+log = logging.getLogger(__name__)
+
+LIMITS = {"name": 100, "email": 254, "phone": 32, "notes": 2000}
+PHONE = re.compile(r"^\+?[0-9 ().\-]{7,32}$")
+ALTERNATIVES = 3
+
+
+class InvalidBooking(ValueError):
+    """The request is wrong; ``errors`` maps each bad field to a message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class SlotTaken(Exception):
+    """The time is no longer free; ``alternatives`` are the nearest free slots."""
+
+    def __init__(self, alternatives: list[Slot]):
+        super().__init__("that time is no longer free")
+        self.alternatives = alternatives
+
+
+@dataclass(frozen=True)
+class Details:
+    """What a client tells us about themselves, checked and tidied."""
+
+    name: str
+    email: str
+    phone: str
+    notes: str
+
+
+def _has_control_characters(value: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value)
+
+
+def check_details(name, email, phone, notes) -> Details:
+    """Check a client's name, email, phone and notes; raise InvalidBooking naming each bad one."""
+    errors = {}
+    values = {"name": name, "email": email, "phone": phone, "notes": notes if notes is not None else ""}
+    for field, value in values.items():
+        if not isinstance(value, str):
+            errors[field] = "must be text"
+        elif len(value.strip()) > LIMITS[field]:
+            errors[field] = f"must be at most {LIMITS[field]} characters"
+    if errors:
+        raise InvalidBooking(errors)
+    name, email, phone, notes = (values[f].strip() for f in ("name", "email", "phone", "notes"))
+
+    if not name:
+        errors["name"] = "is required"
+    elif _has_control_characters(name):
+        # Names go into email headers and calendar summaries: no line breaks.
+        errors["name"] = "must be on one line, without control characters"
+    if not email:
+        errors["email"] = "is required"
+    else:
+        try:
+            email = validate_email(email, check_deliverability=False).normalized
+        except EmailNotValidError as error:
+            errors["email"] = f"is not a valid email address ({error})"
+    if not phone:
+        errors["phone"] = "is required"
+    elif not PHONE.match(phone) or sum(ch.isdigit() for ch in phone) < 7:
+        errors["phone"] = "must be a phone number, like 801-471-0877"
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in notes):
+        errors["notes"] = "must not contain control characters"
+    if errors:
+        raise InvalidBooking(errors)
+    return Details(name=name, email=email, phone=phone, notes=notes.replace("\r\n", "\n"))
+
+
+def _booked_intervals(start: datetime, end: datetime, exclude: str | None = None):
+    """Return (blocked ranges, starts) of confirmed bookings touching [start, end)."""
+    query = select(Booking.blocked_start, Booking.blocked_end, Booking.start_at).where(
+        Booking.status == CONFIRMED, Booking.blocked_start < end, Booking.blocked_end > start
+    )
+    if exclude:
+        query = query.where(Booking.id != exclude)
+    rows = db.session.execute(query).all()
+    return [(r.blocked_start, r.blocked_end) for r in rows], [r.start_at for r in rows]
+
+
+def _taken(start: datetime, end: datetime, exclude: str | None = None):
+    """Return (busy intervals, booking starts) that bear on slots in [start, end)."""
+    # Widen by two days: buffers reach outside the range, and the daily limit
+    # counts whole studio days, which may begin before the range in UTC.
+    lo, hi = start - timedelta(days=2), end + timedelta(days=2)
+    busy, booked = _booked_intervals(lo, hi, exclude)
+    busy.extend(calendars.current().busy(lo, hi))
+    return busy, booked
+
+
+def free_slots(service: Service, start: datetime, end: datetime, zone=None, now: datetime | None = None) -> list[Slot]:
+    """Return the free slots of a service starting in [start, end), shown in ``zone``."""
+    rules = business.current().rules
+    busy, booked = _taken(start, end)
+    return availability.available_slots(rules, service, start, end, now or utc_now(), busy, booked, zone)
+
+
+def slot_problem(service: Service, start: datetime, now: datetime | None = None) -> str | None:
+    """Return why a service cannot be booked at ``start`` (an availability code), or None."""
+    busy, booked = _taken(start, start + service.duration)
+    return availability.slot_problem(business.current().rules, service, start, now or utc_now(), busy, booked)
+
+
+def alternatives(service: Service, around: datetime, zone=None, now: datetime | None = None) -> list[Slot]:
+    """Return the free slots nearest to ``around``, earliest first."""
+    now = now or utc_now()
+    near = free_slots(service, around - timedelta(days=7), around + timedelta(days=7), zone, now)
+    near.sort(key=lambda slot: abs(slot.start - around))
+    return sorted(near[:ALTERNATIVES], key=lambda slot: slot.start)
+
+
+PROBLEMS = {
+    availability.PAST: "is in the past",
+    availability.NOTICE: "is too soon: book at least {notice} ahead",
+    availability.HORIZON: "is too far ahead: book at most {horizon} days ahead",
+    availability.CLOSED: "is outside opening hours",
+    availability.OFF_STEP: "is not one of the offered start times",
+}
+
+
+def _problem_message(problem: str) -> str:
+    rules = business.current().rules
+    hours = int(rules.minimum_notice.total_seconds() // 3600)
+    return PROBLEMS[problem].format(notice=f"{hours} hours", horizon=rules.horizon_days)
+
+
+def service_named(service_id) -> Service:
+    """Return the service with this id; raise InvalidBooking naming ``service`` if none."""
+    services = business.current().services
+    if not isinstance(service_id, str) or service_id not in services:
+        raise InvalidBooking({"service": f"{service_id!r} is not one of our services ({', '.join(services)})"})
+    return services[service_id]
+
+
+def _replay(service: Service, start: datetime, email: str) -> Booking | None:
+    """Return the confirmed booking this exact request already made, if any."""
+    return db.session.scalar(
+        select(Booking).where(
+            Booking.status == CONFIRMED,
+            Booking.service_id == service.id,
+            Booking.start_at == start,
+            func.lower(Booking.email) == email.lower(),
+        )
+    )
+
+
+def _lock_day(start: datetime) -> None:
+    """On PostgreSQL, serialise bookings of one studio day so the daily limit holds."""
+    # SQLite's IMMEDIATE transaction already serialises every writer.
+    if db.session.get_bind().dialect.name == "postgresql":
+        day = start.astimezone(business.current().rules.timezone).date()
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": day.toordinal()})
+
+
+def book(
+    service_id,
+    start: datetime,
+    name,
+    email,
+    phone,
+    notes="",
+    client_timezone: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Booking, bool]:
+    """Book an appointment; return (booking, created).
+
+    The same request made twice (same service, start and email) returns the
+    first booking with ``created`` False.  Raises InvalidBooking for bad input
+    and SlotTaken when the time is not free.
+    """
+    now = now or utc_now()
+    rules = business.current().rules
+    errors = {}
+    try:
+        service = service_named(service_id)
+    except InvalidBooking as error:
+        errors.update(error.errors)
+        service = None
+    try:
+        details = check_details(name, email, phone, notes)
+    except InvalidBooking as error:
+        errors.update(error.errors)
+    zone_name = client_timezone or business.current().studio.timezone
+    try:
+        zone_named(zone_name)
+    except ValueError as error:
+        errors["timezone"] = str(error)
+    if not isinstance(start, datetime) or start.tzinfo is None:
+        errors["start"] = "must be a date-time with a UTC offset"
+    if errors:
+        raise InvalidBooking(errors)
+
+    existing = _replay(service, start, details.email)
+    if existing is not None:
+        return existing, False
+    problem = slot_problem(service, start, now)
+    if problem in (availability.BUSY, availability.FULL):
+        raise SlotTaken(alternatives(service, start, zone_named(zone_name), now))
+    if problem is not None:
+        raise InvalidBooking({"start": _problem_message(problem)})
+
+    blocked_start, blocked_end = service.blocked_range(start)
+    booking = Booking(
+        service_id=service.id,
+        status=CONFIRMED,
+        start_at=start,
+        end_at=start + service.duration,
+        blocked_start=blocked_start,
+        blocked_end=blocked_end,
+        client_timezone=zone_name,
+        **vars(details),
+    )
+    # End the read transaction; the write gets a fresh one that, on SQLite,
+    # holds the write lock from its first statement.
+    db.session.rollback()
+    db.session.connection(execution_options={SQLITE_IMMEDIATE: True})
+    try:
+        _lock_day(start)
+        if rules.daily_limit is not None:
+            _, booked = _booked_intervals(start - timedelta(days=2), start + timedelta(days=2))
+            if availability.slot_problem(rules, service, start, now, (), booked) == availability.FULL:
+                raise SlotTaken([])
+        db.session.add(booking)
+        db.session.commit()
+    except (IntegrityError, SlotTaken):
+        db.session.rollback()
+        existing = _replay(service, start, details.email)
+        if existing is not None:
+            return existing, False
+        raise SlotTaken(alternatives(service, start, zone_named(zone_name), now)) from None
+
+    write_to_calendar(booking)
+    return booking, True
+
+
+def calendar_event(booking: Booking) -> Event:
+    """Return the calendar event that shows a booking to the therapist."""
+    service = business.current().services.get(booking.service_id)
+    service_name = service.name if service else booking.service_id
+    # The therapist's calendar gets what she needs to run the appointment, no more.
+    description = f"Phone: {booking.phone}"
+    if booking.notes:
+        description += f"\nNotes: {booking.notes}"
+    return Event(
+        id=booking.id,
+        start=booking.start_at,
+        end=booking.end_at,
+        summary=f"{service_name} — {booking.name}",
+        description=description,
+        booking_id=booking.id,
+    )
+
+
+def write_to_calendar(booking: Booking) -> bool:
+    """Put a booking on the calendar; return whether it worked.
+
+    A failure leaves the booking confirmed with no ``calendar_event_id``, so it
+    can be written again later.
+    """
+    event = calendar_event(booking)
+    try:
+        calendars.current().write_event(event)
+    except Exception:
+        db.session.rollback()
+        log.exception("booking %s: writing the calendar event failed", booking.id)
+        return False
+    booking.calendar_event_id = event.id
+    db.session.commit()
+    return True
+
+
+def cancel(booking: Booking, now: datetime | None = None) -> Booking:
+    """Cancel a booking and take it off the calendar."""
+    if booking.status == CANCELLED:
+        return booking
+    booking.status = CANCELLED
+    booking.cancelled_at = now or utc_now()
+    db.session.commit()
+    if booking.calendar_event_id:
+        try:
+            calendars.current().delete_event(booking.calendar_event_id)
+        except Exception:
+            db.session.rollback()
+            log.exception("booking %s: removing the calendar event failed", booking.id)
+    return booking
+
+
+def upcoming(now: datetime | None = None, days: int = 60) -> list[Booking]:
+    """Return confirmed bookings from now on, earliest first."""
+    now = now or utc_now()
+    return list(
+        db.session.scalars(
+            select(Booking)
+            .where(Booking.status == CONFIRMED, Booking.end_at > now, Booking.start_at < now + timedelta(days=days))
+            .order_by(Booking.start_at)
+        )
+    )
+
+
+def _signer():
+    from flask import current_app
+    from itsdangerous import URLSafeSerializer
+
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="manage-booking")
+
+
+def manage_token(booking: Booking) -> str:
+    """Return the unguessable token of a booking's manage link."""
+    return _signer().dumps(booking.id)
+
+
+def booking_for_token(token: str) -> Booking | None:
+    """Return the booking a manage token names, or None if the token is not ours."""
+    from itsdangerous import BadData
+
+    try:
+        booking_id = _signer().loads(token)
+    except BadData:
+        return None
+    return db.session.get(Booking, booking_id) if isinstance(booking_id, str) else None
+
+
+def manage_url(booking: Booking) -> str:
+    """Return the external address of a booking's manage page."""
+    from flask import current_app
+
+    return f"{current_app.config['PUBLIC_URL']}/manage/{manage_token(booking)}"

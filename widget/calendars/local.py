@@ -1,0 +1,61 @@
+"""The embedded calendar: events kept in our own database.
+
+It is the default when no outside calendar is connected, so a fresh checkout
+books real appointments with no account anywhere.  Blocked time the therapist
+enters in the admin lives here too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..availability import Interval
+from ..extensions import db
+from ..models import CalendarEvent
+from . import Event
+
+
+class LocalCalendar:
+    """A calendar stored in the service's database."""
+
+    name = "local"
+
+    def busy(self, start: datetime, end: datetime) -> list[Interval]:
+        """Return the events overlapping [start, end)."""
+        rows = db.session.execute(
+            select(CalendarEvent.start_at, CalendarEvent.end_at).where(
+                CalendarEvent.start_at < end, CalendarEvent.end_at > start
+            )
+        )
+        return [(row.start_at, row.end_at) for row in rows]
+
+    def write_event(self, event: Event) -> None:
+        """Create the event, or move and rename it if it exists."""
+        row = db.session.get(CalendarEvent, event.id) or CalendarEvent(id=event.id)
+        row.start_at, row.end_at = event.start, event.end
+        row.summary, row.description, row.booking_id = event.summary, event.description, event.booking_id
+        db.session.add(row)
+        db.session.commit()
+
+    def delete_event(self, event_id: str) -> None:
+        """Remove the event; one that is already gone is not an error."""
+        row = db.session.get(CalendarEvent, event_id)
+        if row is not None:
+            db.session.delete(row)
+            db.session.commit()
+
+    def status(self) -> str:
+        """Return "ok": the local calendar is the database itself."""
+        return "ok"
+
+    def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
+        """Return the events overlapping [start, end), earliest first, for the admin."""
+        return list(
+            db.session.scalars(
+                select(CalendarEvent)
+                .where(CalendarEvent.start_at < end, CalendarEvent.end_at > start)
+                .order_by(CalendarEvent.start_at)
+            )
+        )

@@ -1,0 +1,45 @@
+"""One place that answers errors: JSON to API clients, HTML to browsers."""
+
+import logging
+
+from flask import jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    """Say whether the client is an API client rather than a browser."""
+    if request.path.startswith("/api/") or request.path == "/healthz":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def field_errors(errors: dict, status: int = 422, **extra):
+    """Answer ``{"errors": {field: message}}`` with a 4xx status."""
+    return jsonify({"errors": errors, **extra}), status
+
+
+def _http_error(error: HTTPException):
+    if wants_json():
+        response = jsonify({"status": error.code, "error": error.name, "message": error.description})
+        response.status_code = error.code
+        for name in ("Retry-After", "Allow"):
+            if error.get_response().headers.get(name):
+                response.headers[name] = error.get_response().headers[name]
+        return response
+    return render_template("error.html", error=error), error.code
+
+
+def _unexpected(error: Exception):
+    if isinstance(error, HTTPException):
+        return _http_error(error)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _http_error(InternalServerError())
+
+
+def init_app(app) -> None:
+    """Register the handlers."""
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,104 @@
+"""Database models.  Every change to them is an Alembic migration in migrations/."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, Index, String, Text, TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .extensions import db
+
+CONFIRMED = "confirmed"
+CANCELLED = "cancelled"
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware datetime stored as UTC, returned aware on every database."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware one is required")
+        value = value.astimezone(timezone.utc)
+        # SQLite keeps text; storing without an offset keeps every value in one
+        # sortable format, which the overlap triggers compare as strings.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def new_id() -> str:
+    """Return a random id: 32 lower-case hex digits, also valid base32hex."""
+    return uuid.uuid4().hex
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Booking(db.Model):
+    """A client's appointment.
+
+    ``blocked_start``/``blocked_end`` are the appointment widened by its
+    service's buffers; the database refuses two confirmed bookings whose
+    blocked ranges overlap (an exclusion constraint on PostgreSQL, triggers on
+    SQLite; see the first migration).
+    """
+
+    __tablename__ = "bookings"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    service_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=CONFIRMED)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(32))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    client_timezone: Mapped[str] = mapped_column(String(64))
+    calendar_event_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        Index("ix_bookings_status_blocked", "status", "blocked_start", "blocked_end"),
+        Index("ix_bookings_email_start", "email", "start_at"),
+    )
+
+
+class CalendarEvent(db.Model):
+    """An event in the embedded (local) calendar: a booking written there, or blocked time."""
+
+    __tablename__ = "calendar_events"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    summary: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    booking_id: Mapped[str | None] = mapped_column(String(32), nullable=True, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+    __table_args__ = (Index("ix_calendar_events_range", "start_at", "end_at"),)
+
+
+class Setting(db.Model):
+    """A value the service keeps for itself, such as the admin password hash."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,302 @@
+"""The OpenAPI 3.1 document of every public endpoint, served at /api/openapi.json.
+
+tests/test_openapi.py keeps it true: the document must validate, list every
+route the app serves, and describe what those routes really answer.
+"""
+
+from __future__ import annotations
+
+RFC3339 = {"type": "string", "format": "date-time", "examples": ["2026-12-01T09:00:00-07:00"]}
+DAY = {"type": "string", "format": "date", "examples": ["2026-12-01"]}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _html(description: str) -> dict:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _errors(description: str) -> dict:
+    return _json(_ref("FieldErrors"), description)
+
+
+def _query(name: str, schema: dict, description: str, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
+TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+
+SCHEMAS = {
+    "Service": {
+        "type": "object",
+        "required": ["id", "name", "duration_minutes", "price", "description"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"},
+            "name": {"type": "string"},
+            "duration_minutes": {"type": "integer", "minimum": 1},
+            "price": {"type": "string", "pattern": r"^\d+\.\d{2}$", "description": "In the studio's currency."},
+            "description": {"type": "string"},
+        },
+    },
+    "Slot": {
+        "type": "object",
+        "required": ["start", "end"],
+        "additionalProperties": False,
+        "properties": {"start": RFC3339, "end": RFC3339},
+    },
+    "BookingRequest": {
+        "type": "object",
+        "required": ["service", "start", "name", "email", "phone"],
+        "additionalProperties": False,
+        "properties": {
+            "service": {"type": "string"},
+            "start": {**RFC3339, "description": "One of the slots /api/slots offers."},
+            "name": {"type": "string", "maxLength": 100},
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "phone": {"type": "string", "maxLength": 32},
+            "notes": {"type": "string", "maxLength": 2000},
+            "timezone": {"type": "string", "description": "IANA zone the client sees times in."},
+        },
+    },
+    "Booking": {
+        "type": "object",
+        "required": ["id", "status", "service", "start", "end", "timezone", "manage_url"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string"},
+            "status": {"type": "string", "enum": ["confirmed", "cancelled"]},
+            "service": {"type": "string"},
+            "start": RFC3339,
+            "end": RFC3339,
+            "timezone": {"type": "string"},
+            "manage_url": {"type": "string", "format": "uri"},
+        },
+    },
+    "FieldErrors": {
+        "type": "object",
+        "required": ["errors"],
+        "properties": {
+            "errors": {
+                "type": "object",
+                "description": "Each bad field (or `body`) with what is wrong with it.",
+                "additionalProperties": {"type": "string"},
+            },
+        },
+    },
+    "Conflict": {
+        "type": "object",
+        "required": ["errors", "alternatives"],
+        "additionalProperties": False,
+        "properties": {
+            "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+            "alternatives": {"type": "array", "items": _ref("Slot"), "description": "The nearest free slots."},
+        },
+    },
+    "Error": {
+        "type": "object",
+        "required": ["status", "error", "message"],
+        "properties": {"status": {"type": "integer"}, "error": {"type": "string"}, "message": {"type": "string"}},
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "database", "calendar"],
+        "additionalProperties": False,
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "degraded"]},
+            "database": {"type": "string"},
+            "calendar": {"type": "string"},
+        },
+    },
+}
+
+PATHS = {
+    "/api/services": {
+        "get": {
+            "summary": "List the services clients can book.",
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["services"],
+                        "additionalProperties": False,
+                        "properties": {"services": {"type": "array", "items": _ref("Service")}},
+                    },
+                    "The services, in the studio's order.",
+                )
+            },
+        }
+    },
+    "/api/slots": {
+        "get": {
+            "summary": "List free slots for a service on a range of days in a time zone.",
+            "parameters": [
+                _query("service", {"type": "string"}, "Service id.", required=True),
+                _query("start", DAY, "First day, in zone tz (default: today)."),
+                _query(
+                    "end", DAY, "Last day, inclusive, in zone tz (default: start + 6 days; at most 61 after start)."
+                ),
+                _query("tz", {"type": "string"}, "IANA time zone of the days and the answer (default: the studio's)."),
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["service", "timezone", "slots"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "service": {"type": "string"},
+                            "timezone": {"type": "string"},
+                            "slots": {"type": "array", "items": _ref("Slot")},
+                        },
+                    },
+                    "Free slots, earliest first, with the offset of tz.",
+                ),
+                "422": _errors("A parameter is missing or wrong."),
+            },
+        }
+    },
+    "/api/bookings": {
+        "post": {
+            "summary": "Book an appointment.",
+            "description": "Sending the same service, start and email again returns the same booking (200).",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("BookingRequest")}}},
+            "responses": {
+                "201": _json(_ref("Booking"), "Booked."),
+                "200": _json(_ref("Booking"), "This exact booking already exists; nothing new was made."),
+                "400": _errors("The body is not a JSON object."),
+                "409": _json(_ref("Conflict"), "The time is no longer free; here are the nearest free ones."),
+                "413": _json(_ref("Error"), "The body is too large."),
+                "415": _errors("The body is not JSON."),
+                "422": _errors("A field is missing or wrong."),
+            },
+        }
+    },
+    "/api/openapi.json": {
+        "get": {
+            "summary": "This document.",
+            "responses": {"200": _json({"type": "object"}, "The OpenAPI document.")},
+        }
+    },
+    "/healthz": {
+        "get": {
+            "summary": "Report whether the database and the calendar work.",
+            "responses": {
+                "200": _json(_ref("Health"), "All is well."),
+                "503": _json(_ref("Health"), "Something does not work; the fields say what."),
+            },
+        }
+    },
+    "/embed.js": {
+        "get": {
+            "summary": "The loader script host sites include.",
+            "responses": {
+                "200": {"description": "JavaScript.", "content": {"text/javascript": {"schema": {"type": "string"}}}}
+            },
+        }
+    },
+    "/": {"get": {"summary": "A sample article page with the widget embedded.", "responses": {"200": _html("Page.")}}},
+    "/book": {
+        "get": {
+            "summary": "The booking widget page (the iframe); the query says which step to show.",
+            "parameters": [
+                _query("service", {"type": "string"}, "Service id (skips choosing one)."),
+                _query("name", {"type": "string"}, "Prefill: client name."),
+                _query("email", {"type": "string"}, "Prefill: client email."),
+                _query("phone", {"type": "string"}, "Prefill: client phone."),
+                _query("tz", {"type": "string"}, "IANA zone to show times in (default: the studio's)."),
+                _query("date", DAY, "Show the free times of this day."),
+                _query("from", DAY, "Show days starting from this one."),
+                _query("start", RFC3339, "Show the details form for this time."),
+            ],
+            "responses": {
+                "200": _html("The step."),
+                "409": _html("That time was taken; nearby times are offered."),
+                "422": _html("That time cannot be booked; nearby times are offered."),
+            },
+        },
+        "post": {
+            "summary": "Submit the details form (HTML form, with its token).",
+            "requestBody": {
+                "required": True,
+                "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "303": {"description": "Booked: see the confirmation page."},
+                "400": _html("The form names no service or time."),
+                "409": _html("The time is no longer free; nearby times are offered."),
+                "422": _html("A field is wrong; the form says which."),
+            },
+        },
+    },
+    "/book/done/{token}": {
+        "get": {
+            "summary": "The confirmation of a booking just made.",
+            "parameters": [TOKEN],
+            "responses": {"200": _html("Confirmation."), "404": _html("The link is not valid.")},
+        }
+    },
+    "/manage/{token}": {
+        "get": {
+            "summary": "The client's page for one booking.",
+            "parameters": [TOKEN],
+            "responses": {"200": _html("The booking."), "404": _html("The link is not valid.")},
+        }
+    },
+}
+
+
+def _admin_paths() -> dict:
+    """Describe the admin pages: HTML for the therapist, behind a sign-in."""
+    redirect = {"302": {"description": "Not signed in: to the sign-in page, or back to the agenda."}}
+    return {
+        "/admin": {"get": {"summary": "The agenda.", "responses": {"200": _html("Agenda."), **redirect}}},
+        "/admin/login": {
+            "get": {"summary": "The sign-in form.", "responses": {"200": _html("Form.")}},
+            "post": {
+                "summary": "Sign in.",
+                "responses": {
+                    "302": {"description": "Signed in."},
+                    "401": _html("Wrong password."),
+                    "429": _html("Too many attempts."),
+                },
+            },
+        },
+        "/admin/logout": {"post": {"summary": "Sign out.", "responses": redirect}},
+        "/admin/block": {"post": {"summary": "Block time on the local calendar.", "responses": redirect}},
+        "/admin/block/{event_id}/delete": {
+            "post": {
+                "summary": "Remove blocked time.",
+                "parameters": [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": redirect,
+            }
+        },
+        "/admin/bookings/{booking_id}/cancel": {
+            "post": {
+                "summary": "Cancel a booking.",
+                "parameters": [{"name": "booking_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": redirect,
+            }
+        },
+    }
+
+
+def document() -> dict:
+    """Return the OpenAPI document."""
+    paths = {**PATHS, **_admin_paths()}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Booking widget",
+            "version": "1.0.0",
+            "description": "Booking for a small therapy practice: services, free times, bookings.",
+        },
+        "paths": paths,
+        "components": {"schemas": SCHEMAS},
+    }

@@ -1,0 +1,75 @@
+"""Pages around the widget: the demo article, the embed loader, health."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, current_app, jsonify, render_template, request, send_from_directory
+from sqlalchemy import text
+
+from . import business, calendars
+from .extensions import db
+from .timezones import clock, long_date, zone_abbreviation, zone_named
+
+bp = Blueprint("pages", __name__)
+
+EMBED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "embed")
+# Pages a host site may frame; every other page refuses to be framed at all.
+FRAMEABLE = ("book.widget", "book.submit", "book.done")
+
+
+@bp.get("/")
+def demo():
+    """Show a sample article page of the studio's site with the widget embedded."""
+    return render_template("pages/demo.html")
+
+
+@bp.get("/embed.js")
+def embed_js():
+    """Serve the loader script host sites include."""
+    response = send_from_directory(EMBED_DIR, "embed.js", mimetype="text/javascript", max_age=300)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/healthz")
+def healthz():
+    """Report whether the database and the calendar work."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception:
+        db.session.rollback()
+        database = "unavailable"
+    try:
+        calendar = calendars.current().status()
+    except Exception:
+        calendar = "unavailable"
+    healthy = database == "ok" and calendar == "ok"
+    body = {"status": "ok" if healthy else "degraded", "database": database, "calendar": calendar}
+    return jsonify(body), 200 if healthy else 503
+
+
+def _security_headers(response):
+    """Add headers every response carries, and the framing policy."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if request.endpoint in FRAMEABLE:
+        ancestors = " ".join(["'self'", *current_app.config["EMBED_ALLOWED_ORIGINS"]])
+    elif request.endpoint in ("pages.demo",):
+        ancestors = "'self'"
+    else:
+        ancestors = "'none'"
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy", f"frame-ancestors {ancestors}")
+    return response
+
+
+def init_app(app) -> None:
+    """Register template helpers and the response headers."""
+    app.after_request(_security_headers)
+    app.add_template_filter(clock)
+    app.add_template_filter(long_date)
+    app.add_template_filter(zone_abbreviation)
+    app.add_template_filter(zone_named, "tzinfo")
+    app.context_processor(lambda: {"studio": business.current().studio, "services": business.current().services})

@@ -1,0 +1,128 @@
+"""Check and normalise the settings from config.py when the app starts."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from urllib.parse import urlsplit
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or invalid; the message names it."""
+
+
+def _fail(name: str, problem: str):
+    raise SettingsError(f"setting {name}: {problem}")
+
+
+def _integer(config, name: str, low: int, high: int) -> int:
+    raw = config.get(name)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        _fail(name, f"{raw!r} is not a whole number")
+    if not low <= value <= high:
+        _fail(name, f"must be between {low} and {high}, not {value}")
+    return value
+
+
+def _boolean(config, name: str) -> bool:
+    raw = config.get(name)
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", "", "none"):
+        return False
+    _fail(name, f"{raw!r} is not true or false")
+
+
+def origin_of(url: str) -> str | None:
+    """Return scheme://host[:port] of an http(s) URL, or None if it is not one."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def _secret_key(app) -> str:
+    """Return the signing key, creating instance/secret_key on first run outside production."""
+    path = os.path.join(app.instance_path, "secret_key")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as file:
+            return file.read().strip()
+    if app.config["ENV"] == "production":
+        _fail("SECRET_KEY", "must be set in production")
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: when several workers start at once, the first one's key wins.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _secret_key(app)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(key)
+    return key
+
+
+def check(app) -> None:
+    """Validate every setting, convert it to its type, and derive dependent ones."""
+    config = app.config
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    if config["ENV"] not in ("development", "production", "testing"):
+        _fail("WIDGET_ENV", f"{config['ENV']!r} is not development, production or testing")
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _secret_key(app)
+    elif config["ENV"] == "production" and len(config["SECRET_KEY"]) < 32:
+        _fail("SECRET_KEY", "must be at least 32 characters in production")
+
+    url = config.get("DATABASE_URL") or "sqlite:///" + os.path.join(app.instance_path, "widget.db")
+    scheme = url.split(":", 1)[0]
+    if scheme in ("postgres", "postgresql"):
+        # psycopg 3 is the driver we ship; name it so SQLAlchemy does not look for psycopg2.
+        url = "postgresql+psycopg:" + url.split(":", 1)[1]
+    elif not scheme.startswith(("sqlite", "postgresql+")):
+        _fail("DATABASE_URL", f"{scheme!r} databases are not supported (use sqlite:/// or postgresql://)")
+    config["DATABASE_URL"] = url
+    config["SQLALCHEMY_DATABASE_URI"] = url
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+
+    if config["CALENDAR_BACKEND"] not in ("local", "google"):
+        _fail("CALENDAR_BACKEND", f"{config['CALENDAR_BACKEND']!r} is not local or google")
+
+    origins = []
+    for item in str(config.get("EMBED_ALLOWED_ORIGINS") or "").split():
+        origin = origin_of(item)
+        if origin is None or origin != item.rstrip("/"):
+            _fail("EMBED_ALLOWED_ORIGINS", f"{item!r} is not an origin like https://studio.example")
+        origins.append(origin)
+    config["EMBED_ALLOWED_ORIGINS"] = origins
+
+    public = str(config.get("PUBLIC_URL") or "").rstrip("/")
+    if origin_of(public) is None:
+        _fail("PUBLIC_URL", f"{public!r} is not an http(s) URL")
+    config["PUBLIC_URL"] = public
+
+    redis_url = config.get("REDIS_URL")
+    if redis_url and not str(redis_url).startswith(("redis://", "rediss://", "unix://")):
+        _fail("REDIS_URL", f"{redis_url!r} is not a redis:// URL")
+    config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+
+    config["MAIL_PORT"] = _integer(config, "MAIL_PORT", 1, 65535)
+    config["MAIL_USE_TLS"] = _boolean(config, "MAIL_USE_TLS")
+    config["MAX_CONTENT_LENGTH"] = _integer(config, "MAX_CONTENT_LENGTH", 1024, 100 * 1024 * 1024)
+    config["BOOKING_FORM_MAX_AGE"] = _integer(config, "BOOKING_FORM_MAX_AGE", 60, 7 * 86400)
+
+    production = config["ENV"] == "production"
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["SESSION_COOKIE_SECURE"] = production
+    config["PREFERRED_URL_SCHEME"] = urlsplit(public).scheme
