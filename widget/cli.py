@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask.cli import with_appcontext
 from werkzeug.security import generate_password_hash
 
 from .extensions import db
@@ -25,6 +26,7 @@ def set_admin_password(password: str) -> None:
 
 @click.command("set-admin-password")
 @click.password_option("--password", help="The new password (asked for when left out).")
+@with_appcontext
 def set_admin_password_command(password):
     """Set the password of the therapist's admin pages."""
     try:

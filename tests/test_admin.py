@@ -1,0 +1,170 @@
+"""The therapist's admin: sign-in, agenda, blocked time, cancelling."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+from tests.conftest import Admin, csrf_token, make_app
+
+BODY = {
+    "service": "massage-60",
+    "start": "2026-11-24T09:00:00-07:00",
+    "name": "Ada Client",
+    "email": "ada@example.com",
+    "phone": "801-555-0101",
+    "notes": "Left shoulder",
+}
+
+
+def _tuesday_slots(client):
+    response = client.get("/api/slots?service=massage-60&start=2026-11-24&end=2026-11-24")
+    return [slot["start"] for slot in response.json["slots"]]
+
+
+def test_admin_requires_sign_in(client):
+    response = client.get("/admin")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+def test_sign_in_with_the_right_password_only(admin, client):
+    wrong = admin.login("not the password")
+    assert wrong.status_code == 401 and "not right" in wrong.text
+    right = admin.login()
+    assert right.status_code == 302
+    cookie = right.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert client.get("/admin").status_code == 200
+
+
+def test_sign_in_without_a_password_set_explains_the_command(client):
+    page = client.get("/admin/login")
+    assert "set-admin-password" in page.text
+    response = client.post("/admin/login", data={"password": "anything", "csrf_token": csrf_token(page.text)})
+    assert response.status_code == 401
+
+
+def test_sign_in_refuses_missing_csrf_token(admin, client):
+    response = client.post("/admin/login", data={"password": Admin.PASSWORD})
+    assert response.status_code == 200 and "expired" in response.text
+    assert client.get("/admin").status_code == 302
+
+
+def test_next_parameter_cannot_redirect_off_site(admin, client):
+    page = client.get("/admin/login?next=//evil.example/")
+    response = client.post(
+        "/admin/login?next=//evil.example/", data={"password": Admin.PASSWORD, "csrf_token": csrf_token(page.text)}
+    )
+    assert response.headers["Location"] == "/admin"
+
+
+def test_new_password_signs_other_sessions_out(admin, client):
+    admin.login()
+    admin.set_password("a brand new passphrase")
+    assert client.get("/admin").status_code == 302
+
+
+def test_agenda_lists_a_booking_made_through_the_api(admin, client):
+    client.post("/api/bookings", json=BODY)
+    admin.login()
+    agenda = client.get("/admin").text
+    assert "Tuesday, November 24, 2026" in agenda
+    assert "9:00 AM–10:00 AM" in agenda and "Ada Client" in agenda and "Left shoulder" in agenda
+
+
+def test_blocking_time_removes_its_slots_and_unblocking_restores_them(admin, client):
+    admin.login()
+    assert "2026-11-24T14:00:00-07:00" in _tuesday_slots(client)
+    page = client.get("/admin")
+    response = client.post(
+        "/admin/block",
+        data={
+            "day": "2026-11-24",
+            "start": "14:00",
+            "end": "15:30",
+            "reason": "Dentist",
+            "csrf_token": csrf_token(page.text),
+        },
+    )
+    assert response.status_code == 302
+    slots = _tuesday_slots(client)
+    # 60 minutes plus 15 of clean-up must end by 14:00 and may start at 15:30.
+    assert "2026-11-24T12:45:00-07:00" not in slots  # (lunch anyway)
+    assert "2026-11-24T13:00:00-07:00" not in slots and "2026-11-24T14:45:00-07:00" not in slots
+    assert "2026-11-24T15:30:00-07:00" in slots
+    agenda = client.get("/admin").text
+    assert "Blocked: Dentist" in agenda
+    event_id = agenda.split("/admin/block/")[1].split("/delete")[0]
+    client.post(f"/admin/block/{event_id}/delete", data={"csrf_token": csrf_token(agenda)})
+    assert "2026-11-24T14:00:00-07:00" in _tuesday_slots(client)
+
+
+def test_block_form_with_end_before_start_is_refused(admin, client):
+    admin.login()
+    page = client.get("/admin")
+    client.post(
+        "/admin/block",
+        data={"day": "2026-11-24", "start": "15:00", "end": "14:00", "csrf_token": csrf_token(page.text)},
+    )
+    assert "must be after the start time" in client.get("/admin").text
+    assert "2026-11-24T14:00:00-07:00" in _tuesday_slots(client)
+
+
+def test_cancelling_from_the_agenda_frees_the_time(admin, client):
+    booking = client.post("/api/bookings", json=BODY).json
+    assert BODY["start"] not in _tuesday_slots(client)
+    admin.login()
+    page = client.get("/admin")
+    client.post(f"/admin/bookings/{booking['id']}/cancel", data={"csrf_token": csrf_token(page.text)})
+    assert BODY["start"] in _tuesday_slots(client)
+    assert "Cancelled Ada Client" in client.get("/admin").text
+    assert "Ada Client" not in client.get("/admin").text
+
+
+def test_cancel_without_csrf_token_changes_nothing(admin, client):
+    booking = client.post("/api/bookings", json=BODY).json
+    admin.login()
+    client.post(f"/admin/bookings/{booking['id']}/cancel")
+    assert BODY["start"] not in _tuesday_slots(client)
+
+
+def test_set_admin_password_command(runner, app):
+    short = runner.invoke(args=["set-admin-password", "--password", "short"])
+    assert short.exit_code != 0 and "at least 10" in short.output
+    done = runner.invoke(args=["set-admin-password"], input="a long enough one\na long enough one\n")
+    assert done.exit_code == 0, done.output
+    helper = Admin(app, app.test_client())
+    assert helper.login("a long enough one").status_code == 302
+
+
+def test_sign_in_attempts_are_rate_limited(tmp_path):
+    app = make_app(tmp_path, ADMIN_LOGIN_RATE_LIMIT="3 per minute")
+    helper = Admin(app, app.test_client())
+    helper.set_password()
+    codes = [helper.login("wrong password").status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+    assert helper.login().status_code == 429, "even the right password waits"
+
+
+def _wrong_logins_in_another_process(tmp_path, redis_url, count):
+    """Fail to sign in ``count`` times from a separate process (another worker)."""
+    context = multiprocessing.get_context("fork")
+
+    def attempt():
+        app = make_app(tmp_path, REDIS_URL=redis_url, ADMIN_LOGIN_RATE_LIMIT="3 per minute")
+        helper = Admin(app, app.test_client())
+        os._exit(0 if all(helper.login("wrong password").status_code == 401 for _ in range(count)) else 1)
+
+    process = context.Process(target=attempt)
+    process.start()
+    process.join(timeout=60)
+    assert process.exitcode == 0
+
+
+def test_rate_limit_is_shared_between_processes_through_redis(tmp_path, redis_url):
+    """Attempts made through another worker process count here too."""
+    app = make_app(tmp_path, REDIS_URL=redis_url, ADMIN_LOGIN_RATE_LIMIT="3 per minute")
+    helper = Admin(app, app.test_client())
+    helper.set_password()
+    _wrong_logins_in_another_process(tmp_path, redis_url, 2)
+    assert [helper.login("wrong password").status_code for _ in range(2)] == [401, 429]
