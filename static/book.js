@@ -45,10 +45,6 @@
     load(withZone(url.toString()), null, true);
   });
 
-  main.addEventListener("change", function (event) {
-    if (event.target.id === "tz") event.target.form.requestSubmit ? event.target.form.requestSubmit() : event.target.form.submit();
-  });
-
   main.addEventListener("submit", function (event) {
     var form = event.target;
     if (event.defaultPrevented) return;

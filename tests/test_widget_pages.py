@@ -94,7 +94,9 @@ def test_missing_csrf_token_is_refused_and_nothing_booked(client):
 
 def test_tampered_csrf_token_is_refused(client):
     page = _details_page(client)
-    response = _submit(client, page, csrf_token=csrf_token(page.text)[:-2] + "xx")
+    token = csrf_token(page.text)
+    # Change the first character: the last one of a base64 signature may carry ignored bits.
+    response = _submit(client, page, csrf_token=("A" if token[0] != "A" else "B") + token[1:])
     assert response.status_code == 422
     assert "security token" in response.text
 

@@ -17,7 +17,8 @@ from .availability import Rules, Service, Window
 from .timezones import zone_named
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+SERVICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+MAX_PRICE = Decimal(1_000_000)
 RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
@@ -192,7 +193,7 @@ def parse_business(text: str, path: str = "<business rules>") -> Business:
             {"id", "name", "duration_minutes", "price"},
         )
         service_id = entry["id"]
-        if not isinstance(service_id, str) or not SERVICE_ID.match(service_id):
+        if not isinstance(service_id, str) or not SERVICE_ID.fullmatch(service_id):
             reader.fail(f"{key}.id", "must be lower-case letters, digits and hyphens, at most 64")
         if service_id in services:
             reader.fail(f"{key}.id", f"{service_id!r} is used twice")
@@ -200,7 +201,12 @@ def parse_business(text: str, path: str = "<business rules>") -> Business:
             price = Decimal(str(entry["price"]))
         except InvalidOperation:
             price = Decimal(-1)
-        if isinstance(entry["price"], bool) or not price.is_finite() or price < 0:
+        if (
+            isinstance(entry["price"], bool)
+            or not price.is_finite()
+            or not 0 <= price < MAX_PRICE
+            or price.as_tuple().exponent < -2
+        ):
             reader.fail(f"{key}.price", f'{entry["price"]!r} is not a price like "95.00"')
         services[service_id] = Service(
             id=service_id,

@@ -262,6 +262,7 @@ def _admin_paths() -> dict:
             "post": {
                 "summary": "Sign in.",
                 "responses": {
+                    "200": _html("The form again: its token had expired."),
                     "302": {"description": "Signed in."},
                     "401": _html("Wrong password."),
                     "429": _html("Too many attempts."),

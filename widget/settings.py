@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from urllib.parse import urlsplit
 
 
@@ -41,7 +42,7 @@ def _boolean(config, name: str) -> bool:
 def origin_of(url: str) -> str | None:
     """Return scheme://host[:port] of an http(s) URL, or None if it is not one."""
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
         return None
     try:
         port = parts.port
@@ -52,22 +53,34 @@ def origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
+MIN_SECRET = 32
+
+
 def _secret_key(app) -> str:
     """Return the signing key, creating instance/secret_key on first run outside production."""
     path = os.path.join(app.instance_path, "secret_key")
     if os.path.exists(path):
         with open(path, encoding="utf-8") as file:
-            return file.read().strip()
+            key = file.read().strip()
+        if len(key) < MIN_SECRET:
+            _fail("SECRET_KEY", f"{path} holds fewer than {MIN_SECRET} characters; delete it or set SECRET_KEY")
+        return key
     if app.config["ENV"] == "production":
         _fail("SECRET_KEY", "must be set in production")
     key = secrets.token_urlsafe(48)
-    # O_EXCL: when several workers start at once, the first one's key wins.
+    # Write a private temporary file, then link it into place: the key file
+    # appears whole or not at all, and when several workers start at once the
+    # first link wins and the others read its key.
+    fd, temporary = tempfile.mkstemp(dir=app.instance_path, prefix=".secret_key.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _secret_key(app)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(key)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(key)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return _secret_key(app)
+    finally:
+        os.unlink(temporary)
     return key
 
 
@@ -80,15 +93,15 @@ def check(app) -> None:
         _fail("WIDGET_ENV", f"{config['ENV']!r} is not development, production or testing")
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _secret_key(app)
-    elif config["ENV"] == "production" and len(config["SECRET_KEY"]) < 32:
-        _fail("SECRET_KEY", "must be at least 32 characters in production")
+    elif config["ENV"] == "production" and len(config["SECRET_KEY"]) < MIN_SECRET:
+        _fail("SECRET_KEY", f"must be at least {MIN_SECRET} characters in production")
 
     url = config.get("DATABASE_URL") or "sqlite:///" + os.path.join(app.instance_path, "widget.db")
     scheme = url.split(":", 1)[0]
-    if scheme in ("postgres", "postgresql"):
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
         # psycopg 3 is the driver we ship; name it so SQLAlchemy does not look for psycopg2.
         url = "postgresql+psycopg:" + url.split(":", 1)[1]
-    elif not scheme.startswith(("sqlite", "postgresql+")):
+    elif scheme not in ("sqlite", "sqlite+pysqlite"):
         _fail("DATABASE_URL", f"{scheme!r} databases are not supported (use sqlite:/// or postgresql://)")
     config["DATABASE_URL"] = url
     config["SQLALCHEMY_DATABASE_URI"] = url
@@ -100,14 +113,15 @@ def check(app) -> None:
     origins = []
     for item in str(config.get("EMBED_ALLOWED_ORIGINS") or "").split():
         origin = origin_of(item)
-        if origin is None or origin != item.rstrip("/"):
+        parts = urlsplit(item)
+        if origin is None or parts.path not in ("", "/") or parts.query or parts.fragment:
             _fail("EMBED_ALLOWED_ORIGINS", f"{item!r} is not an origin like https://studio.example")
         origins.append(origin)
     config["EMBED_ALLOWED_ORIGINS"] = origins
 
     public = str(config.get("PUBLIC_URL") or "").rstrip("/")
-    if origin_of(public) is None:
-        _fail("PUBLIC_URL", f"{public!r} is not an http(s) URL")
+    if origin_of(public) is None or urlsplit(public).query or urlsplit(public).fragment:
+        _fail("PUBLIC_URL", f"{public!r} is not an http(s) URL without query or fragment")
     config["PUBLIC_URL"] = public
 
     redis_url = config.get("REDIS_URL")

@@ -1,0 +1,270 @@
+"""End-to-end: the booking widget and the admin agenda in a real browser (Debian's Chromium via Playwright).
+
+Each test gets its own app on a fresh SQLite database, served by a live Werkzeug server
+in a thread; one Chromium serves the whole module.  The app's clock is fixed at Monday
+2026-11-23 08:00 in Denver, so with 12 h notice the first free time is Tuesday 09:00 MST.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from tests.conftest import ROOT, Admin, make_app, services_required
+from widget.cli import set_admin_password
+from widget.extensions import db
+from widget.models import CONFIRMED, Booking
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+ARTIFACTS = Path(ROOT) / "test-artifacts"
+SLOTS_URL = "/api/slots?service=massage-60&start=2026-11-24&end=2026-11-24"
+# Tuesday 2026-11-24 09:00 in Denver (MST): the first bookable slot, 16:00 in London.
+FIRST_SLOT = "2026-11-24T09:00:00-07:00"
+
+
+@dataclass
+class LiveServer:
+    app: Flask
+    url: str
+
+
+def _chromium_unavailable(reason: str) -> NoReturn:
+    message = f"Chromium (Debian package chromium) is not installed: {reason}"
+    if services_required():
+        pytest.fail(f"{message}; REQUIRE_SERVICES=1 makes this a failure")
+    pytest.skip(f"{message}; install it with: apt-get install -y chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Return Debian's Chromium driven by Playwright, or skip/fail when it cannot run."""
+    if not os.path.exists(CHROMIUM):
+        _chromium_unavailable(f"{CHROMIUM} does not exist")
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    except Exception as error:  # noqa: BLE001 - any failure means "cannot run the browser"
+        playwright.stop()
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        _chromium_unavailable(f"Playwright cannot launch {CHROMIUM} ({error.__class__.__name__}: {first_line})")
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def live(tmp_path):
+    """Serve a fresh app over HTTP on a free local port for one test."""
+    app = make_app(tmp_path)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(app, f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def open_page(browser: Browser, live: LiveServer):
+    """Return a function opening a page in a new browser context on the live server; no JS errors allowed."""
+    contexts, errors = [], []
+
+    def opener(**options) -> Page:
+        options = {"viewport": {"width": 1280, "height": 900}, "locale": "en-US", **options}
+        context = browser.new_context(base_url=live.url, **options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+def _slot_starts(page: Page) -> list[str]:
+    response = page.request.get(SLOTS_URL)
+    assert response.ok, response.text()
+    return [slot["start"] for slot in response.json()["slots"]]
+
+
+def _save_screenshots(page: Page, step: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    original = page.viewport_size
+    for width in (375, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=ARTIFACTS / f"{step}-{width}.png", full_page=True)
+    if original:
+        page.set_viewport_size(original)
+
+
+def _expect_step(page: Page, step: str) -> None:
+    expect(page.locator("#main")).to_have_attribute("data-step", step)
+
+
+def _tab_to(page: Page, target: Locator, limit: int = 40) -> None:
+    """Press Tab until ``target`` has the focus; fail if it is not reached in ``limit`` presses."""
+    trail = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("element => element === document.activeElement"):
+            return
+        trail.append(page.evaluate("() => document.activeElement && document.activeElement.outerHTML.slice(0, 80)"))
+    pytest.fail(f"{target} is not reachable with Tab in {limit} presses; focus went through {trail}")
+
+
+def test_booking_with_javascript_in_the_visitors_time_zone(open_page, live):
+    """With JS on, a London visitor books in London time; the agenda and /api/slots show the booking."""
+    page = open_page(timezone_id="Europe/London")
+    assert FIRST_SLOT in _slot_starts(page)
+
+    page.goto("/book")
+    _expect_step(page, "service")
+    page.get_by_role("link", name="60-minute massage").click()
+    _expect_step(page, "day")
+    # book.js detected the zone with Intl and asked for the days in London time.
+    expect(page).to_have_url(re.compile(r"[?&]tz=Europe%2FLondon(&|$)"))
+    expect(page.get_by_label("Times shown in")).to_have_value("Europe/London")
+    expect(page.locator(".day-none").first).to_contain_text("Nov 23")
+    tuesday = page.locator("a.day").first
+    expect(tuesday).to_contain_text("Tue Nov 24")
+    _save_screenshots(page, "day")
+
+    tuesday.click()
+    _expect_step(page, "time")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tuesday, November 24, 2026")
+    first_time = page.locator("a.time").first
+    expect(first_time).to_have_text("4:00 PM GMT")
+    first_time.click()
+
+    _expect_step(page, "details")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Tuesday, November 24, 2026, 4:00 PM")
+    expect(page.get_by_text("That is 9:00 AM MST at the studio.")).to_be_visible()
+    book_button = page.get_by_role("button", name=re.compile(r"^Book "))
+    expect(book_button).to_have_text("Book 4:00 PM")
+    _save_screenshots(page, "details")
+
+    page.get_by_label("Name").fill("Grace London")
+    page.get_by_label("Email").fill("grace@example.com")
+    page.get_by_label("Phone").fill("+44 20 7946 0018")
+    book_button.click()
+
+    expect(page.get_by_role("heading", name="You're booked")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/book/done/[^?]+\?tz=Europe(/|%2F)London$"))
+    expect(page.locator("dl.booking")).to_contain_text("Tuesday, November 24, 2026, 4:00 PM–5:00 PM GMT")
+    assert FIRST_SLOT not in _slot_starts(page)
+
+    with live.app.app_context():
+        set_admin_password(Admin.PASSWORD)
+    page.goto("/admin")
+    expect(page).to_have_url(re.compile(r"/admin/login\?next=/admin$"))
+    page.get_by_label("Password").fill(Admin.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Agenda", level=1)).to_be_visible()
+    booking = page.locator(".agenda-item.booking")
+    expect(booking).to_have_count(1)
+    expect(booking).to_contain_text("9:00 AM–10:00 AM")
+    expect(booking).to_contain_text("60-minute massage — Grace London")
+    expect(page.get_by_role("heading", name="Tuesday, November 24, 2026", level=2)).to_be_visible()
+
+
+def test_booking_without_javascript(open_page, live):
+    """With JS off, plain links and a form post book the first free time in studio time."""
+    page = open_page(java_script_enabled=False, timezone_id="Europe/London")
+
+    page.goto("/book")
+    page.get_by_role("link", name="60-minute massage").click()
+    expect(page).to_have_url(re.compile(r"/book\?service=massage-60$"))
+    _expect_step(page, "day")
+    # No script, so no zone detection: times stay in studio time.
+    expect(page.get_by_label("Times shown in")).to_have_value("America/Denver")
+    page.get_by_role("link", name=re.compile(r"^Tue Nov 24 ")).click()
+
+    expect(page).to_have_url(re.compile(r"/book\?service=massage-60&date=2026-11-24$"))
+    _expect_step(page, "time")
+    first_time = page.locator("a.time").first
+    expect(first_time).to_have_text("9:00 AM MST")
+    first_time.click()
+
+    _expect_step(page, "details")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Tuesday, November 24, 2026, 9:00 AM")
+    page.get_by_label("Name").fill("Nora Script")
+    page.get_by_label("Email").fill("nora@example.com")
+    page.get_by_label("Phone").fill("801-555-0142")
+    page.get_by_role("button", name="Book 9:00 AM").click()
+
+    expect(page).to_have_url(re.compile(r"/book/done/[^?]+\?tz=America(/|%2F)Denver$"))
+    expect(page.get_by_role("heading", name="You're booked")).to_be_visible()
+    expect(page.locator("dl.booking")).to_contain_text("Tuesday, November 24, 2026, 9:00 AM–10:00 AM MST")
+    with live.app.app_context():
+        stored = db.session.scalars(select(Booking)).all()
+        assert [(b.name, b.email, b.service_id, b.status) for b in stored] == [
+            ("Nora Script", "nora@example.com", "massage-60", CONFIRMED)
+        ]
+        assert stored[0].start_at.isoformat().startswith("2026-11-24T16:00:00")
+    assert FIRST_SLOT not in _slot_starts(page)
+
+
+def test_booking_with_the_keyboard_only(open_page, live):
+    """With JS on, every step is reachable with Tab and Enter, and typing plus Enter books."""
+    page = open_page(timezone_id="America/Denver")
+    heading = page.get_by_role("heading", level=1)
+
+    page.goto("/book")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="30-minute massage")).to_be_focused()
+    page.keyboard.press("Enter")
+
+    _expect_step(page, "day")
+    expect(heading).to_have_text("Choose a day")
+    expect(heading).to_be_focused()
+    _tab_to(page, page.locator("a.day").first)
+    expect(page.locator(":focus")).to_contain_text("Tue Nov 24")
+    page.keyboard.press("Enter")
+
+    _expect_step(page, "time")
+    expect(heading).to_be_focused()
+    _tab_to(page, page.locator("a.time").first)
+    expect(page.locator(":focus")).to_have_text("9:00 AM MST")
+    page.keyboard.press("Enter")
+
+    _expect_step(page, "details")
+    expect(heading).to_be_focused()
+    _tab_to(page, page.get_by_label("Name"))
+    page.keyboard.type("Kay Board")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Email")).to_be_focused()
+    page.keyboard.type("kay@example.com")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Phone")).to_be_focused()
+    page.keyboard.type("801-555-0177")
+    page.keyboard.press("Enter")
+
+    _expect_step(page, "done")
+    expect(page.get_by_role("heading", name="You're booked")).to_be_focused()
+    expect(page.locator("dl.booking")).to_contain_text("30-minute massage")
+    expect(page.locator("dl.booking")).to_contain_text("Tuesday, November 24, 2026, 9:00 AM–9:30 AM MST")
+    expect(page.locator("dl.booking")).to_contain_text("Kay Board")
+    assert FIRST_SLOT not in _slot_starts(page)

@@ -1,0 +1,251 @@
+"""The OpenAPI document is valid, lists exactly the routes the app serves, and describes their real answers."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+DOCUMENT_URI = "urn:widget:openapi"
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "trace"}  # HEAD and OPTIONS are ignored
+SLOTS_URL = "/api/slots?service=massage-60&start=2026-11-24&end=2026-11-25&tz=Europe/London"
+CLIENT = {"name": "Ada Client", "email": "ada@example.com", "phone": "801-555-0101"}
+
+
+@pytest.fixture
+def spec(client):
+    """Return the document as the app serves it."""
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+def _pointer(*parts: str) -> str:
+    """Return a URI fragment (JSON pointer) to the given keys."""
+    return "#/" + "/".join(quote(part.replace("~", "~0").replace("/", "~1"), safe="~") for part in parts)
+
+
+def _validator(spec: dict, *parts: str) -> Draft202012Validator:
+    """Return a validator for the schema at ``parts`` in the document, its $refs resolved against the document."""
+    registry = Registry().with_resource(DOCUMENT_URI, Resource.from_contents(spec, default_specification=DRAFT202012))
+    schema = {"$ref": DOCUMENT_URI + _pointer(*parts)}
+    return Draft202012Validator(schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def check_response(spec: dict, path: str, method: str, response) -> dict:
+    """Assert the document lists this response's status and content type and its body fits the declared schema."""
+    operation = spec["paths"][path][method]
+    status = str(response.status_code)
+    assert status in operation["responses"], f"{method.upper()} {path} answered {status}, which is not documented"
+    declared = operation["responses"][status]
+    content = declared.get("content", {})
+    assert response.mimetype in content, f"{method.upper()} {path} {status} answered {response.mimetype}"
+    body = response.get_json()
+    validator = _validator(spec, "paths", path, method, "responses", status, "content", response.mimetype, "schema")
+    errors = [f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}" for e in validator.iter_errors(body)]
+    assert not errors, f"{method.upper()} {path} {status}: {errors}\n{body}"
+    return body
+
+
+def test_document_is_valid_openapi_3_1(spec):
+    assert spec["openapi"].startswith("3.1.")
+    validate(spec, cls=OpenAPIV31SpecValidator)
+    validate(spec)  # and as whatever version it says it is
+
+
+def _flask_path(rule: str) -> str:
+    """Turn /manage/<token> (or <string:token>) into /manage/{token}."""
+    return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def test_every_route_is_documented_and_every_documented_route_exists(app, spec):
+    served = {
+        (_flask_path(rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    documented = {(path, method) for path, item in spec["paths"].items() for method in item if method in HTTP_METHODS}
+    assert served - documented == set(), "served but not documented"
+    assert documented - served == set(), "documented but not served"
+
+
+def test_path_parameters_are_declared(spec):
+    """Each {name} in a documented path has a required path parameter of that name."""
+    for path, item in spec["paths"].items():
+        names = set(re.findall(r"{([^{}]+)}", path))
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            parameters = [*item.get("parameters", []), *operation.get("parameters", [])]
+            declared = {p["name"] for p in parameters if p.get("in") == "path" and p.get("required")}
+            assert declared == names, f"{method.upper()} {path}"
+
+
+def test_services_answer_matches(client, spec):
+    body = check_response(spec, "/api/services", "get", client.get("/api/services"))
+    assert [s["id"] for s in body["services"]] == ["massage-30", "massage-60", "massage-90"]
+
+
+def test_slots_answer_matches(client, spec):
+    response = client.get(SLOTS_URL)
+    assert response.status_code == 200
+    body = check_response(spec, "/api/slots", "get", response)
+    assert body["slots"], "Tuesday and Wednesday are open: there must be free slots"
+    assert body["timezone"] == "Europe/London"
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("service=nope", "service"),
+        ("", "service"),
+        ("service=massage-60&tz=Mars/Olympus", "tz"),
+        ("service=massage-60&start=2026-02-30", "start"),
+        ("service=massage-60&start=2026-11-25&end=2026-11-24", "end"),
+    ],
+)
+def test_slots_bad_parameter_answer_matches(client, spec, query, field):
+    response = client.get(f"/api/slots?{query}")
+    assert response.status_code == 422
+    body = check_response(spec, "/api/slots", "get", response)
+    assert field in body["errors"]
+
+
+def _first_slot(client) -> str:
+    slots = client.get(SLOTS_URL).get_json()["slots"]
+    assert slots
+    return slots[0]["start"]
+
+
+def test_booking_answers_match(app, client, spec):
+    """201 for a new booking, 200 for the same again, 409 for the same time with another email."""
+    body = {"service": "massage-60", "start": _first_slot(client), **CLIENT}
+
+    created = client.post("/api/bookings", json=body)
+    assert created.status_code == 201
+    booking = check_response(spec, "/api/bookings", "post", created)
+    assert booking["status"] == "confirmed" and booking["service"] == "massage-60"
+    assert booking["manage_url"].startswith(app.config["PUBLIC_URL"] + "/manage/")
+
+    again = client.post("/api/bookings", json=body)
+    assert again.status_code == 200
+    assert check_response(spec, "/api/bookings", "post", again)["id"] == booking["id"]
+
+    taken = client.post("/api/bookings", json={**body, "email": "bob@example.com"})
+    assert taken.status_code == 409
+    conflict = check_response(spec, "/api/bookings", "post", taken)
+    assert "start" in conflict["errors"]
+
+
+def test_booking_request_example_fits_the_request_schema(client, spec):
+    """The body the tests send is one the document's BookingRequest accepts."""
+    body = {"service": "massage-60", "start": _first_slot(client), **CLIENT}
+    validator = _validator(
+        spec, "paths", "/api/bookings", "post", "requestBody", "content", "application/json", "schema"
+    )
+    assert not list(validator.iter_errors(body))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "field"),
+    [
+        pytest.param({"json": {}}, 422, "name", id="missing-fields"),
+        pytest.param({"json": {"service": "massage-60"}}, 422, "start", id="only-service"),
+        pytest.param({"data": "service=massage-60", "content_type": "text/plain"}, 415, "body", id="text-plain"),
+        pytest.param({"data": '{"service": ', "content_type": "application/json"}, 400, "body", id="invalid-json"),
+        pytest.param({"data": "[1, 2]", "content_type": "application/json"}, 400, "body", id="json-array"),
+        pytest.param({"data": " " * 70000, "content_type": "application/json"}, 413, None, id="too-large"),
+    ],
+)
+def test_bad_booking_request_answers_match(client, spec, kwargs, status, field):
+    response = client.post("/api/bookings", **kwargs)
+    assert response.status_code == status
+    body = check_response(spec, "/api/bookings", "post", response)
+    if field is not None:
+        assert field in body["errors"]
+
+
+def test_openapi_answer_matches(client, spec):
+    check_response(spec, "/api/openapi.json", "get", client.get("/api/openapi.json"))
+
+
+def test_health_answer_matches(client, spec):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert check_response(spec, "/healthz", "get", response)["status"] == "ok"
+
+
+def test_degraded_health_answer_matches(client, spec, monkeypatch):
+    """When the calendar fails, /healthz answers 503 with the documented body."""
+    from widget import calendars
+
+    def broken():
+        raise RuntimeError("calendar down")
+
+    monkeypatch.setattr(calendars, "current", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = check_response(spec, "/healthz", "get", response)
+    assert body == {"status": "degraded", "database": "ok", "calendar": "unavailable"}
+
+
+def check_status(spec: dict, path: str, method: str, response) -> None:
+    """Assert the document lists this response's status and, when it declares content, its content type."""
+    responses = spec["paths"][path][method]["responses"]
+    status = str(response.status_code)
+    assert status in responses, f"{method.upper()} {path} answered {status}, which is not documented"
+    content = responses[status].get("content")
+    if content:
+        assert response.mimetype in content, f"{method.upper()} {path} {status} answered {response.mimetype}"
+
+
+@pytest.mark.parametrize(
+    ("url", "path", "status"),
+    [
+        ("/", "/", 200),
+        ("/embed.js", "/embed.js", 200),
+        ("/book", "/book", 200),
+        ("/book?service=massage-60", "/book", 200),
+        ("/book?service=massage-60&date=2026-11-24", "/book", 200),
+        ("/book?service=massage-60&start=2026-11-24T09:00:00-07:00", "/book", 200),
+        ("/book?service=massage-60&start=2026-11-23T09:00:00-07:00", "/book", 422),
+        ("/book/done/not-a-token", "/book/done/{token}", 404),
+        ("/manage/not-a-token", "/manage/{token}", 404),
+        ("/admin", "/admin", 302),
+        ("/admin/login", "/admin/login", 200),
+    ],
+)
+def test_page_answers_are_documented(client, spec, url, path, status):
+    """The HTML pages answer with statuses and content types the document lists."""
+    response = client.get(url)
+    assert response.status_code == status
+    check_status(spec, path, "get", response)
+
+
+def test_sign_in_answers_are_documented(client, spec, admin):
+    """A form without its CSRF token, a wrong password and the right one all answer as documented."""
+    no_token = client.post("/admin/login", data={"password": admin.PASSWORD})
+    assert no_token.status_code != 302, "a sign-in without its CSRF token must not succeed"
+    check_status(spec, "/admin/login", "post", no_token)
+
+    wrong = admin.login("not the password")
+    assert wrong.status_code == 401
+    check_status(spec, "/admin/login", "post", wrong)
+
+    right = admin.login()
+    assert right.status_code == 302
+    check_status(spec, "/admin/login", "post", right)
+    check_status(spec, "/admin", "get", client.get("/admin"))
+
+
+def test_form_post_without_service_is_documented(client, spec):
+    response = client.post("/book", data={})
+    assert response.status_code == 400
+    check_status(spec, "/book", "post", response)
