@@ -20,7 +20,9 @@
   function load(url, options, push) {
     document.body.classList.add("loading");
     return fetch(url, options || { credentials: "same-origin" }).then(function (response) {
-      return response.text().then(function (html) { swap(html, response.url, push); });
+      // A form answered in place (a taken time, a field to fix) has no address of its own.
+      var own = !options || !options.method || response.redirected;
+      return response.text().then(function (html) { swap(html, response.url, push && own); });
     }).catch(function () {
       // Any network trouble: fall back to an ordinary page load.
       window.location.href = url;
