@@ -129,6 +129,10 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
     return [(start, end) for start, end in merged]
 
 
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)
+
+
 def _studio_day(moment: datetime, rules: Rules) -> date:
     return moment.astimezone(rules.timezone).date()
 
@@ -155,6 +159,10 @@ def available_slots(
     the studio's).
     """
     zone = zone or rules.timezone
+    # Arithmetic on datetimes in a ZoneInfo zone is wall-clock arithmetic;
+    # in UTC it is real time, which is what durations and notice mean.
+    start, end, now = _utc(start), _utc(end), _utc(now)
+    busy = [(_utc(b0), _utc(b1)) for b0, b1 in busy]
     earliest = max(start, now + rules.minimum_notice, now)
     today = _studio_day(now, rules)
     first_day = max(_studio_day(earliest, rules), today)
@@ -182,6 +190,9 @@ def available_slots(
         if rules.daily_limit is not None and per_day[day] >= rules.daily_limit:
             day += timedelta(days=1)
             continue
+        # Two windows can overlap in real time when one ends inside a spring
+        # gap, so a day's starts are collected, then de-duplicated in order.
+        starts: set[int] = set()
         for w0, w1 in opening_windows(rules, day):
             open_s, close_s = int(w0.timestamp()), int(w1.timestamp())
             first = open_s
@@ -195,13 +206,11 @@ def available_slots(
                 if i < len(busy_spans) and busy_spans[i][0] < s + duration + after:
                     s += step
                     continue
-                found.append(
-                    Slot(
-                        datetime.fromtimestamp(s, zone),
-                        datetime.fromtimestamp(s + duration, zone),
-                    )
-                )
+                starts.add(s)
                 s += step
+        found.extend(
+            Slot(datetime.fromtimestamp(s, zone), datetime.fromtimestamp(s + duration, zone)) for s in sorted(starts)
+        )
         day += timedelta(days=1)
     return found
 
@@ -215,6 +224,8 @@ def slot_problem(
     booked: Iterable[datetime] = (),
 ) -> str | None:
     """Return why ``start`` cannot be booked for a service, or None if it can."""
+    start, now = _utc(start), _utc(now)
+    busy = [(_utc(b0), _utc(b1)) for b0, b1 in busy]
     if start < now:
         return PAST
     if start < now + rules.minimum_notice:
@@ -223,14 +234,14 @@ def slot_problem(
     if day > _studio_day(now, rules) + timedelta(days=rules.horizon_days):
         return HORIZON
     end = start + service.duration
-    window = next(((w0, w1) for w0, w1 in opening_windows(rules, day) if w0 <= start and end <= w1), None)
-    if window is None:
+    openings = [w0 for w0, w1 in opening_windows(rules, day) if w0 <= start and end <= w1]
+    if not openings:
         return CLOSED
-    if (start - window[0]) % rules.slot_step:
+    if all((start - opening) % rules.slot_step for opening in openings):
         return OFF_STEP
     if rules.daily_limit is not None and _bookings_per_day(booked, rules)[day] >= rules.daily_limit:
         return FULL
     b0, b1 = service.blocked_range(start)
-    if any(s < b1 and b0 < e for s, e in busy):
+    if any(s < b1 and b0 < e for s, e in busy if s < e):
         return BUSY
     return None
