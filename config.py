@@ -49,6 +49,12 @@ class Config:
     MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "bookings@localhost")
     # Where booking and comment notifications go.
     THERAPIST_EMAIL = _env("THERAPIST_EMAIL")
+    # Clients may cancel or reschedule online until this many hours before the appointment.
+    CANCEL_CUTOFF_HOURS = _env("CANCEL_CUTOFF_HOURS", "24")
+    # The reminder email goes out this many hours before the appointment.
+    REMINDER_HOURS_BEFORE = _env("REMINDER_HOURS_BEFORE", "24")
+    # Seconds `run-jobs` sleeps between rounds when it runs as a loop.
+    JOBS_INTERVAL = _env("JOBS_INTERVAL", "30")
     # Admin sign-in attempts allowed per client address (Flask-Limiter syntax).
     ADMIN_LOGIN_RATE_LIMIT = _env("ADMIN_LOGIN_RATE_LIMIT", "5 per minute; 30 per hour")
     # Largest request body accepted, in bytes.
@@ -64,3 +70,6 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only; never used to run the service
     ADMIN_LOGIN_RATE_LIMIT = "1000 per minute"
+    MAIL_SERVER = "127.0.0.1"
+    MAIL_PORT = "1"  # nothing listens there: a test that sends mail starts its own SMTP server
+    THERAPIST_EMAIL = "therapist@studio.example"

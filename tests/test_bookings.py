@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from config import TestingConfig
 from tests.conftest import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
 from widget import bookings, create_app
 from widget.extensions import db
-from widget.models import CANCELLED, CONFIRMED, Booking, CalendarEvent
+from widget.models import CANCELLED, CONFIRMED, Booking, CalendarEvent, OutboxMessage
 
 # Tuesday 2026-11-24 in Denver (UTC-7): 10:00 local.
 TEN_AM = datetime(2026, 11, 24, 17, 0, tzinfo=timezone.utc)
@@ -141,7 +142,8 @@ ATTEMPTS = 20
 
 def _attempt(database_url, tmp_path, barrier, index, service, start, results):
     """Run in a child process: one client trying to book."""
-    settings = {"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "x" * 32, "BUSINESS_CONFIG": EXAMPLE_RULES}
+    settings = {key: getattr(TestingConfig, key) for key in dir(TestingConfig) if key.isupper()}
+    settings.update(DATABASE_URL=database_url, BUSINESS_CONFIG=EXAMPLE_RULES)
     app = create_app(settings)
     app.extensions["clock"] = Clock(NOW)
     with app.app_context():
@@ -174,6 +176,15 @@ def _race(database_url, tmp_path, plan):
     return outcomes
 
 
+def _assert_written_everywhere():
+    """The winner's calendar event and emails were written despite the crowd of writers."""
+    booking = db.session.scalar(select(Booking).where(Booking.status == CONFIRMED))
+    assert booking.calendar_event_id == booking.id
+    assert db.session.get(CalendarEvent, booking.id) is not None
+    keys = set(db.session.scalars(select(OutboxMessage.key)))
+    assert keys == {f"booked:{booking.id}:0:client", f"booked:{booking.id}:0:therapist"}
+
+
 def _database(kind, tmp_path):
     if kind == "postgresql":
         reset_postgres()
@@ -191,6 +202,7 @@ def test_twenty_processes_same_time_make_one_booking(kind, tmp_path):
     assert sorted(outcomes) == ["booked"] + ["taken"] * (ATTEMPTS - 1), outcomes
     with app.app_context():
         assert _confirmed_count() == 1
+        _assert_written_everywhere()
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -211,3 +223,4 @@ def test_twenty_processes_overlapping_times_of_different_lengths_make_one_bookin
     assert outcomes.count("taken") == ATTEMPTS - 1, outcomes
     with app.app_context():
         assert _confirmed_count() == 1
+        _assert_written_everywhere()

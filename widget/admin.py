@@ -147,7 +147,7 @@ def cancel_booking(booking_id):
     if booking is None:
         flash("That booking no longer exists.", "error")
     elif ActionForm().validate_on_submit():
-        bookings.cancel(booking)
+        bookings.cancel(booking, by_studio=True)
         flash(f"Cancelled {booking.name}'s appointment.", "success")
     else:
         flash("The form expired; please try again.", "error")

@@ -19,11 +19,11 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from . import availability, business, calendars
+from . import availability, business, calendars, jobs, notifications
 from .availability import Service, Slot
 from .calendars import Event
-from .extensions import SQLITE_IMMEDIATE, db
-from .models import CANCELLED, CONFIRMED, Booking
+from .extensions import begin_writing, db
+from .models import CANCELLED, CONFIRMED, Booking, new_id
 from .timezones import utc_now, zone_named
 
 log = logging.getLogger(__name__)
@@ -233,6 +233,8 @@ def book(
 
     blocked_start, blocked_end = service.blocked_range(start)
     booking = Booking(
+        id=new_id(),
+        sequence=0,
         service_id=service.id,
         status=CONFIRMED,
         start_at=start,
@@ -242,10 +244,13 @@ def book(
         client_timezone=zone_name,
         **vars(details),
     )
+    booking.created_at = now
+    # Rendered before the write transaction, which should hold its lock briefly.
+    messages = notifications.booked(booking, manage_url(booking))
     # End the read transaction; the write gets a fresh one that, on SQLite,
     # holds the write lock from its first statement.
     db.session.rollback()
-    db.session.connection(execution_options={SQLITE_IMMEDIATE: True})
+    begin_writing()
     try:
         _lock_day(start)
         if rules.daily_limit is not None:
@@ -253,6 +258,7 @@ def book(
             if availability.slot_problem(rules, service, start, now, (), booked) == availability.FULL:
                 raise SlotTaken([])
         db.session.add(booking)
+        queued = [jobs.enqueue(key, kind, payload) for key, kind, payload in messages]
         db.session.commit()
     except (IntegrityError, SlotTaken):
         db.session.rollback()
@@ -262,6 +268,7 @@ def book(
         raise SlotTaken(alternatives(service, start, zone_named(zone_name), now)) from None
 
     write_to_calendar(booking)
+    jobs.deliver_now(queued)
     return booking, True
 
 
@@ -296,17 +303,24 @@ def write_to_calendar(booking: Booking) -> bool:
         db.session.rollback()
         log.exception("booking %s: writing the calendar event failed", booking.id)
         return False
+    begin_writing()
     booking.calendar_event_id = event.id
     db.session.commit()
     return True
 
 
-def cancel(booking: Booking, now: datetime | None = None) -> Booking:
-    """Cancel a booking and take it off the calendar."""
+def cancel(booking: Booking, by_studio: bool = False, now: datetime | None = None) -> Booking:
+    """Cancel a booking, tell the client and the therapist, and take it off the calendar."""
+    begin_writing()
     if booking.status == CANCELLED:
         return booking
     booking.status = CANCELLED
     booking.cancelled_at = now or utc_now()
+    booking.sequence += 1
+    queued = [
+        jobs.enqueue(key, kind, payload)
+        for key, kind, payload in notifications.cancelled(booking, manage_url(booking), by_studio)
+    ]
     db.session.commit()
     if booking.calendar_event_id:
         try:
@@ -314,6 +328,78 @@ def cancel(booking: Booking, now: datetime | None = None) -> Booking:
         except Exception:
             db.session.rollback()
             log.exception("booking %s: removing the calendar event failed", booking.id)
+    jobs.deliver_now(queued)
+    return booking
+
+
+def change_deadline(booking: Booking) -> datetime:
+    """Return the last moment a client may cancel or reschedule online."""
+    from flask import current_app
+
+    return booking.start_at - timedelta(hours=current_app.config["CANCEL_CUTOFF_HOURS"])
+
+
+def can_change(booking: Booking, now: datetime | None = None) -> bool:
+    """Say whether the client may still cancel or reschedule online."""
+    return booking.status == CONFIRMED and (now or utc_now()) <= change_deadline(booking)
+
+
+def _without(intervals, hole):
+    """Return intervals with the time of ``hole`` cut out of them."""
+    kept = []
+    for start, end in intervals:
+        if end <= hole[0] or hole[1] <= start:
+            kept.append((start, end))
+            continue
+        if start < hole[0]:
+            kept.append((start, hole[0]))
+        if hole[1] < end:
+            kept.append((hole[1], end))
+    return kept
+
+
+def reschedule(booking: Booking, start: datetime, now: datetime | None = None) -> Booking:
+    """Move a booking to a new start in one step; raise InvalidBooking or SlotTaken if it cannot move there."""
+    now = now or utc_now()
+    rules = business.current().rules
+    service = service_named(booking.service_id)
+    if booking.status != CONFIRMED:
+        raise InvalidBooking({"booking": "is cancelled"})
+    if start == booking.start_at:
+        return booking
+    lo, hi = start - timedelta(days=2), start + service.duration + timedelta(days=2)
+    busy, booked = _booked_intervals(lo, hi, exclude=booking.id)
+    # The calendar still shows the booking at its old time; that time is not busy for it.
+    busy.extend(_without(calendars.current().busy(lo, hi), (booking.start_at, booking.end_at)))
+    problem = availability.slot_problem(rules, service, start, now, busy, booked)
+    zone = zone_named(booking.client_timezone)
+    if problem in (availability.BUSY, availability.FULL):
+        raise SlotTaken(alternatives(service, start, zone, now))
+    if problem is not None:
+        raise InvalidBooking({"start": _problem_message(problem)})
+
+    previous_start = booking.start_at
+    blocked_start, blocked_end = service.blocked_range(start)
+    booking_id = booking.id
+    db.session.rollback()
+    begin_writing()
+    booking = db.session.get(Booking, booking_id)
+    try:
+        _lock_day(start)
+        booking.start_at, booking.end_at = start, start + service.duration
+        booking.blocked_start, booking.blocked_end = blocked_start, blocked_end
+        booking.sequence += 1
+        booking.reminder_queued_at = None
+        queued = [
+            jobs.enqueue(key, kind, payload)
+            for key, kind, payload in notifications.rescheduled(booking, manage_url(booking), previous_start)
+        ]
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise SlotTaken(alternatives(service, start, zone, now)) from None
+    write_to_calendar(booking)
+    jobs.deliver_now(queued)
     return booking
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 from flask.cli import with_appcontext
 from werkzeug.security import generate_password_hash
 
-from .extensions import db
+from .extensions import begin_writing, db
 from .models import Setting
 
 MIN_PASSWORD = 10
@@ -18,6 +20,7 @@ def set_admin_password(password: str) -> None:
 
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"the password must be at least {MIN_PASSWORD} characters")
+    begin_writing()
     row = db.session.get(Setting, PASSWORD_KEY) or Setting(key=PASSWORD_KEY)
     row.value = generate_password_hash(password)
     db.session.add(row)
@@ -36,6 +39,33 @@ def set_admin_password_command(password):
     click.echo("Admin password set.")
 
 
+@click.command("run-jobs")
+@click.option("--once", is_flag=True, help="Do one round and exit (for cron).")
+@click.option("--interval", type=click.IntRange(1, 3600), help="Seconds between rounds (default: JOBS_INTERVAL).")
+@with_appcontext
+def run_jobs_command(once, interval):
+    """Deliver the outbox (emails), queue reminders; loop until stopped, or --once."""
+    from flask import current_app
+
+    from . import jobs
+
+    interval = interval or current_app.config["JOBS_INTERVAL"]
+    worker = jobs.worker_name()
+    while True:
+        try:
+            outcome = jobs.run_once(worker)
+        except Exception as error:  # noqa: BLE001 - a loop that dies silently is worse; log and go on
+            db.session.rollback()
+            current_app.logger.exception("run-jobs round failed")
+            outcome = {"error": str(error)}
+        summary = ", ".join(f"{key}: {value}" for key, value in sorted(outcome.items()) if value)
+        click.echo(f"run-jobs: {summary or 'nothing to do'}")
+        if once:
+            return
+        time.sleep(interval)
+
+
 def init_app(app) -> None:
     """Register the commands."""
     app.cli.add_command(set_admin_password_command)
+    app.cli.add_command(run_jobs_command)

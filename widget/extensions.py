@@ -48,3 +48,16 @@ def _begin_sqlite(connection):
     # write lock up front makes concurrent bookings queue instead.
     immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_writing() -> None:
+    """End the session's current transaction and start one that will write.
+
+    On SQLite a transaction that has read and then tries to write fails at
+    once with "database is locked" whenever another process is writing, so
+    every unit of work that writes starts here, taking the write lock before
+    its first read.  Call it before changing anything: it commits what came
+    before, which should be nothing.
+    """
+    db.session.commit()
+    db.session.connection(execution_options={SQLITE_IMMEDIATE: True})

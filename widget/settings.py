@@ -134,6 +134,12 @@ def check(app) -> None:
     config["MAIL_USE_TLS"] = _boolean(config, "MAIL_USE_TLS")
     config["MAX_CONTENT_LENGTH"] = _integer(config, "MAX_CONTENT_LENGTH", 1024, 100 * 1024 * 1024)
     config["BOOKING_FORM_MAX_AGE"] = _integer(config, "BOOKING_FORM_MAX_AGE", 60, 7 * 86400)
+    config["CANCEL_CUTOFF_HOURS"] = _integer(config, "CANCEL_CUTOFF_HOURS", 0, 24 * 30)
+    config["REMINDER_HOURS_BEFORE"] = _integer(config, "REMINDER_HOURS_BEFORE", 1, 24 * 14)
+    config["JOBS_INTERVAL"] = _integer(config, "JOBS_INTERVAL", 1, 3600)
+    therapist = config.get("THERAPIST_EMAIL")
+    if therapist and "@" not in str(therapist):
+        _fail("THERAPIST_EMAIL", f"{therapist!r} is not an email address")
 
     production = config["ENV"] == "production"
     config["SESSION_COOKIE_HTTPONLY"] = True

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..availability import Interval
-from ..extensions import db
+from ..extensions import begin_writing, db
 from ..models import CalendarEvent
 from . import Event
 
@@ -33,6 +33,7 @@ class LocalCalendar:
 
     def write_event(self, event: Event) -> None:
         """Create the event, or move and rename it if it exists."""
+        begin_writing()
         row = db.session.get(CalendarEvent, event.id) or CalendarEvent(id=event.id)
         row.start_at, row.end_at = event.start, event.end
         row.summary, row.description, row.booking_id = event.summary, event.description, event.booking_id
@@ -41,6 +42,7 @@ class LocalCalendar:
 
     def delete_event(self, event_id: str) -> None:
         """Remove the event; one that is already gone is not an error."""
+        begin_writing()
         row = db.session.get(CalendarEvent, event_id)
         if row is not None:
             db.session.delete(row)

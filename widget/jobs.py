@@ -1,0 +1,220 @@
+"""The outbox: side effects delivered after the change that caused them.
+
+A booking change adds its emails (and, later, calendar writes) to the outbox
+in the same transaction as the change, so they exist exactly when the change
+does.  Right after the commit the request tries to deliver them; whatever
+fails is retried with exponential backoff by ``flask --app wsgi run-jobs``.
+
+Several ``run-jobs`` processes may work the same outbox: a row is delivered by
+the one process whose conditional UPDATE claimed it (one statement, atomic on
+SQLite and PostgreSQL).  The claim is a lease: if a process dies mid-delivery
+the row becomes due again when the lease ends, so a crash between sending and
+recording can repeat that one delivery, but nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import socket
+from collections import Counter
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from .extensions import begin_writing, db
+from .mail import PermanentFailure
+from .models import CONFIRMED, FAILED, PENDING, SENT, Booking, OutboxMessage
+from .timezones import utc_now
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 12  # about a day and a half of retries with the backoff below
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_WAIT = timedelta(hours=6)
+
+
+def _handlers() -> dict:
+    from . import mail
+
+    return {"email": mail.send}
+
+
+def worker_name() -> str:
+    """Return a name for this process, recorded on the rows it claims."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def enqueue(key: str, kind: str, payload: dict) -> OutboxMessage | None:
+    """Add a side effect to the current transaction; the caller commits it with the change."""
+    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is not None:
+        return None
+    row = OutboxMessage(
+        key=key, kind=kind, payload=json.dumps(payload), status=PENDING, attempts=0, next_attempt_at=utc_now()
+    )
+    db.session.add(row)
+    return row
+
+
+def backoff(attempts: int) -> timedelta:
+    """Return how long to wait after the given number of failed attempts (with jitter)."""
+    wait = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
+    # Jitter spreads the retries of many rows that failed together.
+    return wait * random.uniform(0.8, 1.2)
+
+
+def _claim(row_id: int, worker: str, now: datetime) -> bool:
+    begin_writing()
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == row_id,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        .values(claimed_until=now + LEASE, claimed_by=worker)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def deliver(row_id: int, worker: str | None = None) -> str | None:
+    """Deliver one outbox row if this process can claim it; return how it ended."""
+    now = utc_now()
+    worker = worker or worker_name()
+    if not _claim(row_id, worker, now):
+        return None
+    kind, key, payload = db.session.execute(
+        select(OutboxMessage.kind, OutboxMessage.key, OutboxMessage.payload).where(OutboxMessage.id == row_id)
+    ).one()
+    db.session.commit()  # hold no transaction while talking to the outside world
+    handler = _handlers().get(kind)
+    failure, permanent = None, False
+    try:
+        if handler is None:
+            raise PermanentFailure(f"no handler for {kind!r}")
+        handler(json.loads(payload))
+    except PermanentFailure as error:
+        failure, permanent = error, True
+    except Exception as error:  # noqa: BLE001 - any other failure is worth retrying
+        failure = error
+    begin_writing()
+    row = db.session.get(OutboxMessage, row_id)
+    row.attempts += 1
+    if permanent:
+        row.status, row.last_error, row.finished_at = FAILED, str(failure)[:2000], utc_now()
+        log.warning("outbox %s (%s) failed for good: %s", row_id, key, failure)
+    elif failure is not None:
+        error = failure
+        row.last_error = f"{error.__class__.__name__}: {error}"[:2000]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status, row.finished_at = FAILED, utc_now()
+            log.error("outbox %s (%s) gave up after %d attempts: %s", row.id, row.key, row.attempts, error)
+        else:
+            row.next_attempt_at = utc_now() + backoff(row.attempts)
+            log.info("outbox %s (%s) will retry: %s", row.id, row.key, error)
+    else:
+        row.status, row.finished_at, row.last_error = SENT, utc_now(), None
+    row.claimed_until = None
+    db.session.commit()
+    return row.status
+
+
+def deliver_now(rows: list[OutboxMessage]) -> None:
+    """Try to deliver rows just committed; failures wait for run-jobs."""
+    ids = [row.id for row in rows if row is not None]
+    for row_id in ids:
+        try:
+            deliver(row_id)
+        except Exception:  # noqa: BLE001 - the request already succeeded; run-jobs retries
+            db.session.rollback()
+            log.exception("outbox %s: immediate delivery failed", row_id)
+
+
+def deliver_due(limit: int = 200, worker: str | None = None) -> Counter:
+    """Deliver the rows that are due, oldest first; return a count per outcome."""
+    now = utc_now()
+    ids = db.session.scalars(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    ).all()
+    db.session.commit()
+    outcomes = Counter()
+    for row_id in ids:
+        outcomes[deliver(row_id, worker) or "claimed elsewhere"] += 1
+    return outcomes
+
+
+def queue_reminders() -> int:
+    """Queue the reminder of every booking that starts within the reminder window; return how many."""
+    from .notifications import reminder
+
+    now = utc_now()
+    window = timedelta(hours=current_app.config["REMINDER_HOURS_BEFORE"])
+    due = db.session.scalars(
+        select(Booking).where(
+            Booking.status == CONFIRMED,
+            Booking.reminder_queued_at.is_(None),
+            Booking.start_at > now,
+            Booking.start_at <= now + window,
+        )
+    ).all()
+    queued = 0
+    db.session.commit()
+    for booking in due:
+        begin_writing()
+        # Marking the booking is the claim: only one process gets rowcount 1.
+        marked = db.session.execute(
+            update(Booking)
+            .where(Booking.id == booking.id, Booking.reminder_queued_at.is_(None))
+            .values(reminder_queued_at=now)
+        )
+        # Booked inside the window: the confirmation has just said it all.
+        if marked.rowcount == 1 and booking.created_at <= booking.start_at - window:
+            rows = [enqueue(key, kind, payload) for key, kind, payload in reminder(booking)]
+            queued += len([row for row in rows if row is not None])
+        db.session.commit()
+    return queued
+
+
+def run_once(worker: str | None = None) -> dict:
+    """Do one round of background work: queue reminders, deliver what is due."""
+    reminders = queue_reminders()
+    outcomes = deliver_due(worker=worker)
+    return {"reminders_queued": reminders, **outcomes}
+
+
+def problems(limit: int = 100) -> list[OutboxMessage]:
+    """Return failed rows and rows still retrying, newest first, for the admin."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(
+                or_(OutboxMessage.status == FAILED, (OutboxMessage.status == PENDING) & (OutboxMessage.attempts > 0))
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def retry(row_id: int) -> bool:
+    """Make a failed row due again (the admin's "retry")."""
+    begin_writing()
+    row = db.session.get(OutboxMessage, row_id)
+    if row is None or row.status != FAILED:
+        return False
+    row.status, row.attempts, row.next_attempt_at, row.finished_at = PENDING, 0, utc_now(), None
+    db.session.commit()
+    return True

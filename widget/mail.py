@@ -1,0 +1,90 @@
+"""Email: render a message from its .txt/.html templates, and send it over SMTP.
+
+Messages are rendered when the change that causes them is committed (so each
+says what was true then) and stored in the outbox; ``send`` delivers one.
+Flask-Mail composes the MIME message and refuses header injection; the SMTP
+conversation is ours so that it has a timeout (Flask-Mail opens SMTP with
+none, and a mail server that accepts and then stays silent would hold a
+worker forever).
+"""
+
+from __future__ import annotations
+
+import base64
+import smtplib
+
+from flask import current_app, render_template
+from flask_mail import BadHeaderError, Message
+
+SMTP_TIMEOUT = 20  # seconds, for connecting and for each reply
+
+
+class PermanentFailure(Exception):
+    """The message can never be delivered (the server refused it for good)."""
+
+
+def compose(to: list[str], subject: str, template: str, attachments=(), **context) -> dict:
+    """Render an email from templates/email/<template>.txt and .html into an outbox payload."""
+    return {
+        "to": list(to),
+        "subject": subject,
+        "text": render_template(f"email/{template}.txt", **context),
+        "html": render_template(f"email/{template}.html", **context),
+        "attachments": [
+            {"filename": name, "content_type": content_type, "data": base64.b64encode(data).decode()}
+            for name, content_type, data in attachments
+        ],
+    }
+
+
+def _message(payload: dict) -> Message:
+    config = current_app.config
+    message = Message(
+        subject=payload["subject"],
+        recipients=payload["to"],
+        body=payload["text"],
+        html=payload["html"],
+        sender=config["MAIL_DEFAULT_SENDER"],
+    )
+    for item in payload.get("attachments", []):
+        message.attach(item["filename"], item["content_type"], base64.b64decode(item["data"]))
+    return message
+
+
+def send(payload: dict) -> None:
+    """Send one composed email; raise PermanentFailure if it can never be delivered."""
+    config = current_app.config
+    message = _message(payload)
+    if message.has_bad_headers():
+        raise PermanentFailure("a header contains a line break")
+    try:
+        raw = message.as_bytes()
+    except BadHeaderError as error:
+        raise PermanentFailure(f"bad header: {error}") from None
+    try:
+        with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=SMTP_TIMEOUT) as smtp:
+            if config["MAIL_USE_TLS"]:
+                smtp.starttls()
+            if config.get("MAIL_USERNAME") and config.get("MAIL_PASSWORD"):
+                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+            refused = smtp.sendmail(message.sender, message.send_to, raw)
+    except smtplib.SMTPRecipientsRefused as error:
+        codes = [code for code, _ in error.recipients.values()]
+        if all(code >= 500 for code in codes):
+            raise PermanentFailure(f"recipients refused: {_describe(error.recipients)}") from None
+        raise
+    except smtplib.SMTPResponseException as error:
+        if error.smtp_code >= 500:
+            raise PermanentFailure(f"{error.smtp_code} {_text(error.smtp_error)}") from None
+        raise
+    if refused:
+        # Some recipients were accepted: the message went out; note the rest.
+        current_app.logger.warning("mail partly refused: %s", _describe(refused))
+
+
+def _text(value) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _describe(recipients: dict) -> str:
+    return "; ".join(f"{address}: {code} {_text(reply)}" for address, (code, reply) in recipients.items())
