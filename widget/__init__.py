@@ -11,7 +11,7 @@ def create_app(test_config=None):
     """Create and configure the app; ``test_config`` overrides settings."""
     from config import Config
 
-    from . import admin, api, book, calendars, cli, errors, pages, settings
+    from . import admin, api, book, calendars, cli, errors, manage, pages, settings
     from .business import load_business
     from .extensions import db, limiter, migrate
 
@@ -36,6 +36,7 @@ def create_app(test_config=None):
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(book.bp)
+    app.register_blueprint(manage.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     cli.init_app(app)

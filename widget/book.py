@@ -168,16 +168,11 @@ def submit():
 @bp.get("/book/done/<token>")
 def done(token):
     """Show the confirmation of a booking just made."""
-    return _booking_page("book/done.html", token)
+    return booking_page("book/done.html", token)
 
 
-@bp.get("/manage/<token>")
-def manage(token):
-    """Show a client their booking."""
-    return _booking_page("book/manage.html", token)
-
-
-def _booking_page(template, token):
+def booking_page(template, token, status=200, **extra):
+    """Render a page about the booking a manage token names, in the client's zone."""
     booking = bookings.booking_for_token(token)
     if booking is None:
         abort(404, "This booking link is not valid. Please check it was copied whole, or call us.")
@@ -185,12 +180,15 @@ def _booking_page(template, token):
     if not request.args.get("tz"):
         zone_name, zone = booking.client_timezone, zone_named(booking.client_timezone)
     service = business.current().services.get(booking.service_id)
-    return render_template(
-        template,
-        booking=booking,
-        service=service,
-        zone_name=zone_name,
-        zone=zone,
-        zone_problem=zone_problem,
-        manage_url=bookings.manage_url(booking),
-    )
+    context = {
+        "booking": booking,
+        "service": service,
+        "zone_name": zone_name,
+        "zone": zone,
+        "zone_problem": zone_problem,
+        "token": token,
+        "manage_url": bookings.manage_url(booking),
+        "carry": _carry,
+        **extra,
+    }
+    return render_template(template, **context), status

@@ -63,6 +63,16 @@ class DetailsForm(PublicForm):
     notes = TextAreaField("Notes for the therapist", validators=[Optional(), Length(max=2000)])
 
 
+class CancelForm(PublicForm):
+    """The client's "cancel my appointment" button."""
+
+
+class RescheduleForm(PublicForm):
+    """The client's choice of a new time."""
+
+    start = HiddenField(validators=[InputRequired(message="Please choose a time.")])
+
+
 class LoginForm(FlaskForm):
     """The therapist's sign-in."""
 

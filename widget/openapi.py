@@ -244,10 +244,59 @@ PATHS = {
     },
     "/manage/{token}": {
         "get": {
-            "summary": "The client's page for one booking.",
-            "parameters": [TOKEN],
+            "summary": "The client's page for one booking: what it is, cancel, reschedule.",
+            "parameters": [
+                TOKEN,
+                _query("done", {"type": "string", "enum": ["cancelled", "moved"]}, "What just happened."),
+            ],
             "responses": {"200": _html("The booking."), "404": _html("The link is not valid.")},
         }
+    },
+    "/manage/{token}/cancel": {
+        "post": {
+            "summary": "Cancel the booking (HTML form, with its token), until the cut-off.",
+            "parameters": [TOKEN],
+            "requestBody": {
+                "required": True,
+                "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "303": {"description": "Cancelled: back to the booking page."},
+                "404": _html("The link is not valid."),
+                "409": _html("Too late to cancel online; the page says whom to call."),
+                "422": _html("The form's token is missing or expired."),
+            },
+        }
+    },
+    "/manage/{token}/reschedule": {
+        "get": {
+            "summary": "The free times the booking could move to.",
+            "parameters": [
+                TOKEN,
+                _query("date", DAY, "Show the free times of this day."),
+                _query("from", DAY, "Show days starting from this one."),
+                _query("tz", {"type": "string"}, "IANA zone to show times in (default: the client's)."),
+            ],
+            "responses": {
+                "200": _html("Days and times."),
+                "404": _html("The link is not valid."),
+                "409": _html("Too late to move online."),
+            },
+        },
+        "post": {
+            "summary": "Move the booking to the chosen start (HTML form with `start`), in one step.",
+            "parameters": [TOKEN],
+            "requestBody": {
+                "required": True,
+                "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "303": {"description": "Moved: back to the booking page."},
+                "404": _html("The link is not valid."),
+                "409": _html("The time is no longer free (nearby times offered), or it is too late to move."),
+                "422": _html("No valid time chosen, or the form's token is missing or expired."),
+            },
+        },
     },
 }
 

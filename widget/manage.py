@@ -1,0 +1,154 @@
+"""The client's own page for a booking: see it, cancel it, move it.
+
+The link in every email carries a signed token naming one booking; it needs
+no sign-in and no cookie.  A token acts only on the booking it names.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, redirect, request, url_for
+
+from . import bookings, business
+from .book import booking_page
+from .forms import CancelForm, RescheduleForm
+from .timezones import days_range, parse_instant, utc_now, zone_named
+
+bp = Blueprint("manage", __name__, url_prefix="/manage")
+
+DAYS_SHOWN = 14
+
+
+def _booking(token):
+    booking = bookings.booking_for_token(token)
+    if booking is None:
+        abort(404, "This booking link is not valid. Please check it was copied whole, or call us.")
+    return booking
+
+
+def _zone(booking):
+    try:
+        return zone_named(request.values.get("tz") or booking.client_timezone)
+    except ValueError:
+        return zone_named(booking.client_timezone)
+
+
+@bp.get("/<token>")
+def show(token):
+    """Show a client their booking and what they may still do with it."""
+    booking = _booking(token)
+    return booking_page(
+        "book/manage.html",
+        token,
+        can_change=bookings.can_change(booking),
+        deadline=bookings.change_deadline(booking),
+        cancel_form=CancelForm(formdata=None),
+        done=request.args.get("done"),
+    )
+
+
+@bp.post("/<token>/cancel")
+def cancel(token):
+    """Cancel the booking, if it is not too late."""
+    booking = _booking(token)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        return booking_page(
+            "book/manage.html",
+            token,
+            status=422,
+            can_change=bookings.can_change(booking),
+            deadline=bookings.change_deadline(booking),
+            cancel_form=form,
+        )
+    if booking.status == "cancelled":
+        return redirect(url_for("manage.show", token=token, done="cancelled"), 303)
+    if not bookings.can_change(booking):
+        return booking_page(
+            "book/manage.html",
+            token,
+            status=409,
+            can_change=False,
+            deadline=bookings.change_deadline(booking),
+            cancel_form=form,
+        )
+    bookings.cancel(booking)
+    return redirect(url_for("manage.show", token=token, done="cancelled"), 303)
+
+
+def _reschedule_page(token, booking, status=200, form=None, taken=None, problem=None):
+    zone = _zone(booking)
+    service = business.current().services[booking.service_id]
+    today = utc_now().astimezone(zone).date()
+    day = None
+    if request.values.get("date"):
+        try:
+            day = date.fromisoformat(request.values["date"])
+        except ValueError:
+            day = None
+    first_day = today
+    if request.values.get("from"):
+        try:
+            first_day = max(date.fromisoformat(request.values["from"]), today)
+        except ValueError:
+            first_day = today
+    start, end = days_range(first_day, first_day + timedelta(days=DAYS_SHOWN - 1), zone)
+    per_day = OrderedDict((first_day + timedelta(days=i), 0) for i in range(DAYS_SHOWN))
+    for slot in bookings.free_slots(service, start, end, zone):
+        per_day[slot.start.date()] = per_day.get(slot.start.date(), 0) + 1
+    slots = []
+    if taken is not None:
+        slots = taken
+    elif day is not None:
+        slots = bookings.free_slots(service, *days_range(day, day, zone), zone)
+    return booking_page(
+        "book/reschedule.html",
+        token,
+        status=status,
+        zone=zone,
+        zone_name=zone.key,
+        per_day=per_day,
+        day=day,
+        slots=slots,
+        taken=taken is not None,
+        problem=problem,
+        form=form or RescheduleForm(formdata=None),
+        can_change=bookings.can_change(booking),
+        deadline=bookings.change_deadline(booking),
+        later=first_day + timedelta(days=DAYS_SHOWN),
+        earlier=first_day - timedelta(days=DAYS_SHOWN) if first_day > today else None,
+    )
+
+
+@bp.get("/<token>/reschedule")
+def reschedule_form(token):
+    """Offer the free times the booking could move to."""
+    booking = _booking(token)
+    return _reschedule_page(token, booking, status=200 if bookings.can_change(booking) else 409)
+
+
+@bp.post("/<token>/reschedule")
+def reschedule(token):
+    """Move the booking to the chosen time."""
+    booking = _booking(token)
+    form = RescheduleForm()
+    if not bookings.can_change(booking):
+        return _reschedule_page(token, booking, status=409, form=form)
+    if not form.validate_on_submit():
+        return _reschedule_page(token, booking, status=422, form=form)
+    try:
+        start = parse_instant(form.start.data)
+    except ValueError as error:
+        return _reschedule_page(token, booking, status=422, form=form, problem=f"The new time {error}.")
+    try:
+        bookings.reschedule(booking, start)
+    except bookings.SlotTaken as taken:
+        return _reschedule_page(token, booking, status=409, form=form, taken=taken.alternatives)
+    except bookings.InvalidBooking as invalid:
+        message = "; ".join(f"{field} {text}" for field, text in invalid.errors.items())
+        return _reschedule_page(
+            token, booking, status=422, form=form, problem=f"That time cannot be booked: {message}."
+        )
+    return redirect(url_for("manage.show", token=token, done="moved", tz=request.args.get("tz")), 303)
