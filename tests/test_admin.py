@@ -168,3 +168,27 @@ def test_rate_limit_is_shared_between_processes_through_redis(tmp_path, redis_ur
     helper.set_password()
     _wrong_logins_in_another_process(tmp_path, redis_url, 2)
     assert [helper.login("wrong password").status_code for _ in range(2)] == [401, 429]
+
+
+def test_undelivered_messages_are_listed_and_can_be_retried(app, admin, client):
+    """With no mail server the emails wait, shown to the therapist; a failed one can be retried."""
+    from widget.extensions import db
+    from widget.models import FAILED, PENDING, OutboxMessage
+
+    client.post("/api/bookings", json=BODY)
+    admin.login()
+    agenda = client.get("/admin").text
+    assert "Messages that could not be sent" in agenda and "Retrying" in agenda
+    assert "Connection refused" in agenda or "ConnectionRefusedError" in agenda
+    with app.app_context():
+        row = db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id)).first()
+        row.status = FAILED
+        db.session.commit()
+        row_id = row.id
+    agenda = client.get("/admin").text
+    assert "Failed" in agenda
+    client.post(f"/admin/outbox/{row_id}/retry", data={"csrf_token": csrf_token(agenda)})
+    with app.app_context():
+        row = db.session.get(OutboxMessage, row_id)
+        # Tried again at once (still no mail server): pending, with a fresh count of attempts.
+        assert row.status == PENDING and row.attempts == 1

@@ -11,11 +11,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from . import bookings, business, calendars
+from . import bookings, business, calendars, jobs
 from .calendars import Event
 from .extensions import db, limiter
 from .forms import ActionForm, BlockTimeForm, LoginForm
-from .models import Booking, CalendarEvent, Setting, new_id
+from .models import Booking, CalendarEvent, OutboxMessage, Setting, new_id
 from .timezones import utc_now, zone_named
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -99,6 +99,7 @@ def agenda():
         items.sort(key=lambda item: item.start_at)
     return render_template(
         "admin/agenda.html",
+        outbox_problems=jobs.problems(),
         days=dict(sorted(days.items())),
         zone=studio_zone,
         block_form=BlockTimeForm(),
@@ -151,4 +152,14 @@ def cancel_booking(booking_id):
         flash(f"Cancelled {booking.name}'s appointment.", "success")
     else:
         flash("The form expired; please try again.", "error")
+    return redirect(url_for("admin.agenda"))
+
+
+@bp.post("/outbox/<int:row_id>/retry")
+@sign_in_required
+def retry_message(row_id):
+    """Send a message that failed for good once more."""
+    if ActionForm().validate_on_submit() and jobs.retry(row_id):
+        jobs.deliver_now([db.session.get(OutboxMessage, row_id)])
+        flash("Sending again.", "success")
     return redirect(url_for("admin.agenda"))

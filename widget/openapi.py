@@ -327,6 +327,13 @@ def _admin_paths() -> dict:
                 "responses": redirect,
             }
         },
+        "/admin/outbox/{row_id}/retry": {
+            "post": {
+                "summary": "Send a failed message once more.",
+                "parameters": [{"name": "row_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": redirect,
+            }
+        },
         "/admin/bookings/{booking_id}/cancel": {
             "post": {
                 "summary": "Cancel a booking.",
