@@ -13,7 +13,7 @@ def create_app(test_config=None):
 
     from . import admin, api, book, calendars, cli, errors, manage, pages, settings
     from .business import load_business
-    from .extensions import db, limiter, migrate
+    from .extensions import db, limiter, mail, migrate
 
     app = Flask(
         __name__,
@@ -30,6 +30,7 @@ def create_app(test_config=None):
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
     limiter.init_app(app)
+    mail.init_app(app)
     calendars.init_app(app)
     errors.init_app(app)
     pages.init_app(app)

@@ -4,6 +4,7 @@ import sqlite3
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
@@ -17,6 +18,8 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+# Composes messages (widget.mail sends them, with a timeout Flask-Mail lacks).
+mail = Mail()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 # Execution option that makes a SQLite transaction take the write lock at once.
