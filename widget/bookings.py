@@ -85,7 +85,10 @@ def check_details(name, email, phone, notes) -> Details:
         errors["email"] = "is required"
     else:
         try:
-            email = validate_email(email, check_deliverability=False).normalized
+            # allow_smtputf8=False: a non-ASCII local part (josé@) cannot be written
+            # into the headers of the confirmation; refusing it now loses nothing.
+            # Internationalised domains are fine: they travel in IDNA form.
+            email = validate_email(email, check_deliverability=False, allow_smtputf8=False).normalized
         except EmailNotValidError as error:
             errors["email"] = f"is not a valid email address ({error})"
     if not phone:

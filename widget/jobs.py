@@ -62,7 +62,8 @@ def enqueue(key: str, kind: str, payload: dict) -> OutboxMessage | None:
 
 def backoff(attempts: int) -> timedelta:
     """Return how long to wait after the given number of failed attempts (with jitter)."""
-    wait = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
+    # The exponent is capped before the multiplication, which would overflow timedelta.
+    wait = min(FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 20), LONGEST_WAIT)
     # Jitter spreads the retries of many rows that failed together.
     return wait * random.uniform(0.8, 1.2)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import smtplib
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
 from flask_mail import BadHeaderError, Message
 
@@ -61,13 +62,16 @@ def send(payload: dict) -> None:
         raw = message.as_bytes()
     except BadHeaderError as error:
         raise PermanentFailure(f"bad header: {error}") from None
+    except UnicodeEncodeError as error:
+        raise PermanentFailure(f"an address cannot be written in a header: {error}") from None
+    recipients = [_envelope_address(address) for address in message.send_to]
     try:
         with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=SMTP_TIMEOUT) as smtp:
             if config["MAIL_USE_TLS"]:
                 smtp.starttls()
             if config.get("MAIL_USERNAME") and config.get("MAIL_PASSWORD"):
                 smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
-            refused = smtp.sendmail(message.sender, message.send_to, raw)
+            refused = smtp.sendmail(message.sender, recipients, raw)
     except smtplib.SMTPRecipientsRefused as error:
         codes = [code for code, _ in error.recipients.values()]
         if all(code >= 500 for code in codes):
@@ -80,6 +84,15 @@ def send(payload: dict) -> None:
     if refused:
         # Some recipients were accepted: the message went out; note the rest.
         current_app.logger.warning("mail partly refused: %s", _describe(refused))
+
+
+def _envelope_address(address: str) -> str:
+    """Return an address as SMTP can carry it: an internationalised domain in its ASCII (IDNA) form."""
+    try:
+        checked = validate_email(address, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        raise PermanentFailure(f"{address!r} is not a valid address: {error}") from None
+    return checked.ascii_email
 
 
 def _text(value) -> str:
