@@ -34,6 +34,14 @@ class Config:
     GOOGLE_AUTH_URI = _env("GOOGLE_AUTH_URI", "https://accounts.google.com/o/oauth2/auth")
     GOOGLE_TOKEN_URI = _env("GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token")
     GOOGLE_API_ENDPOINT = _env("GOOGLE_API_ENDPOINT", "https://www.googleapis.com/calendar/v3/")
+    # Fernet key that encrypts the Google refresh token at rest; default: derived from SECRET_KEY.
+    GOOGLE_TOKEN_KEY = _env("GOOGLE_TOKEN_KEY")
+    # Seconds a Google free/busy answer is reused before asking Google again.
+    FREEBUSY_CACHE_SECONDS = _env("FREEBUSY_CACHE_SECONDS", "60")
+    # Seconds to wait for any one answer from Google before giving up on it.
+    GOOGLE_TIMEOUT = _env("GOOGLE_TIMEOUT", "10")
+    # Seconds, at most, spent retrying one Google call that hit a rate limit or a server error.
+    GOOGLE_RETRY_SECONDS = _env("GOOGLE_RETRY_SECONDS", "8")
     # Space-separated origins (scheme://host[:port]) allowed to frame the widget and comments.
     EMBED_ALLOWED_ORIGINS = _env("EMBED_ALLOWED_ORIGINS", "")
     # External base URL used in emails and push-notification addresses (no trailing slash).

@@ -181,7 +181,9 @@ def test_undelivered_messages_are_listed_and_can_be_retried(app, admin, client):
     assert "Messages that could not be sent" in agenda and "Retrying" in agenda
     assert "Connection refused" in agenda or "ConnectionRefusedError" in agenda
     with app.app_context():
-        row = db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id)).first()
+        row = db.session.scalars(
+            db.select(OutboxMessage).where(OutboxMessage.kind == "email").order_by(OutboxMessage.id)
+        ).first()
         row.status = FAILED
         db.session.commit()
         row_id = row.id

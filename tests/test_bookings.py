@@ -181,8 +181,13 @@ def _assert_written_everywhere():
     booking = db.session.scalar(select(Booking).where(Booking.status == CONFIRMED))
     assert booking.calendar_event_id == booking.id
     assert db.session.get(CalendarEvent, booking.id) is not None
-    keys = set(db.session.scalars(select(OutboxMessage.key)))
-    assert keys == {f"booked:{booking.id}:0:client", f"booked:{booking.id}:0:therapist"}
+    rows = {row.key: row.status for row in db.session.scalars(select(OutboxMessage))}
+    assert set(rows) == {
+        f"calendar-write:{booking.id}:0",
+        f"booked:{booking.id}:0:client",
+        f"booked:{booking.id}:0:therapist",
+    }
+    assert rows[f"calendar-write:{booking.id}:0"] == "sent"
 
 
 def _database(kind, tmp_path):

@@ -92,10 +92,12 @@ def _utc(event, name: str) -> datetime:
 
 
 def _outbox(app) -> dict[str, SimpleNamespace]:
-    """Return the outbox rows by key, as plain values."""
+    """Return the outbox's email rows by key, as plain values (calendar entries are tested elsewhere)."""
     fields = ("id", "key", "status", "attempts", "last_error", "next_attempt_at", "finished_at")
     with app.app_context():
-        rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        rows = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "email").order_by(OutboxMessage.id)
+        ).all()
         return {row.key: SimpleNamespace(**{name: getattr(row, name) for name in fields}) for row in rows}
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from . import availability, business, calendars, jobs, notifications
-from .availability import Service, Slot
+from .availability import Interval, Service, Slot
 from .calendars import Event
 from .extensions import begin_writing, db
 from .models import CANCELLED, CONFIRMED, Booking, new_id
@@ -113,13 +113,23 @@ def _booked_intervals(start: datetime, end: datetime, exclude: str | None = None
     return [(r.blocked_start, r.blocked_end) for r in rows], [r.start_at for r in rows]
 
 
-def _taken(start: datetime, end: datetime, exclude: str | None = None):
-    """Return (busy intervals, booking starts) that bear on slots in [start, end)."""
+def _taken(start: datetime, end: datetime, exclude: Booking | None = None, fresh: Interval | None = None):
+    """Return (busy intervals, booking starts) that bear on slots in [start, end).
+
+    ``fresh`` asks the calendar about exactly that range, now (no cached
+    answer): what a booking checks just before it is made.  ``exclude`` is a
+    booking being moved: its own time is not busy for it.
+    """
     # Widen by two days: buffers reach outside the range, and the daily limit
     # counts whole studio days, which may begin before the range in UTC.
     lo, hi = start - timedelta(days=2), end + timedelta(days=2)
-    busy, booked = _booked_intervals(lo, hi, exclude)
-    busy.extend(calendars.current().busy(lo, hi))
+    busy, booked = _booked_intervals(lo, hi, exclude.id if exclude else None)
+    calendar = calendars.current()
+    found = calendar.busy(*fresh, fresh=True) if fresh else calendar.busy(lo, hi)
+    if exclude is not None:
+        # The calendar still shows the booking at its old time.
+        found = _without(found, (exclude.start_at, exclude.end_at))
+    busy.extend(found)
     return busy, booked
 
 
@@ -130,9 +140,13 @@ def free_slots(service: Service, start: datetime, end: datetime, zone=None, now:
     return availability.available_slots(rules, service, start, end, now or utc_now(), busy, booked, zone)
 
 
-def slot_problem(service: Service, start: datetime, now: datetime | None = None) -> str | None:
+def slot_problem(
+    service: Service, start: datetime, now: datetime | None = None, fresh: bool = False, moving: Booking | None = None
+) -> str | None:
     """Return why a service cannot be booked at ``start`` (an availability code), or None."""
-    busy, booked = _taken(start, start + service.duration)
+    busy, booked = _taken(
+        start, start + service.duration, exclude=moving, fresh=service.blocked_range(start) if fresh else None
+    )
     return availability.slot_problem(business.current().rules, service, start, now or utc_now(), busy, booked)
 
 
@@ -228,7 +242,8 @@ def book(
     existing = _replay(service, start, details.email)
     if existing is not None:
         return existing, False
-    problem = slot_problem(service, start, now)
+    # Asked of the calendar afresh: a cached answer may miss an event the therapist just added.
+    problem = slot_problem(service, start, now, fresh=True)
     if problem in (availability.BUSY, availability.FULL):
         raise SlotTaken(alternatives(service, start, zone_named(zone_name), now))
     if problem is not None:
@@ -249,7 +264,7 @@ def book(
     )
     booking.created_at = now
     # Rendered before the write transaction, which should hold its lock briefly.
-    messages = notifications.booked(booking, manage_url(booking))
+    messages = [calendar_entry(booking, "write"), *notifications.booked(booking, manage_url(booking))]
     # End the read transaction; the write gets a fresh one that, on SQLite,
     # holds the write lock from its first statement.
     db.session.rollback()
@@ -270,7 +285,6 @@ def book(
             return existing, False
         raise SlotTaken(alternatives(service, start, zone_named(zone_name), now)) from None
 
-    write_to_calendar(booking)
     jobs.deliver_now(queued)
     return booking, True
 
@@ -293,23 +307,32 @@ def calendar_event(booking: Booking) -> Event:
     )
 
 
-def write_to_calendar(booking: Booking) -> bool:
-    """Put a booking on the calendar; return whether it worked.
+def calendar_entry(booking: Booking, action: str) -> tuple[str, str, dict]:
+    """Return the outbox entry that writes ("write") or removes ("delete") a booking's calendar event."""
+    return (f"calendar-{action}:{booking.id}:{booking.sequence}", "calendar", {"action": action, "booking": booking.id})
 
-    A failure leaves the booking confirmed with no ``calendar_event_id``, so it
-    can be written again later.
+
+def deliver_calendar_entry(payload: dict) -> None:
+    """Do one calendar entry from the outbox (its handler); raise to have it retried.
+
+    The entry names the booking, not the event: it writes the booking as it
+    is now, so entries done late or out of order still leave the calendar
+    right, and the event id (the booking id) makes a repeat harmless.
     """
-    event = calendar_event(booking)
-    try:
-        calendars.current().write_event(event)
-    except Exception:
-        db.session.rollback()
-        log.exception("booking %s: writing the calendar event failed", booking.id)
-        return False
-    begin_writing()
-    booking.calendar_event_id = event.id
-    db.session.commit()
-    return True
+    booking = db.session.get(Booking, payload["booking"])
+    if booking is None:
+        return
+    calendar = calendars.current()
+    if payload["action"] == "write" and booking.status == CONFIRMED:
+        event = calendar_event(booking)
+        calendar.write_event(event)
+        if booking.calendar_event_id != event.id:
+            begin_writing()
+            booking = db.session.get(Booking, payload["booking"])
+            booking.calendar_event_id = event.id
+            db.session.commit()
+    elif payload["action"] == "delete" or booking.status == CANCELLED:
+        calendar.delete_event(booking.calendar_event_id or booking.id)
 
 
 def cancel(booking: Booking, by_studio: bool = False, now: datetime | None = None) -> Booking:
@@ -320,17 +343,9 @@ def cancel(booking: Booking, by_studio: bool = False, now: datetime | None = Non
     booking.status = CANCELLED
     booking.cancelled_at = now or utc_now()
     booking.sequence += 1
-    queued = [
-        jobs.enqueue(key, kind, payload)
-        for key, kind, payload in notifications.cancelled(booking, manage_url(booking), by_studio)
-    ]
+    entries = [calendar_entry(booking, "delete"), *notifications.cancelled(booking, manage_url(booking), by_studio)]
+    queued = [jobs.enqueue(key, kind, payload) for key, kind, payload in entries]
     db.session.commit()
-    if booking.calendar_event_id:
-        try:
-            calendars.current().delete_event(booking.calendar_event_id)
-        except Exception:
-            db.session.rollback()
-            log.exception("booking %s: removing the calendar event failed", booking.id)
     jobs.deliver_now(queued)
     return booking
 
@@ -364,17 +379,12 @@ def _without(intervals, hole):
 def reschedule(booking: Booking, start: datetime, now: datetime | None = None) -> Booking:
     """Move a booking to a new start in one step; raise InvalidBooking or SlotTaken if it cannot move there."""
     now = now or utc_now()
-    rules = business.current().rules
     service = service_named(booking.service_id)
     if booking.status != CONFIRMED:
         raise InvalidBooking({"booking": "is cancelled"})
     if start == booking.start_at:
         return booking
-    lo, hi = start - timedelta(days=2), start + service.duration + timedelta(days=2)
-    busy, booked = _booked_intervals(lo, hi, exclude=booking.id)
-    # The calendar still shows the booking at its old time; that time is not busy for it.
-    busy.extend(_without(calendars.current().busy(lo, hi), (booking.start_at, booking.end_at)))
-    problem = availability.slot_problem(rules, service, start, now, busy, booked)
+    problem = slot_problem(service, start, now, fresh=True, moving=booking)
     zone = zone_named(booking.client_timezone)
     if problem in (availability.BUSY, availability.FULL):
         raise SlotTaken(alternatives(service, start, zone, now))
@@ -393,15 +403,15 @@ def reschedule(booking: Booking, start: datetime, now: datetime | None = None) -
         booking.blocked_start, booking.blocked_end = blocked_start, blocked_end
         booking.sequence += 1
         booking.reminder_queued_at = None
-        queued = [
-            jobs.enqueue(key, kind, payload)
-            for key, kind, payload in notifications.rescheduled(booking, manage_url(booking), previous_start)
+        entries = [
+            calendar_entry(booking, "write"),
+            *notifications.rescheduled(booking, manage_url(booking), previous_start),
         ]
+        queued = [jobs.enqueue(key, kind, payload) for key, kind, payload in entries]
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         raise SlotTaken(alternatives(service, start, zone, now)) from None
-    write_to_calendar(booking)
     jobs.deliver_now(queued)
     return booking
 

@@ -39,9 +39,9 @@ LONGEST_WAIT = timedelta(hours=6)
 
 
 def _handlers() -> dict:
-    from . import mail
+    from . import bookings, mail
 
-    return {"email": mail.send}
+    return {"email": mail.send, "calendar": bookings.deliver_calendar_entry}
 
 
 def worker_name() -> str:

@@ -137,3 +137,34 @@ class OutboxMessage(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+
+class GoogleConnection(db.Model):
+    """The therapist's Google Calendar connection (one row, id 1).
+
+    The refresh token is stored encrypted (Fernet).  ``status`` is
+    "connected" or "disconnected"; ``problem`` says what the therapist should
+    know; ``calendar_errors`` (JSON) names calendars Google could not read.
+    """
+
+    __tablename__ = "google_connection"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    refresh_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="disconnected")
+    busy_calendars: Mapped[str] = mapped_column(Text, default='["primary"]')
+    booking_calendar: Mapped[str] = mapped_column(String(1024), default="primary")
+    problem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    calendar_errors: Mapped[str] = mapped_column(Text, default="{}")
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class OAuthState(db.Model):
+    """A Google consent in progress: its state and PKCE code verifier, kept on the server."""
+
+    __tablename__ = "oauth_states"
+
+    state: Mapped[str] = mapped_column(String(128), primary_key=True)
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import os
 import secrets
 import tempfile
@@ -54,6 +57,22 @@ def origin_of(url: str) -> str | None:
 
 
 MIN_SECRET = 32
+
+
+def _token_key(config) -> bytes:
+    """Return the Fernet key for the Google refresh token: GOOGLE_TOKEN_KEY, or one derived from SECRET_KEY."""
+    raw = config.get("GOOGLE_TOKEN_KEY")
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    if raw:
+        try:
+            if len(base64.urlsafe_b64decode(raw.encode())) != 32:
+                raise ValueError
+        except (ValueError, binascii.Error):
+            _fail("GOOGLE_TOKEN_KEY", "is not a Fernet key (32 bytes, URL-safe base64)")
+        return raw.encode()
+    digest = hashlib.sha256(b"google-token-key:" + str(config["SECRET_KEY"]).encode()).digest()
+    return base64.urlsafe_b64encode(digest)
 
 
 def _secret_key(app) -> str:
@@ -137,6 +156,19 @@ def check(app) -> None:
     config["CANCEL_CUTOFF_HOURS"] = _integer(config, "CANCEL_CUTOFF_HOURS", 0, 24 * 30)
     config["REMINDER_HOURS_BEFORE"] = _integer(config, "REMINDER_HOURS_BEFORE", 1, 24 * 14)
     config["JOBS_INTERVAL"] = _integer(config, "JOBS_INTERVAL", 1, 3600)
+    config["FREEBUSY_CACHE_SECONDS"] = _integer(config, "FREEBUSY_CACHE_SECONDS", 0, 3600)
+    config["GOOGLE_TIMEOUT"] = _integer(config, "GOOGLE_TIMEOUT", 1, 120)
+    config["GOOGLE_RETRY_SECONDS"] = _integer(config, "GOOGLE_RETRY_SECONDS", 0, 300)
+    config["GOOGLE_TOKEN_KEY"] = _token_key(config)
+    for name in ("GOOGLE_AUTH_URI", "GOOGLE_TOKEN_URI", "GOOGLE_API_ENDPOINT"):
+        if origin_of(str(config.get(name) or "")) is None:
+            _fail(name, f"{config.get(name)!r} is not an http(s) URL")
+    if not str(config["GOOGLE_API_ENDPOINT"]).rstrip("/").endswith("/calendar/v3"):
+        _fail("GOOGLE_API_ENDPOINT", "must end in /calendar/v3/ (for example https://www.googleapis.com/calendar/v3/)")
+    if config["CALENDAR_BACKEND"] == "google":
+        for name in ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"):
+            if not config.get(name):
+                _fail(name, "is required when CALENDAR_BACKEND is google")
     therapist = config.get("THERAPIST_EMAIL")
     if therapist and "@" not in str(therapist):
         _fail("THERAPIST_EMAIL", f"{therapist!r} is not an email address")

@@ -2,13 +2,14 @@
 
 A backend answers, in our own terms:
 
-* ``busy(start, end)``: the intervals already taken in that range;
+* ``busy(start, end, fresh=False)``: the intervals already taken in that
+  range (``fresh``: ask the source now, not a recent copy);
 * ``write_event(event)``: create the event with our id, or move it if it exists;
 * ``delete_event(event_id)``: remove it (an event that is already gone is fine);
 * ``status()``: "ok", or a short word for what is wrong, for /healthz.
 
-``local`` keeps events in our own database; ``google`` (a later addition)
-talks to Google Calendar.  ``current()`` returns the app's backend.
+``local`` keeps events in our own database; ``google`` talks to Google
+Calendar and raises ``CalendarUnavailable`` while it is not connected.  ``current()`` returns the app's backend.
 """
 
 from __future__ import annotations
@@ -34,12 +35,16 @@ class Event:
     booking_id: str | None = None
 
 
+class CalendarUnavailable(Exception):
+    """The calendar cannot be used now (not connected, or the connection was lost)."""
+
+
 class Calendar(Protocol):
     """What every calendar backend provides."""
 
     name: str
 
-    def busy(self, start: datetime, end: datetime) -> list[Interval]: ...
+    def busy(self, start: datetime, end: datetime, fresh: bool = False) -> list[Interval]: ...
 
     def write_event(self, event: Event) -> None: ...
 
@@ -50,13 +55,15 @@ class Calendar(Protocol):
 
 def init_app(app) -> None:
     """Create the configured backend and keep it on the app."""
-    from .local import LocalCalendar
-
-    backends = {"local": LocalCalendar}
     name = app.config["CALENDAR_BACKEND"]
-    if name not in backends:
-        raise RuntimeError(f"setting CALENDAR_BACKEND: the {name!r} backend is not available in this version")
-    app.extensions["calendar"] = backends[name]()
+    if name == "google":
+        from .google import GoogleCalendar
+
+        app.extensions["calendar"] = GoogleCalendar(app)
+    else:
+        from .local import LocalCalendar
+
+        app.extensions["calendar"] = LocalCalendar()
 
 
 def current() -> Calendar:

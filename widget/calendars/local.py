@@ -22,8 +22,8 @@ class LocalCalendar:
 
     name = "local"
 
-    def busy(self, start: datetime, end: datetime) -> list[Interval]:
-        """Return the events overlapping [start, end)."""
+    def busy(self, start: datetime, end: datetime, fresh: bool = False) -> list[Interval]:
+        """Return the events overlapping [start, end) (always fresh: they are in our database)."""
         rows = db.session.execute(
             select(CalendarEvent.start_at, CalendarEvent.end_at).where(
                 CalendarEvent.start_at < end, CalendarEvent.end_at > start

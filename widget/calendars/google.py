@@ -1,0 +1,444 @@
+"""Google Calendar: the therapist's own calendar as the truth.
+
+The only module that imports googleapiclient and google.oauth2.  The rest of
+the service speaks to it through the calendar interface (``busy``,
+``write_event``, ``delete_event``, ``status``) and the connection steps the
+admin uses (``authorization_url``, ``finish_connect``, ``calendars``,
+``choose``, ``disconnect``).
+
+Failures: rate limits (429, 403 rateLimitExceeded / userRateLimitExceeded),
+server errors and timeouts are retried with exponential backoff and jitter
+within GOOGLE_RETRY_SECONDS; every socket read is bounded by GOOGLE_TIMEOUT.
+A revoked grant (invalid_grant) or an API that keeps answering 401 marks the
+connection lost: booking pauses, the therapist gets one email, /healthz says
+so, and nothing queued is lost: the outbox writes it after she reconnects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import secrets
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import httplib2
+import requests
+from cryptography.fernet import Fernet, InvalidToken
+from flask import current_app
+from google.auth.exceptions import RefreshError, TransportError
+from google.oauth2.credentials import Credentials
+from google_auth_httplib2 import AuthorizedHttp
+from google_auth_oauthlib.flow import Flow
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error
+from sqlalchemy import delete
+
+from .. import cache
+from ..availability import Interval
+from ..extensions import begin_writing, db
+from ..models import GoogleConnection, OAuthState
+from ..timezones import utc_now
+from . import CalendarUnavailable, Event
+
+log = logging.getLogger(__name__)
+
+SCOPES = ["https://www.googleapis.com/auth/calendar"]
+WINDOW = timedelta(days=60)  # Google answers free/busy for about two months at a time
+RATE_LIMITS = {"rateLimitExceeded", "userRateLimitExceeded"}
+STATE_LIFETIME = timedelta(minutes=15)
+WRITERS = {"owner", "writer"}
+
+
+class ConnectError(Exception):
+    """Connecting to Google did not work; the message is for the therapist."""
+
+
+class CalendarError(Exception):
+    """Google refused a call for good (not a passing failure); the message says why."""
+
+
+def _reason(error: HttpError) -> str:
+    try:
+        return json.loads(error.content)["error"]["errors"][0]["reason"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ""
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+class GoogleCalendar:
+    """The therapist's Google Calendar."""
+
+    name = "google"
+
+    def __init__(self, app):
+        self._token_lock = threading.Lock()
+        self._access_token: tuple[str, datetime] | None = None
+        self._revoke_uri = app.config["GOOGLE_TOKEN_URI"].rsplit("/", 1)[0] + "/revoke"
+
+    # --- the stored connection ------------------------------------------------
+
+    def connection(self) -> GoogleConnection | None:
+        """Return the stored connection, if there ever was one."""
+        return db.session.get(GoogleConnection, 1)
+
+    def status(self) -> str:
+        """Return "ok" when connected, else "disconnected"."""
+        connection = self.connection()
+        return "ok" if connection is not None and connection.status == "connected" else "disconnected"
+
+    def _connected(self) -> GoogleConnection:
+        connection = self.connection()
+        if connection is None or connection.status != "connected" or not connection.refresh_token:
+            raise CalendarUnavailable("Google Calendar is not connected")
+        return connection
+
+    def _fernet(self) -> Fernet:
+        return Fernet(current_app.config["GOOGLE_TOKEN_KEY"])
+
+    def _refresh_token(self, connection: GoogleConnection) -> str:
+        try:
+            return self._fernet().decrypt(connection.refresh_token.encode()).decode()
+        except InvalidToken:
+            self._lose("The stored Google token cannot be read (GOOGLE_TOKEN_KEY changed?). Please connect again.")
+            raise CalendarUnavailable("the stored Google token cannot be decrypted") from None
+
+    def _service(self, connection: GoogleConnection):
+        config = current_app.config
+        with self._token_lock:
+            token, expiry = self._access_token or (None, None)
+        credentials = Credentials(
+            token=token,
+            expiry=expiry,
+            refresh_token=self._refresh_token(connection),
+            token_uri=config["GOOGLE_TOKEN_URI"],
+            client_id=config["GOOGLE_CLIENT_ID"],
+            client_secret=config["GOOGLE_CLIENT_SECRET"],
+            scopes=SCOPES,
+        )
+        http = AuthorizedHttp(credentials, http=httplib2.Http(timeout=config["GOOGLE_TIMEOUT"]))
+        service = build(
+            "calendar",
+            "v3",
+            http=http,
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": config["GOOGLE_API_ENDPOINT"]},
+        )
+        return service, credentials
+
+    def _keep_token(self, credentials: Credentials) -> None:
+        # google-auth keeps expiry naive in UTC; the next Credentials expects the same.
+        if credentials.token and credentials.expiry:
+            with self._token_lock:
+                self._access_token = (credentials.token, credentials.expiry)
+
+    def _execute(self, make_request):
+        """Run one API call with bounded retries; return its answer."""
+        connection = self._connected()
+        deadline = time.monotonic() + current_app.config["GOOGLE_RETRY_SECONDS"]
+        attempt = 0
+        while True:
+            attempt += 1
+            service, credentials = self._service(connection)
+            try:
+                answer = make_request(service).execute(num_retries=0)
+                self._keep_token(credentials)
+                return answer
+            except RefreshError as error:
+                self._lose(f"Google no longer accepts this service's access ({error}). Please connect again.")
+                raise CalendarUnavailable("the Google grant was revoked") from None
+            except HttpError as error:
+                status, reason = error.resp.status, _reason(error)
+                if status == 401:
+                    self._lose("Google keeps refusing this service's access (401). Please connect again.")
+                    raise CalendarUnavailable("Google answers 401") from None
+                if not (status == 429 or status >= 500 or (status == 403 and reason in RATE_LIMITS)):
+                    raise
+                failure = error
+            except (TimeoutError, OSError, httplib2.HttpLib2Error, TransportError) as error:
+                failure = error
+            wait = min(0.25 * 2 ** (attempt - 1), 4.0) * random.uniform(0.5, 1.5)
+            if time.monotonic() + wait > deadline:
+                raise CalendarUnavailable(f"Google did not answer well in time: {failure}") from failure
+            log.info("Google call failed (%s); retrying in %.2f s", failure, wait)
+            time.sleep(wait)
+
+    def _lose(self, problem: str) -> None:
+        """Mark the connection lost, once, and tell the therapist by email."""
+        from .. import jobs, notifications
+
+        db.session.rollback()
+        begin_writing()
+        connection = self.connection()
+        if connection is None or connection.status != "connected":
+            db.session.commit()
+            return
+        connection.status, connection.problem, connection.disconnected_at = "disconnected", problem, utc_now()
+        with self._token_lock:
+            self._access_token = None
+        rows = [jobs.enqueue(*entry) for entry in notifications.calendar_lost(connection, problem)]
+        db.session.commit()
+        log.error("Google Calendar connection lost: %s", problem)
+        jobs.deliver_now(rows)
+
+    # --- the calendar interface -------------------------------------------------
+
+    def busy(self, start: datetime, end: datetime, fresh: bool = False) -> list[Interval]:
+        """Return the busy time of the chosen calendars in [start, end).
+
+        Answers are cached for FREEBUSY_CACHE_SECONDS (per whole UTC days, so
+        nearby questions share them); ``fresh`` asks Google about exactly the
+        range given, bypassing the cache.
+        """
+        connection = self._connected()
+        ids = json.loads(connection.busy_calendars) or ["primary"]
+        if not fresh:
+            start = start.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+            end = end.astimezone(timezone.utc)
+            if end != end.replace(hour=0, minute=0, second=0, microsecond=0):
+                end = end.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+            key = "freebusy:" + hashlib.sha256(json.dumps([ids, _rfc3339(start), _rfc3339(end)]).encode()).hexdigest()
+            cached = cache.get_json(key)
+            if cached is not None:
+                return [(_parse(a), _parse(b)) for a, b in cached]
+        intervals: list[Interval] = []
+        errors: dict[str, str] = {}
+        chunk_start = start
+        while chunk_start < end:
+            chunk_end = min(chunk_start + WINDOW, end)
+            body = {
+                "timeMin": _rfc3339(chunk_start),
+                "timeMax": _rfc3339(chunk_end),
+                "items": [{"id": calendar_id} for calendar_id in ids],
+            }
+            answer = self._execute(lambda service, body=body: service.freebusy().query(body=body))
+            for calendar_id, result in answer.get("calendars", {}).items():
+                if result.get("errors"):
+                    errors[calendar_id] = ", ".join(e.get("reason", "error") for e in result["errors"])
+                for period in result.get("busy", []):
+                    intervals.append((_parse(period["start"]), _parse(period["end"])))
+            chunk_start = chunk_end
+        self._note_calendar_errors(errors)
+        if not fresh:
+            seconds = current_app.config["FREEBUSY_CACHE_SECONDS"]
+            cache.set_json(key, [[a.isoformat(), b.isoformat()] for a, b in intervals], seconds)
+        return intervals
+
+    def _note_calendar_errors(self, errors: dict[str, str]) -> None:
+        """Remember calendars Google could not read, for the admin (written only when it changes)."""
+        connection = self.connection()
+        if connection is None or json.loads(connection.calendar_errors or "{}") == errors:
+            return
+        if errors:
+            log.warning("Google could not read calendars: %s", errors)
+        begin_writing()
+        connection = self.connection()
+        connection.calendar_errors = json.dumps(errors)
+        db.session.commit()
+
+    def _event_body(self, event: Event) -> dict:
+        from .. import business
+
+        zone = business.current().studio.timezone
+        return {
+            "id": event.id,
+            "summary": event.summary,
+            "description": event.description,
+            "start": {"dateTime": event.start.astimezone(timezone.utc).isoformat(), "timeZone": zone},
+            "end": {"dateTime": event.end.astimezone(timezone.utc).isoformat(), "timeZone": zone},
+            "transparency": "opaque",
+            "extendedProperties": {"private": {"booking_id": event.booking_id or ""}},
+        }
+
+    def write_event(self, event: Event) -> None:
+        """Create the event with our id, or move it if it is already there."""
+        connection = self._connected()
+        calendar_id = connection.booking_calendar
+        body = self._event_body(event)
+        try:
+            self._execute(lambda service: service.events().insert(calendarId=calendar_id, body=body))
+        except HttpError as error:
+            if error.resp.status == 409:
+                # Ours already (a retried insert, or a booking that moved): bring it up to date.
+                patch = {key: value for key, value in body.items() if key != "id"}
+                patch["status"] = "confirmed"
+                try:
+                    self._execute(
+                        lambda service: service.events().patch(calendarId=calendar_id, eventId=event.id, body=patch)
+                    )
+                except HttpError as patch_error:
+                    self._refused(patch_error, calendar_id)
+            else:
+                self._refused(error, calendar_id)
+        cache.forget("freebusy:")
+
+    def delete_event(self, event_id: str) -> None:
+        """Delete the event; one that is already gone (404, 410) is fine."""
+        connection = self._connected()
+        calendar_id = connection.booking_calendar
+        try:
+            self._execute(lambda service: service.events().delete(calendarId=calendar_id, eventId=event_id))
+        except HttpError as error:
+            if error.resp.status not in (404, 410):
+                self._refused(error, calendar_id)
+        cache.forget("freebusy:")
+
+    def _refused(self, error: HttpError, calendar_id: str):
+        """Record a refusal the therapist must act on, and raise it."""
+        reason = _reason(error) or str(error.resp.status)
+        if error.resp.status == 403:
+            problem = f"Google refused to write to the calendar {calendar_id!r} ({reason}): choose a calendar you own."
+        elif error.resp.status == 404:
+            problem = f"The booking calendar {calendar_id!r} no longer exists on Google ({reason}): choose another."
+        else:
+            problem = f"Google refused a write to {calendar_id!r}: {error.resp.status} {reason}."
+        begin_writing()
+        connection = self.connection()
+        connection.problem = problem
+        db.session.commit()
+        raise CalendarError(problem) from error
+
+    # --- connecting -------------------------------------------------------------
+
+    def _flow(self, redirect_uri: str, code_verifier: str) -> Flow:
+        config = current_app.config
+        client = {
+            "web": {
+                "client_id": config["GOOGLE_CLIENT_ID"],
+                "client_secret": config["GOOGLE_CLIENT_SECRET"],
+                "auth_uri": config["GOOGLE_AUTH_URI"],
+                "token_uri": config["GOOGLE_TOKEN_URI"],
+            }
+        }
+        return Flow.from_client_config(
+            client,
+            scopes=SCOPES,
+            redirect_uri=redirect_uri,
+            code_verifier=code_verifier,
+            autogenerate_code_verifier=False,
+        )
+
+    def authorization_url(self, redirect_uri: str) -> str:
+        """Start connecting: remember a state and PKCE verifier, return Google's consent address."""
+        state, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(72)[:96]
+        begin_writing()
+        db.session.execute(delete(OAuthState).where(OAuthState.created_at < utc_now() - STATE_LIFETIME))
+        db.session.add(OAuthState(state=state, code_verifier=verifier, created_at=utc_now()))
+        db.session.commit()
+        url, _ = self._flow(redirect_uri, verifier).authorization_url(
+            access_type="offline", prompt="consent", state=state
+        )
+        return url
+
+    def finish_connect(self, redirect_uri: str, args) -> None:
+        """Finish connecting from Google's redirect; raise ConnectError with a message for the therapist."""
+        if args.get("error"):
+            if args["error"] == "access_denied":
+                raise ConnectError("Google Calendar was not connected: access was not allowed on Google's page.")
+            raise ConnectError(f"Google Calendar was not connected: Google answered {args['error']!r}.")
+        state, code = args.get("state", ""), args.get("code", "")
+        begin_writing()
+        row = db.session.get(OAuthState, state) if state else None
+        if row is not None:
+            db.session.delete(row)  # one use only, whatever happens next
+        db.session.commit()
+        if row is None or row.created_at < utc_now() - STATE_LIFETIME:
+            raise ConnectError("This Google sign-in was not started here, was already used or has expired. Try again.")
+        if not code:
+            raise ConnectError("Google's answer carried no authorisation code. Try again.")
+        flow = self._flow(redirect_uri, row.code_verifier)
+        try:
+            flow.fetch_token(code=code)
+        except (OAuth2Error, requests.RequestException, ValueError) as error:
+            raise ConnectError(f"Google did not accept the sign-in ({error}). Try again.") from None
+        credentials = flow.credentials
+        if not credentials.refresh_token:
+            raise ConnectError(
+                "Google did not hand over lasting access (no refresh token). Remove this service under "
+                "'Third-party apps' in your Google account, then connect again."
+            )
+        granted = set(credentials.granted_scopes or credentials.scopes or SCOPES)
+        if not set(SCOPES) <= granted:
+            raise ConnectError("Calendar access was not granted on Google's page. Connect again and allow it.")
+        begin_writing()
+        connection = self.connection() or GoogleConnection(
+            id=1, busy_calendars='["primary"]', booking_calendar="primary"
+        )
+        connection.refresh_token = self._fernet().encrypt(credentials.refresh_token.encode()).decode()
+        connection.status, connection.problem, connection.connected_at = "connected", None, utc_now()
+        connection.calendar_errors = "{}"
+        db.session.add(connection)
+        db.session.commit()
+        with self._token_lock:
+            self._access_token = (credentials.token, credentials.expiry) if credentials.expiry else None
+        cache.forget("freebusy:")
+
+    def calendars(self) -> list[dict]:
+        """Return the therapist's calendars: id, summary, primary, access_role."""
+        found, page = [], None
+        while True:
+            answer = self._execute(lambda service, page=page: service.calendarList().list(pageToken=page))
+            for item in answer.get("items", []):
+                found.append(
+                    {
+                        "id": item["id"],
+                        "summary": item.get("summaryOverride") or item.get("summary") or item["id"],
+                        "primary": bool(item.get("primary")),
+                        "access_role": item.get("accessRole", ""),
+                    }
+                )
+            page = answer.get("nextPageToken")
+            if not page:
+                return found
+
+    def choose(self, busy_ids: list[str], booking_id: str) -> None:
+        """Set which calendars count as busy and which receives bookings; ValueError if not allowed."""
+        known = {calendar["id"]: calendar for calendar in self.calendars()}
+        primary = next((c["id"] for c in known.values() if c["primary"]), None)
+        aliases = {"primary": primary} if primary else {}
+        busy_ids = [aliases.get(i, i) for i in busy_ids]
+        booking_id = aliases.get(booking_id, booking_id)
+        unknown = [i for i in [*busy_ids, booking_id] if i not in known]
+        if unknown:
+            raise ValueError(f"not among your calendars: {', '.join(unknown)}")
+        if not busy_ids:
+            raise ValueError("choose at least one calendar whose events make you busy")
+        if known[booking_id]["access_role"] not in WRITERS:
+            raise ValueError(f"{known[booking_id]['summary']!r} is read-only for you: bookings cannot be written there")
+        begin_writing()
+        connection = self._connected()
+        connection.busy_calendars, connection.booking_calendar = json.dumps(busy_ids), booking_id
+        connection.problem, connection.calendar_errors = None, "{}"
+        db.session.commit()
+        cache.forget("freebusy:")
+
+    def disconnect(self) -> None:
+        """Revoke the grant at Google and forget it."""
+        connection = self.connection()
+        if connection is None or not connection.refresh_token:
+            return
+        try:
+            token = self._fernet().decrypt(connection.refresh_token.encode()).decode()
+            requests.post(self._revoke_uri, data={"token": token}, timeout=current_app.config["GOOGLE_TIMEOUT"])
+        except (InvalidToken, requests.RequestException) as error:
+            log.warning("revoking the Google token failed (forgetting it anyway): %s", error)
+        begin_writing()
+        connection = self.connection()
+        connection.refresh_token, connection.status, connection.problem = None, "disconnected", None
+        connection.disconnected_at = utc_now()
+        db.session.commit()
+        with self._token_lock:
+            self._access_token = None
+        cache.forget("freebusy:")
