@@ -40,5 +40,6 @@ def create_app(test_config=None):
     app.register_blueprint(manage.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(admin.oauth_bp)
     cli.init_app(app)
     return app

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from . import availability, bookings, business
+from . import availability, bookings, business, calendars
 from .forms import DetailsForm
 from .timezones import day_start, days_range, parse_instant, utc_now, zone_named
 
@@ -58,6 +58,8 @@ def widget():
     services = business.current().services
     context = {"zone_name": zone_name, "zone": zone, "zone_problem": zone_problem, "carry": _carry}
 
+    if calendars.current().status() != "ok":
+        raise calendars.CalendarUnavailable("the calendar is not connected")
     service = services.get(request.args.get("service", ""))
     if service is None:
         problem = "Please choose one of our services." if request.args.get("service") else None

@@ -32,6 +32,17 @@ def _http_error(error: HTTPException):
     return render_template("error.html", error=error), error.code
 
 
+def _paused(error: Exception):
+    """Online booking is paused while the calendar cannot be read: say so, and give the phone."""
+    from . import business
+
+    phone = business.current().studio.phone
+    message = f"Online booking is paused for a moment. Please call {phone} to book."
+    if wants_json():
+        return jsonify({"errors": {"calendar": message}, "phone": phone}), 503
+    return render_template("book/paused.html", message=message), 503
+
+
 def _unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return _http_error(error)
@@ -41,5 +52,8 @@ def _unexpected(error: Exception):
 
 def init_app(app) -> None:
     """Register the handlers."""
+    from .calendars import CalendarUnavailable
+
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(CalendarUnavailable, _paused)
     app.register_error_handler(Exception, _unexpected)

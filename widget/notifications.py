@@ -126,3 +126,22 @@ def reminder(booking) -> list:
         [booking.email], f"Reminder: {context['service_name']}, {context['when_client']}", "reminder", **context
     )
     return [(f"reminder:{booking.id}:{booking.sequence}:client", "email", payload)]
+
+
+def calendar_lost(connection, problem: str) -> list:
+    """Return the one email telling the therapist that the Google connection was lost."""
+    therapist = current_app.config.get("THERAPIST_EMAIL")
+    if not therapist:
+        return []
+    studio = business.current().studio
+    payload = compose(
+        [therapist],
+        "Online booking is paused: reconnect Google Calendar",
+        "calendar_lost",
+        studio=studio,
+        problem=problem,
+        admin_url=f"{current_app.config['PUBLIC_URL']}/admin/google",
+    )
+    # One email per lost connection, however many requests notice it.
+    stamp = connection.connected_at.isoformat() if connection.connected_at else "never"
+    return [(f"calendar-lost:{stamp}", "email", payload)]

@@ -104,6 +104,14 @@ SCHEMAS = {
         "required": ["status", "error", "message"],
         "properties": {"status": {"type": "integer"}, "error": {"type": "string"}, "message": {"type": "string"}},
     },
+    "Paused": {
+        "type": "object",
+        "required": ["errors", "phone"],
+        "properties": {
+            "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+            "phone": {"type": "string", "description": "The studio's phone, to book by instead."},
+        },
+    },
     "Health": {
         "type": "object",
         "required": ["status", "database", "calendar"],
@@ -159,6 +167,7 @@ PATHS = {
                     "Free slots, earliest first, with the offset of tz.",
                 ),
                 "422": _errors("A parameter is missing or wrong."),
+                "503": _json(_ref("Paused"), "Online booking is paused: the calendar cannot be read."),
             },
         }
     },
@@ -175,6 +184,7 @@ PATHS = {
                 "413": _json(_ref("Error"), "The body is too large."),
                 "415": _errors("The body is not JSON."),
                 "422": _errors("A field is missing or wrong."),
+                "503": _json(_ref("Paused"), "Online booking is paused: the calendar cannot be read."),
             },
         }
     },
@@ -219,6 +229,7 @@ PATHS = {
                 "200": _html("The step."),
                 "409": _html("That time was taken; nearby times are offered."),
                 "422": _html("That time cannot be booked; nearby times are offered."),
+                "503": _html("Online booking is paused: the page gives the phone number."),
             },
         },
         "post": {
@@ -325,6 +336,30 @@ def _admin_paths() -> dict:
                 "summary": "Remove blocked time.",
                 "parameters": [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": redirect,
+            }
+        },
+        "/admin/google": {
+            "get": {
+                "summary": "The Google Calendar connection and the choice of calendars.",
+                "responses": {"200": _html("Page."), **redirect},
+            }
+        },
+        "/admin/google/connect": {
+            "post": {"summary": "Start connecting: to Google's consent page.", "responses": redirect}
+        },
+        "/admin/google/calendars": {
+            "post": {"summary": "Choose the busy calendars and the booking calendar.", "responses": redirect}
+        },
+        "/admin/google/disconnect": {"post": {"summary": "Revoke and forget the connection.", "responses": redirect}},
+        "/oauth2callback": {
+            "get": {
+                "summary": "Google's redirect after consent (state checked once; PKCE).",
+                "parameters": [
+                    _query("state", {"type": "string"}, "The state this service sent."),
+                    _query("code", {"type": "string"}, "The authorisation code."),
+                    _query("error", {"type": "string"}, "Set when consent was denied."),
+                ],
+                "responses": {**redirect, "404": _html("Google Calendar is not enabled.")},
             }
         },
         "/admin/outbox/{row_id}/retry": {
