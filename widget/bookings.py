@@ -297,6 +297,7 @@ def calendar_event(booking: Booking) -> Event:
     description = f"Phone: {booking.phone}"
     if booking.notes:
         description += f"\nNotes: {booking.notes}"
+    description += f"\nBooking: {manage_url(booking)}"
     return Event(
         id=booking.id,
         start=booking.start_at,
