@@ -11,7 +11,7 @@ def create_app(test_config=None):
     """Create and configure the app; ``test_config`` overrides settings."""
     from config import Config
 
-    from . import admin, api, book, calendars, cli, errors, manage, pages, settings
+    from . import admin, api, book, cache, calendars, cli, errors, manage, pages, settings
     from .business import load_business
     from .extensions import db, limiter, mail, migrate
 
@@ -30,6 +30,7 @@ def create_app(test_config=None):
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
     limiter.init_app(app)
+    cache.init_app(app)
     mail.init_app(app)
     calendars.init_app(app)
     errors.init_app(app)
