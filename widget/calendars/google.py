@@ -36,12 +36,12 @@ from google_auth_oauthlib.flow import Flow
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from .. import cache
 from ..availability import Interval
 from ..extensions import begin_writing, db
-from ..models import GoogleConnection, OAuthState
+from ..models import FAILED, PENDING, GoogleConnection, OAuthState, OutboxMessage
 from ..timezones import utc_now
 from . import CalendarUnavailable, Event
 
@@ -380,6 +380,12 @@ class GoogleCalendar:
         connection.status, connection.problem, connection.connected_at = "connected", None, utc_now()
         connection.calendar_errors = "{}"
         db.session.add(connection)
+        # Calendar writes that waited for the connection (even ones that gave up) are due now.
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.kind == "calendar", OutboxMessage.status.in_([PENDING, FAILED]))
+            .values(status=PENDING, attempts=0, next_attempt_at=utc_now(), finished_at=None)
+        )
         db.session.commit()
         with self._token_lock:
             self._access_token = (credentials.token, credentials.expiry) if credentials.expiry else None
