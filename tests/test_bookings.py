@@ -197,6 +197,9 @@ def _database(kind, tmp_path):
     else:
         url = f"sqlite:///{tmp_path / 'race.db'}"
     app = make_app(tmp_path, url)
+    # The racers fork from this process: leave them no open connection to inherit.
+    with app.app_context():
+        db.engine.dispose()
     return app, url
 
 

@@ -56,7 +56,9 @@ def _enqueue(app, count: int) -> list[int]:
         rows = [jobs.enqueue(f"test:{index}", "email", _payload(index)) for index in range(count)]
         db.session.commit()
         ids = [row.id for row in rows]
-        # The children fork from this process: leave them no open connection to share.
+    # The children fork from this process: leave them no open connection to share.
+    # (Disposed after the context ends: the session hands its connection back then.)
+    with app.app_context():
         db.engine.dispose()
     return ids
 
