@@ -223,7 +223,13 @@ class GoogleCalendar:
                 "timeMax": _rfc3339(chunk_end),
                 "items": [{"id": calendar_id} for calendar_id in ids],
             }
-            answer = self._execute(lambda service, body=body: service.freebusy().query(body=body))
+            try:
+                answer = self._execute(lambda service, body=body: service.freebusy().query(body=body))
+            except HttpError as error:
+                # Refused for good (a daily quota, a permission): no free time can be trusted.
+                problem = f"Google refused to tell free/busy times: {error.resp.status} {_reason(error)}."
+                self._note_problem(problem)
+                raise CalendarUnavailable(problem) from error
             for calendar_id, result in answer.get("calendars", {}).items():
                 if result.get("errors"):
                     errors[calendar_id] = ", ".join(e.get("reason", "error") for e in result["errors"])
@@ -231,6 +237,9 @@ class GoogleCalendar:
                     intervals.append((_parse(period["start"]), _parse(period["end"])))
             chunk_start = chunk_end
         self._note_calendar_errors(errors)
+        if fresh and intervals:
+            # Google knows something our cached answers may not: let them be asked again.
+            cache.forget("freebusy:")
         if not fresh:
             seconds = current_app.config["FREEBUSY_CACHE_SECONDS"]
             cache.set_json(key, [[a.isoformat(), b.isoformat()] for a, b in intervals], seconds)
@@ -246,6 +255,16 @@ class GoogleCalendar:
         begin_writing()
         connection = self.connection()
         connection.calendar_errors = json.dumps(errors)
+        db.session.commit()
+
+    def _note_problem(self, problem: str | None) -> None:
+        """Set or clear the problem shown to the therapist (written only when it changes)."""
+        connection = self.connection()
+        if connection is None or connection.problem == problem:
+            return
+        begin_writing()
+        connection = self.connection()
+        connection.problem = problem
         db.session.commit()
 
     def _event_body(self, event: Event) -> dict:
@@ -282,6 +301,7 @@ class GoogleCalendar:
                     self._refused(patch_error, calendar_id)
             else:
                 self._refused(error, calendar_id)
+        self._note_problem(None)
         cache.forget("freebusy:")
 
     def delete_event(self, event_id: str) -> None:
@@ -304,10 +324,7 @@ class GoogleCalendar:
             problem = f"The booking calendar {calendar_id!r} no longer exists on Google ({reason}): choose another."
         else:
             problem = f"Google refused a write to {calendar_id!r}: {error.resp.status} {reason}."
-        begin_writing()
-        connection = self.connection()
-        connection.problem = problem
-        db.session.commit()
+        self._note_problem(problem)
         raise CalendarError(problem) from error
 
     # --- connecting -------------------------------------------------------------

@@ -1,0 +1,878 @@
+"""The Google Calendar backend end to end: the admin's connect flow, free/busy, event writes, faults, lost grants.
+
+Everything runs against tests/google_standin.py on 127.0.0.1 with the real client libraries; the app runs on
+SQLite (make_app) and sends its mail to a real SMTP server (the mailbox fixture).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+pytest.importorskip("googleapiclient")
+pytest.importorskip("google_auth_oauthlib")
+
+import requests  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
+
+from tests.conftest import Admin, csrf_token, make_app  # noqa: E402
+from tests.google_standin import DEFAULT_CALENDAR_ID, GoogleStandIn  # noqa: E402
+from widget import bookings, business, calendars  # noqa: E402
+from widget.extensions import db  # noqa: E402
+from widget.models import PENDING, SENT, Booking, OAuthState, OutboxMessage  # noqa: E402
+
+UTC = timezone.utc
+CALLBACK = "http://widget.test/oauth2callback"
+PHONE = "801-471-0877"
+LOST_SUBJECT = "Online booking is paused: reconnect Google Calendar"
+THERAPIST = "therapist@studio.example"
+PERSONAL = "personal@group.calendar.google.com"
+WEDNESDAY = "2026-11-25"  # two days after NOW (Monday 2026-11-23 08:00 in Denver, UTC-7)
+THURSDAY = "2026-11-26"
+API = "/calendar/v3/"
+
+
+# --------------------------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def standin():
+    """Return a started Google stand-in that knows the app's redirect URI; it must end without internal errors."""
+    with GoogleStandIn(redirect_uris=[CALLBACK]) as google:
+        yield google
+    assert google.internal_errors == []
+
+
+def make_google_app(tmp_path, standin, mailbox, **overrides):
+    """Create an app on the Google backend, pointed at the stand-in and the mailbox."""
+    settings = {
+        "CALENDAR_BACKEND": "google",
+        "GOOGLE_CLIENT_ID": standin.client_id,
+        "GOOGLE_CLIENT_SECRET": standin.client_secret,
+        "GOOGLE_AUTH_URI": standin.auth_uri,
+        "GOOGLE_TOKEN_URI": standin.token_uri,
+        "GOOGLE_API_ENDPOINT": standin.api_endpoint,
+        "GOOGLE_RETRY_SECONDS": "2",
+        "GOOGLE_TIMEOUT": "2",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(mailbox.port),
+    }
+    return make_app(tmp_path, **(settings | overrides))
+
+
+@pytest.fixture
+def google_app(tmp_path, mailbox, monkeypatch, standin):
+    """Return an app on the Google backend (not connected yet); the stand-in is plain http, so oauthlib is told."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+    return make_google_app(tmp_path, standin, mailbox)
+
+
+@pytest.fixture
+def client(google_app):
+    """Return a test client of google_app."""
+    return google_app.test_client()
+
+
+# --------------------------------------------------------------------------------------------------- helpers
+
+
+def start_consent(app, client) -> str:
+    """Sign in, open /admin/google and press Connect; return the consent address the app redirects to."""
+    admin = Admin(app, client)
+    admin.set_password()
+    assert admin.login().status_code == 302
+    page = client.get("/admin/google")
+    assert page.status_code == 200
+    response = client.post("/admin/google/connect", data={"csrf_token": csrf_token(page.text)})
+    assert response.status_code == 302
+    return response.headers["Location"]
+
+
+def consent(url: str) -> str:
+    """Open Google's consent page like a browser; return where Google sends the browser back to."""
+    response = requests.get(url, allow_redirects=False, timeout=5)
+    assert response.status_code == 302, response.text
+    location = response.headers["Location"]
+    assert location.startswith(CALLBACK + "?")
+    return location
+
+
+def come_back(client, location: str):
+    """Open Google's redirect in the app; return the /admin/google page it lands on."""
+    parts = urlsplit(location)
+    response = client.get(f"{parts.path}?{parts.query}")
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/admin/google"
+    page = client.get("/admin/google")
+    assert page.status_code == 200
+    return page
+
+
+def connect(app, client, standin) -> str:
+    """Connect Google Calendar through the real admin pages; return the callback address used."""
+    location = consent(start_consent(app, client))
+    page = come_back(client, location)
+    assert "Google Calendar is connected. Choose your calendars below." in page.text
+    return location
+
+
+def choose(client, busy: list[str], booking: str) -> str:
+    """Save the calendar choice on /admin/google; return the text of the page it lands on."""
+    page = client.get("/admin/google")
+    data = {"csrf_token": csrf_token(page.text), "busy": busy, "booking": booking}
+    response = client.post("/admin/google/calendars", data=data)
+    assert response.status_code == 302
+    return text_of(client.get("/admin/google"))
+
+
+def text_of(response) -> str:
+    """Return a page's text with HTML entities decoded."""
+    return html.unescape(response.text)
+
+
+def local(day: int, hour: int, minute: int = 0) -> datetime:
+    """Return 2026-11-<day> at a Denver wall time (UTC-7 in November), in UTC."""
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC) + timedelta(hours=7)
+
+
+def book(client, start: str = f"{WEDNESDAY}T09:00:00-07:00", **changes):
+    """Book a 60-minute massage through the API; return the response."""
+    body = {
+        "service": "massage-60",
+        "start": start,
+        "name": "Ada Client",
+        "email": "ada@example.com",
+        "phone": "801-555-0101",
+        "notes": "Left shoulder is sore.",
+    }
+    return client.post("/api/bookings", json=body | changes)
+
+
+def slots(client, day: str = WEDNESDAY):
+    """Ask the API for the free 60-minute slots of one studio day; return the response."""
+    return client.get(f"/api/slots?service=massage-60&start={day}&end={day}")
+
+
+def slot_starts(client, day: str = WEDNESDAY) -> list[str]:
+    """Return the start times (HH:MM, Denver) of the free 60-minute slots of one day."""
+    response = slots(client, day)
+    assert response.status_code == 200, response.json
+    return [slot["start"][11:16] for slot in response.json["slots"]]
+
+
+def calendar_calls(standin) -> list[tuple[str, str]]:
+    """Return the Calendar API requests the stand-in received (token requests are not among them)."""
+    return [(method, path) for method, path in standin.calls if path.startswith(API)]
+
+
+@dataclass
+class Row:
+    """An outbox row, as plain values."""
+
+    key: str
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime
+
+
+def calendar_rows(app) -> dict[str, Row]:
+    """Return the outbox's calendar entries by key."""
+    with app.app_context():
+        rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "calendar")).all()
+        return {r.key: Row(r.key, r.status, r.attempts, r.last_error, r.next_attempt_at) for r in rows}
+
+
+def run_jobs(app, minutes: int = 10) -> str:
+    """Move the app's clock past the retry waits and run ``run-jobs --once``; return its output."""
+    app.extensions["clock"].now += timedelta(minutes=minutes)
+    result = app.test_cli_runner().invoke(args=["run-jobs", "--once"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def connection_row(app) -> dict | None:
+    """Return the stored google_connection row as a dict of its columns, or None."""
+    with app.app_context():
+        row = db.session.execute(text("SELECT * FROM google_connection")).mappings().one_or_none()
+        return dict(row) if row is not None else None
+
+
+def booking_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Booking))
+
+
+def lost_emails(mailbox) -> list:
+    """Return the "booking is paused" emails the therapist received."""
+    return [m for m in mailbox.received_by(THERAPIST) if m["Subject"] == LOST_SUBJECT]
+
+
+def google_delete(standin, event_id: str) -> None:
+    """Delete an event on Google's side, as the therapist would in Google Calendar."""
+    token, _ = standin.issue_tokens()
+    url = f"{standin.api_endpoint}calendars/{DEFAULT_CALENDAR_ID}/events/{event_id}"
+    response = requests.delete(url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert response.status_code == 204
+
+
+def event_ids(standin, calendar_id: str = DEFAULT_CALENDAR_ID, include_deleted: bool = True) -> list[str]:
+    return [event["id"] for event in standin.events(calendar_id, include_deleted=include_deleted)]
+
+
+# --------------------------------------------------------------------------------------------------- 1. connect
+
+
+def test_connect_through_the_admin_stores_an_encrypted_offline_grant(google_app, client, standin):
+    """Connecting asks for offline access with consent, PKCE and a state, and keeps the refresh token encrypted."""
+    standin.add_calendar("team@group.calendar.google.com", "Team", access_role="reader")
+    assert client.get("/healthz").json["calendar"] == "disconnected"
+
+    location = connect(google_app, client, standin)
+
+    sent = standin.last_auth_request
+    assert sent["access_type"] == "offline"
+    assert sent["prompt"] == "consent"
+    assert sent["code_challenge_method"] == "S256" and sent["code_challenge"]
+    assert sent["redirect_uri"] == CALLBACK
+    assert sent["response_type"] == "code"
+    assert "https://www.googleapis.com/auth/calendar" in sent["scope"].split()
+    returned = parse_qs(urlsplit(location).query)
+    assert sent["state"] and returned["state"] == [sent["state"]]
+    exchange = next(r for r in standin.requests if r.path == "/token")
+    assert exchange.form()["grant_type"] == "authorization_code" and exchange.form()["code_verifier"]
+    with google_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OAuthState)) == 0  # the state is single-use
+
+    [refresh_token] = standin.active_refresh_tokens()
+    row = connection_row(google_app)
+    assert row["status"] == "connected"
+    assert all(refresh_token not in str(value) for value in row.values())
+    key = google_app.config["GOOGLE_TOKEN_KEY"]
+    assert Fernet(key).decrypt(row["refresh_token"].encode()).decode() == refresh_token
+
+    health = client.get("/healthz")
+    assert (health.status_code, health.json["calendar"]) == (200, "ok")
+
+    page = text_of(client.get("/admin/google"))
+    assert "Connected. Free times come from the calendars ticked below" in page
+    assert "Therapist (primary)" in page
+    assert 'Team <span class="muted">read-only</span>' in page
+    assert f'value="{DEFAULT_CALENDAR_ID}"' in page and 'value="team@group.calendar.google.com"' in page
+
+
+# --------------------------------------------------------------------------------------------------- 2. choose
+
+
+def test_chosen_busy_calendars_remove_slots_but_free_and_cancelled_events_do_not(google_app, client, standin):
+    """Events of every ticked calendar take slots away; transparent, cancelled and unticked ones do not."""
+    connect(google_app, client, standin)
+    standin.add_calendar(PERSONAL, "Personal")
+    standin.add_calendar("holidays@group.calendar.google.com", "Holidays")
+    assert "Personal" in client.get("/admin/google").text
+    assert "Calendars saved." in choose(client, [DEFAULT_CALENDAR_ID, PERSONAL], DEFAULT_CALENDAR_ID)
+    row = connection_row(google_app)
+    assert (row["busy_calendars"], row["booking_calendar"]) == (
+        f'["{DEFAULT_CALENDAR_ID}", "{PERSONAL}"]',
+        DEFAULT_CALENDAR_ID,
+    )
+
+    standin.add_event(PERSONAL, local(25, 10), local(25, 11), summary="Dentist")
+    standin.add_event(DEFAULT_CALENDAR_ID, local(25, 13), local(25, 14), summary="Supervision")
+    standin.add_event(DEFAULT_CALENDAR_ID, local(25, 14, 30), local(25, 15), transparency="transparent")
+    standin.add_event(DEFAULT_CALENDAR_ID, local(25, 16), local(25, 17), status="cancelled")
+    standin.add_event("holidays@group.calendar.google.com", local(25, 11), local(25, 12))
+
+    free = slot_starts(client)
+    # Personal 10-11 takes 09:00-10:45 (a slot blocks 75 minutes), primary 13-14 takes 13:00-13:45.
+    afternoon = [f"{hour}:{minute:02d}" for hour in range(14, 18) for minute in (0, 15, 30, 45)][:13]
+    assert free == ["11:00", *afternoon]  # 14:00-17:00: the transparent and the cancelled events leave them free
+    unbusy = slot_starts(client, THURSDAY)
+    assert {"09:00", "10:00", "13:00"} <= set(unbusy)  # the same hours on a day without events
+    freebusy = next(r for r in standin.requests if r.path.endswith("/freeBusy"))
+    assert sorted(item["id"] for item in freebusy.json()["items"]) == sorted([DEFAULT_CALENDAR_ID, PERSONAL])
+
+
+def test_choosing_a_read_only_booking_calendar_is_refused(google_app, client, standin):
+    """The admin cannot send bookings to a calendar she may not write to."""
+    connect(google_app, client, standin)
+    standin.add_calendar("team@group.calendar.google.com", "Team", access_role="reader")
+    page = choose(client, ["team@group.calendar.google.com"], "team@group.calendar.google.com")
+    assert "Not saved: 'Team' is read-only for you: bookings cannot be written there." in page
+    assert connection_row(google_app)["booking_calendar"] == "primary"
+
+
+# --------------------------------------------------------------------------------------------------- 3. book
+
+
+def test_booking_writes_one_event_with_the_booking_details(google_app, client, standin):
+    """A booking becomes one opaque event with the booking's id, times, phone, notes and manage link."""
+    connect(google_app, client, standin)
+    after_connect = list(standin.token_requests)
+    assert slots(client).status_code == 200  # warms the free/busy cache
+    first_call_tokens = standin.token_requests[len(after_connect) :]
+    standin.reset_calls()
+
+    started = time.monotonic()
+    response = book(client)
+    assert response.status_code == 201, response.json
+    booking_id, manage_url = response.json["id"], response.json["manage_url"]
+
+    assert calendar_calls(standin) == [
+        ("POST", f"{API}freeBusy"),
+        ("POST", f"{API}calendars/primary/events"),
+    ]
+    # No token refresh at all: the access token from connecting is used from the first call on.
+    assert standin.token_requests == [] and first_call_tokens == []
+    check = standin.requests[0].json()
+    assert (check["timeMin"], check["timeMax"]) == ("2026-11-25T16:00:00Z", "2026-11-25T17:15:00Z")  # the blocked range
+    assert time.monotonic() - started < 2
+
+    [event] = standin.events(DEFAULT_CALENDAR_ID, include_deleted=True)
+    assert event["id"] == booking_id
+    assert event["status"] == "confirmed"
+    assert event["summary"] == "60-minute massage — Ada Client"
+    assert "801-555-0101" in event["description"]
+    assert "Left shoulder is sore." in event["description"]
+    assert manage_url in event["description"]
+    assert event["extendedProperties"] == {"private": {"booking_id": booking_id}}
+    assert event["transparency"] == "opaque"
+    assert event["start"] == {"dateTime": "2026-11-25T09:00:00-07:00", "timeZone": "America/Denver"}
+    assert event["end"] == {"dateTime": "2026-11-25T10:00:00-07:00", "timeZone": "America/Denver"}
+    assert calendar_rows(google_app)[f"calendar-write:{booking_id}:0"].status == SENT
+    with google_app.app_context():
+        assert db.session.get(Booking, booking_id).calendar_event_id == booking_id
+
+    # The write forgot the cached free/busy: the booked time is gone from the slots at once.
+    assert "09:00" not in slot_starts(client)
+    again = book(client)  # the same request again: the same booking, no second event
+    assert (again.status_code, again.json["id"]) == (200, booking_id)
+    assert event_ids(standin) == [booking_id]
+
+
+def test_booking_through_the_widget_writes_the_event(google_app, client, standin):
+    """The widget's details form books too, and the event carries what the client typed."""
+    connect(google_app, client, standin)
+    start = f"{WEDNESDAY}T10:00:00-07:00"
+    page = client.get(f"/book?service=massage-60&start={start}")
+    assert page.status_code == 200
+    response = client.post(
+        "/book",
+        data={
+            "csrf_token": csrf_token(page.text),
+            "service": "massage-60",
+            "start": start,
+            "tz": "America/Denver",
+            "name": "Bea Client",
+            "email": "bea@example.com",
+            "phone": "801-555-0102",
+            "notes": "Prefers firm pressure.",
+        },
+    )
+    assert response.status_code == 303, response.text
+    [event] = standin.events(DEFAULT_CALENDAR_ID)
+    assert event["summary"] == "60-minute massage — Bea Client"
+    assert "801-555-0102" in event["description"] and "Prefers firm pressure." in event["description"]
+    assert "http://widget.test/manage/" in event["description"]
+
+
+def test_booking_checks_google_afresh_even_when_the_cache_says_free(google_app, client, standin):
+    """A time taken in Google after the slots were cached is refused (409) by the booking's own fresh check."""
+    connect(google_app, client, standin)
+    assert "09:00" in slot_starts(client)  # cached: free
+    standin.add_event(DEFAULT_CALENDAR_ID, local(25, 9), local(25, 10), summary="Added on the phone")
+    response = book(client)
+    assert response.status_code == 409
+    assert response.json["errors"] == {"start": "is no longer free"}
+    assert response.json["alternatives"] and all(
+        not slot["start"].startswith(f"{WEDNESDAY}T09:") for slot in response.json["alternatives"]
+    )
+    assert booking_count(google_app) == 0
+    assert [event["summary"] for event in standin.events(DEFAULT_CALENDAR_ID)] == ["Added on the phone"]
+
+
+def test_rescheduling_moves_the_same_event(google_app, client, standin):
+    """Moving a booking on the manage page moves its one event (same id) instead of adding another."""
+    connect(google_app, client, standin)
+    made = book(client).json
+    url = made["manage_url"].replace("http://widget.test", "")
+    page = client.get(f"{url}/reschedule?date={THURSDAY}")
+    response = client.post(
+        f"{url}/reschedule", data={"csrf_token": csrf_token(page.text), "start": f"{THURSDAY}T10:00:00-07:00"}
+    )
+    assert response.status_code == 303
+    [event] = standin.events(DEFAULT_CALENDAR_ID, include_deleted=True)
+    assert event["id"] == made["id"] and event["status"] == "confirmed"
+    assert event["start"]["dateTime"] == f"{THURSDAY}T10:00:00-07:00"
+    assert event["end"]["dateTime"] == f"{THURSDAY}T11:00:00-07:00"
+    assert calendar_rows(google_app)[f"calendar-write:{made['id']}:1"].status == SENT
+
+
+# --------------------------------------------------------------------------------------------------- 4. cancel
+
+
+def test_cancelling_deletes_the_event_and_a_gone_event_counts_as_deleted(google_app, client, standin):
+    """Cancelling removes the event; an event already deleted (410) or never written (404) counts as done."""
+    connect(google_app, client, standin)
+
+    # Cancelled on the manage page: the event is deleted.
+    first = book(client).json
+    url = first["manage_url"].replace("http://widget.test", "")
+    response = client.post(f"{url}/cancel", data={"csrf_token": csrf_token(client.get(url).text)})
+    assert response.status_code == 303
+    assert standin.event(DEFAULT_CALENDAR_ID, first["id"])["status"] == "cancelled"
+    assert calendar_rows(google_app)[f"calendar-delete:{first['id']}:1"].status == SENT
+
+    # Deleted in Google by the therapist first: the delete answers 410, which is fine.
+    second = book(client, f"{WEDNESDAY}T11:00:00-07:00").json
+    google_delete(standin, second["id"])
+    standin.reset_calls()
+    with google_app.app_context():
+        bookings.cancel(db.session.get(Booking, second["id"]))
+    assert standin.call_count("DELETE", second["id"]) == 1
+    assert calendar_rows(google_app)[f"calendar-delete:{second['id']}:1"].status == SENT
+
+    # Never written (Google refused the insert): the delete answers 404, which is fine too.
+    standin.fail_next(1, 400, path_contains="/events", method="POST")
+    third = book(client, f"{WEDNESDAY}T13:00:00-07:00").json
+    assert calendar_rows(google_app)[f"calendar-write:{third['id']}:0"].status == PENDING
+    with google_app.app_context():
+        bookings.cancel(db.session.get(Booking, third["id"]))
+    assert calendar_rows(google_app)[f"calendar-delete:{third['id']}:1"].status == SENT
+    run_jobs(google_app)  # the late write entry of a cancelled booking deletes instead of writing
+    assert calendar_rows(google_app)[f"calendar-write:{third['id']}:0"].status == SENT
+    assert standin.event(DEFAULT_CALENDAR_ID, third["id"]) is None
+    assert standin.events(DEFAULT_CALENDAR_ID) == []
+
+
+# --------------------------------------------------------------------------------------------------- 5. faults
+
+
+def test_insert_is_retried_after_503s(google_app, client, standin):
+    """Two 503 answers to the insert are retried within GOOGLE_RETRY_SECONDS and the event is written once."""
+    connect(google_app, client, standin)
+    standin.fail_next(2, 503, path_contains="/events", method="POST")
+    response = book(client)
+    assert response.status_code == 201
+    assert standin.call_count("POST", "/events") == 3
+    assert event_ids(standin) == [response.json["id"]]
+    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == SENT
+
+
+def test_insert_whose_answer_was_lost_counts_as_written(google_app, client, standin):
+    """An insert Google stored but answered 503 meets 409 on retry, which counts as written: one event."""
+    connect(google_app, client, standin)
+    standin.fail_next(1, 503, path_contains="/events", method="POST", commit_then_fail=True)
+    response = book(client)
+    assert response.status_code == 201
+    assert standin.call_count("POST", "/events") == 2
+    assert event_ids(standin) == [response.json["id"]]
+    assert standin.event(DEFAULT_CALENDAR_ID, response.json["id"])["summary"] == "60-minute massage — Ada Client"
+    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == SENT
+
+
+def test_persistent_server_errors_leave_the_write_to_run_jobs(google_app, client, standin):
+    """When Google keeps failing the booking is still confirmed; run-jobs writes the event later, once."""
+    connect(google_app, client, standin)
+    standin.fail_next(1000, 500, path_contains="/events", method="POST")
+    started = time.monotonic()
+    response = book(client)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 201 and response.json["status"] == "confirmed"
+    assert elapsed < 2 + 1.5  # GOOGLE_RETRY_SECONDS, and some slack
+    assert standin.call_count("POST", "/events") >= 2  # retried before giving up
+    row = calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"]
+    assert (row.status, row.attempts) == (PENDING, 1)
+    assert "500" in row.last_error
+    assert standin.events(DEFAULT_CALENDAR_ID) == []
+    assert client.get("/healthz").json["calendar"] == "ok"  # failing calls are not a lost connection
+
+    standin.clear_faults()
+    assert run_jobs(google_app, minutes=0) == "run-jobs: nothing to do\n"  # not due yet
+    assert row.next_attempt_at > google_app.extensions["clock"].now
+    output = run_jobs(google_app)
+    assert "sent: 1" in output
+    assert event_ids(standin) == [response.json["id"]]
+    assert calendar_rows(google_app)[row.key].status == SENT
+    assert run_jobs(google_app) == "run-jobs: nothing to do\n"
+    assert event_ids(standin) == [response.json["id"]]
+
+
+def test_rate_limits_are_retried(google_app, client, standin):
+    """429 and 403 rateLimitExceeded / userRateLimitExceeded are retried, for free/busy and for the insert."""
+    connect(google_app, client, standin)
+    standin.fail_next(1, 429, path_contains="/freeBusy")
+    standin.fail_next(1, 403, "rateLimitExceeded", path_contains="/freeBusy")
+    assert slots(client).status_code == 200
+    assert standin.call_count("POST", "/freeBusy") == 3
+
+    standin.fail_next(1, 403, "userRateLimitExceeded", path_contains="/events", method="POST")
+    standin.fail_next(1, 429, path_contains="/events", method="POST")
+    response = book(client)
+    assert response.status_code == 201
+    assert standin.call_count("POST", "/events") == 3
+    assert event_ids(standin) == [response.json["id"]]
+    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == SENT
+
+
+def test_slow_answers_do_not_hang_requests(google_app, client, standin):
+    """An answer slower than GOOGLE_TIMEOUT ends the request in bounded time; the write is finished later, once."""
+    connect(google_app, client, standin)
+    bound = 2 + 2 + 1  # GOOGLE_TIMEOUT + GOOGLE_RETRY_SECONDS + slack
+
+    standin.slow_next(1, 4.0, path_contains="/freeBusy")
+    started = time.monotonic()
+    response = slots(client)
+    assert time.monotonic() - started < bound
+    assert response.status_code == 503 and response.json["phone"] == PHONE
+    assert client.get("/healthz").json["calendar"] == "ok"  # slowness is not a lost connection
+    assert slots(client).status_code == 200
+
+    standin.slow_next(1, 4.0, path_contains="/events", method="POST")
+    started = time.monotonic()
+    response = book(client)
+    assert time.monotonic() - started < bound
+    assert response.status_code == 201
+    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == PENDING
+    run_jobs(google_app)
+    assert event_ids(standin) == [response.json["id"]]
+    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == SENT
+
+
+@pytest.mark.parametrize("reason", ["dailyLimitExceeded", "insufficientPermissions"])
+def test_free_busy_refused_for_good_pauses_booking_instead_of_failing(google_app, client, standin, reason):
+    """A free/busy refusal that is not worth retrying (403) answers 503 with the phone, never a 500."""
+    connect(google_app, client, standin)
+    standin.fail_next(2, 403, reason, path_contains="/freeBusy")
+    response = slots(client)
+    assert response.status_code == 503, response.json
+    assert response.json["phone"] == PHONE
+    refused = book(client)
+    assert refused.status_code == 503, refused.json
+    assert booking_count(google_app) == 0
+
+
+# --------------------------------------------------------------------------------------------------- 6. burst
+
+
+def test_a_burst_of_faults_still_ends_with_one_event_per_booking(google_app, client, standin):
+    """Five bookings made through mixed failures each end as exactly one event after run-jobs."""
+    connect(google_app, client, standin)
+    google_app.config["GOOGLE_RETRY_SECONDS"] = 1
+    standin.fail_next(1, 503, path_contains="/freeBusy")
+    standin.fail_next(2, 503, path_contains="/events", method="POST", commit_then_fail=True)
+    standin.fail_next(1, 429, path_contains="/events")
+    standin.fail_next(3, 500, path_contains="/events", method="POST", commit_then_fail=True)
+    standin.fail_next(1, 503, path_contains="/events", method="PATCH")
+    standin.fail_next(1, 403, "rateLimitExceeded", path_contains="/events")
+    standin.fail_next(2, 502, path_contains="/events", method="POST")
+
+    made = []
+    for index, hour in enumerate((9, 11, 13, 15, 17)):
+        response = book(client, f"{WEDNESDAY}T{hour:02d}:00:00-07:00", email=f"client{index}@example.com")
+        assert response.status_code == 201, response.json
+        made.append(response.json["id"])
+    standin.clear_faults()
+    assert PENDING in {row.status for row in calendar_rows(google_app).values()}  # some gave up for now
+    run_jobs(google_app)
+
+    assert sorted(event_ids(standin)) == sorted(made)
+    for event in standin.events(DEFAULT_CALENDAR_ID):
+        assert event["extendedProperties"]["private"]["booking_id"] == event["id"]
+        assert event["status"] == "confirmed"
+    assert {row.status for row in calendar_rows(google_app).values()} == {SENT}
+    standin.reset_calls()
+    run_jobs(google_app)
+    assert calendar_calls(standin) == []
+
+
+# --------------------------------------------------------------------------------------------------- 7. lost grant
+
+
+def test_revoked_grant_pauses_booking_until_reconnected(google_app, client, standin, mailbox):
+    """A revoked grant pauses booking everywhere, tells the therapist once, and reconnecting resumes it all."""
+    connect(google_app, client, standin)
+    kept = book(client).json
+    assert event_ids(standin) == [kept["id"]]
+    count = booking_count(google_app)
+
+    standin.revoke_all()
+    standin.expire_access_tokens()
+    response = slots(client, THURSDAY)
+    assert response.status_code == 503
+    assert response.json["phone"] == PHONE and PHONE in response.json["errors"]["calendar"]
+    widget = client.get("/book")
+    assert widget.status_code == 503
+    assert "Online booking is paused" in widget.text and PHONE in widget.text
+    health = client.get("/healthz")
+    assert (health.status_code, health.json["calendar"]) == (503, "disconnected")
+
+    standin.reset_calls()
+    for _ in range(3):
+        assert slots(client, THURSDAY).status_code == 503
+        assert client.get("/book?service=massage-60").status_code == 503
+    refused = book(client, f"{THURSDAY}T10:00:00-07:00")
+    assert refused.status_code == 503 and refused.json["phone"] == PHONE
+    assert booking_count(google_app) == count
+    assert calendar_calls(standin) == [] and standin.token_requests == []  # nothing more was asked of Google
+    [email] = lost_emails(mailbox)
+    assert "/admin/google" in email.get_body(("plain",)).get_content()
+    page = text_of(client.get("/admin/google"))
+    assert "Not connected: online booking is paused" in page
+    assert "Google no longer accepts this service's access" in page
+
+    # Cancelled while disconnected: the delete waits in the outbox.
+    with google_app.app_context():
+        bookings.cancel(db.session.get(Booking, kept["id"]))
+    assert calendar_rows(google_app)[f"calendar-delete:{kept['id']}:1"].status == PENDING
+    assert standin.event(DEFAULT_CALENDAR_ID, kept["id"])["status"] == "confirmed"
+
+    google_app.extensions["clock"].now += timedelta(minutes=5)
+    connect(google_app, client, standin)
+    assert client.get("/healthz").json["calendar"] == "ok"
+    assert slots(client, THURSDAY).status_code == 200
+    assert client.get("/book?service=massage-60").status_code == 200
+    run_jobs(google_app)
+    assert standin.event(DEFAULT_CALENDAR_ID, kept["id"])["status"] == "cancelled"
+    assert {row.status for row in calendar_rows(google_app).values()} == {SENT}
+
+    made = book(client, f"{THURSDAY}T10:00:00-07:00")
+    assert made.status_code == 201
+    assert event_ids(standin, include_deleted=False) == [made.json["id"]]
+    assert len(lost_emails(mailbox)) == 1
+
+    standin.revoke_all()  # lost again, after reconnecting: a new email for the new connection
+    assert slots(client, "2026-11-27").status_code == 503
+    assert len(lost_emails(mailbox)) == 2
+
+
+def test_revocation_first_noticed_by_a_booking_writes_nothing(google_app, client, standin, mailbox):
+    """When a booking is the first request to meet the revoked grant, it answers 503 and nothing is booked."""
+    connect(google_app, client, standin)
+    standin.revoke_all()
+    standin.expire_access_tokens()
+    response = book(client)
+    assert response.status_code == 503 and response.json["phone"] == PHONE
+    assert booking_count(google_app) == 0
+    assert calendar_rows(google_app) == {}
+    assert standin.events(DEFAULT_CALENDAR_ID) == []
+    assert len(lost_emails(mailbox)) == 1
+    assert [m["Subject"] for m in mailbox.messages] == [LOST_SUBJECT]  # no confirmation went out
+
+
+def test_grant_lost_during_a_write_is_written_after_reconnecting(google_app, client, standin, mailbox):
+    """A grant revoked between the free/busy check and the insert loses no booking: it is written once later."""
+    connect(google_app, client, standin)
+    assert slots(client).status_code == 200
+    # The insert is refused (401) and the refresh it causes says the grant is gone.
+    standin.fail_next(1, 401, path_contains="/events", method="POST")
+    standin.fail_next(1, 400, "invalid_grant", path_contains="/token", message="Token has been expired or revoked.")
+    response = book(client)
+    assert response.status_code == 201 and response.json["status"] == "confirmed"
+    standin.revoke_all()  # what the failures stood for
+    row = calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"]
+    assert row.status == PENDING
+    assert client.get("/healthz").json["calendar"] == "disconnected"
+    assert len(lost_emails(mailbox)) == 1
+    assert standin.events(DEFAULT_CALENDAR_ID) == []
+
+    run_jobs(google_app)  # still disconnected: the entry waits, nothing is lost
+    assert calendar_rows(google_app)[row.key].status == PENDING
+
+    connect(google_app, client, standin)
+    run_jobs(google_app, minutes=60)
+    assert event_ids(standin) == [response.json["id"]]
+    assert calendar_rows(google_app)[row.key].status == SENT
+    run_jobs(google_app, minutes=60)
+    assert event_ids(standin) == [response.json["id"]]
+    assert len(lost_emails(mailbox)) == 1
+
+
+def test_expired_access_token_is_refreshed_without_losing_the_connection(google_app, client, standin, mailbox):
+    """An access token Google no longer takes is refreshed once and kept; the connection is not lost."""
+    connect(google_app, client, standin)
+    standin.expire_access_tokens()
+    standin.reset_calls()
+    assert slots(client).status_code == 200
+    assert standin.token_requests == ["refresh_token"]
+    assert calendar_calls(standin) == [("POST", f"{API}freeBusy")] * 2  # 401, then the retry with the new token
+    standin.reset_calls()
+    assert slots(client, THURSDAY).status_code == 200
+    assert standin.token_requests == []  # the new token was kept
+    assert client.get("/healthz").json["calendar"] == "ok"
+    assert lost_emails(mailbox) == []
+
+
+def test_disconnecting_revokes_the_grant_and_pauses_booking(google_app, client, standin, mailbox):
+    """Disconnect revokes the token at Google, forgets it and pauses booking, without the "lost" email."""
+    connect(google_app, client, standin)
+    page = client.get("/admin/google")
+    response = client.post("/admin/google/disconnect", data={"csrf_token": csrf_token(page.text)})
+    assert response.status_code == 302
+    assert "Google Calendar is disconnected." in client.get("/admin/google").text
+    assert len(standin.revoke_requests) == 1 and standin.active_refresh_tokens() == []
+    row = connection_row(google_app)
+    assert (row["status"], row["refresh_token"]) == ("disconnected", None)
+    assert slots(client).status_code == 503
+    assert client.get("/healthz").status_code == 503
+    assert lost_emails(mailbox) == []
+    connect(google_app, client, standin)
+    assert slots(client).status_code == 200
+
+
+# --------------------------------------------------------------------------------------------------- 8. edge cases
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("wrong state", "This Google sign-in was not started here, was already used or has expired. Try again."),
+        ("access denied", "Google Calendar was not connected: access was not allowed on Google's page."),
+        ("no refresh token", "Google did not hand over lasting access (no refresh token)."),
+    ],
+)
+def test_failed_connect_stores_nothing(google_app, client, standin, case, message):
+    """A callback with a foreign state, a refusal or no refresh token ends at /admin/google with a clear message."""
+    if case == "access denied":
+        standin.consent = "deny"
+    if case == "no refresh token":
+        standin.omit_refresh_token = True
+    location = consent(start_consent(google_app, client))
+    if case == "wrong state":
+        location = location.replace("state=", "state=forged")
+    if case == "access denied":
+        assert "error=access_denied" in location
+
+    page = come_back(client, location)
+    assert '<p class="flash flash-error" role="status">' in page.text and message in text_of(page)
+    assert "Not connected: online booking is paused" in text_of(page)
+    row = connection_row(google_app)
+    assert row is None or (row["status"], row["refresh_token"]) == ("disconnected", None)
+    assert client.get("/healthz").json["calendar"] == "disconnected"
+    if case == "wrong state":
+        assert "authorization_code" not in standin.token_requests  # the code was never exchanged
+
+
+def test_failed_reconnects_keep_the_previous_connection(google_app, client, standin):
+    """A replayed callback, a refusal or a grant without refresh token leaves the working connection alone."""
+    location = connect(google_app, client, standin)
+    before = connection_row(google_app)
+
+    replay = text_of(come_back(client, location))
+    assert "was not started here, was already used or has expired" in replay
+
+    standin.consent = "deny"
+    denied = text_of(come_back(client, consent(start_consent(google_app, client))))
+    assert "access was not allowed on Google's page" in denied
+
+    standin.consent, standin.omit_refresh_token = "allow", True
+    no_refresh = text_of(come_back(client, consent(start_consent(google_app, client))))
+    assert "no refresh token" in no_refresh
+
+    assert connection_row(google_app) == before
+    assert client.get("/healthz").json["calendar"] == "ok"
+    assert book(client).status_code == 201
+    assert len(standin.events(DEFAULT_CALENDAR_ID)) == 1
+
+
+def test_read_only_booking_calendar_keeps_the_write_pending_and_tells_the_admin(google_app, client, standin):
+    """Losing write access to the booking calendar confirms the booking, keeps retrying, and shows the problem."""
+    connect(google_app, client, standin)
+    standin.set_access_role(DEFAULT_CALENDAR_ID, "reader")
+    response = book(client)
+    assert response.status_code == 201 and response.json["status"] == "confirmed"
+    key = f"calendar-write:{response.json['id']}:0"
+    row = calendar_rows(google_app)[key]
+    assert (row.status, row.attempts) == (PENDING, 1)
+    assert "requiredAccessLevel" in row.last_error
+
+    run_jobs(google_app)
+    row = calendar_rows(google_app)[key]
+    assert (row.status, row.attempts) == (PENDING, 2)
+    page = text_of(client.get("/admin/google"))
+    assert "Google refused to write to the calendar 'primary' (requiredAccessLevel): choose a calendar you own." in page
+    agenda = text_of(client.get("/admin"))
+    assert "<strong>Retrying</strong> · calendar-write · 2 attempts" in agenda and "requiredAccessLevel" in agenda
+
+    standin.set_access_role(DEFAULT_CALENDAR_ID, "owner")
+    run_jobs(google_app, minutes=120)
+    assert calendar_rows(google_app)[key].status == SENT
+    assert event_ids(standin) == [response.json["id"]]
+
+
+def test_deleted_busy_calendar_is_reported_on_the_admin_page(google_app, client, standin):
+    """A ticked calendar deleted on Google's side is named on the admin page; its siblings still count."""
+    connect(google_app, client, standin)
+    standin.add_calendar(PERSONAL, "Personal")
+    assert "Calendars saved." in choose(client, [DEFAULT_CALENDAR_ID, PERSONAL], DEFAULT_CALENDAR_ID)
+    standin.add_event(DEFAULT_CALENDAR_ID, local(25, 13), local(25, 14))
+    standin.delete_calendar(PERSONAL)
+
+    free = slot_starts(client)
+    assert "13:00" not in free and "09:00" in free
+    page = text_of(client.get("/admin/google"))
+    assert f"Google could not read the calendar {PERSONAL} (notFound): its events are not counted." in page
+
+
+# --------------------------------------------------------------------------------------------------- 9. cache
+
+
+def test_free_busy_answers_are_cached(google_app, client, standin):
+    """A second look at the same days is answered from the cache, without calling Google."""
+    connect(google_app, client, standin)
+    first = slot_starts(client)
+    standin.reset_calls()
+    assert slot_starts(client) == first
+    assert standin.calls == []
+
+
+def test_two_app_instances_share_the_cache_through_redis(tmp_path, mailbox, monkeypatch, standin, redis_url):
+    """With REDIS_URL, a second worker's first look at the same days costs no Google call."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+    first_app = make_google_app(tmp_path, standin, mailbox, REDIS_URL=redis_url)
+    second_app = make_google_app(tmp_path, standin, mailbox, REDIS_URL=redis_url)  # same database: two workers
+    first_client, second_client = first_app.test_client(), second_app.test_client()
+    connect(first_app, first_client, standin)
+    first = slot_starts(first_client)
+    assert standin.call_count("POST", "/freeBusy") == 1
+
+    standin.reset_calls()
+    assert slot_starts(second_client) == first
+    assert standin.calls == []
+
+    # A booking through one worker forgets the shared answer: the other sees the time taken.
+    assert book(first_client).status_code == 201
+    assert "09:00" not in slot_starts(second_client)
+
+
+def test_a_range_longer_than_60_days_is_asked_in_windows(google_app, client, standin):
+    """Free/busy over 70 days is split into windows Google accepts, and busy time from each window is kept."""
+    connect(google_app, client, standin)
+    start = local(24, 0)
+    late = start + timedelta(days=65, hours=10)
+    standin.add_event(DEFAULT_CALENDAR_ID, start + timedelta(hours=10), start + timedelta(hours=11))
+    standin.add_event(DEFAULT_CALENDAR_ID, late, late + timedelta(hours=1))
+    standin.reset_calls()
+    with google_app.app_context():
+        busy = calendars.current().busy(start, start + timedelta(days=70))
+        assert standin.call_count("POST", "/freeBusy") == 2
+        service = business.current().services["massage-60"]
+        found = bookings.free_slots(service, start, start + timedelta(days=70))
+    assert standin.call_count("POST", "/freeBusy") == 4  # free_slots looks two days further each way: 74 days
+    ranges = [(r.json()["timeMin"], r.json()["timeMax"]) for r in standin.requests]
+    assert ranges[0][0] == "2026-11-24T00:00:00Z" and ranges[1][1] == "2027-02-03T00:00:00Z"  # whole UTC days
+    for time_min, time_max in ranges:
+        span = datetime.fromisoformat(time_max) - datetime.fromisoformat(time_min)
+        assert timedelta(0) < span <= timedelta(days=60)
+    assert (start + timedelta(hours=10), start + timedelta(hours=11)) in busy
+    assert (late, late + timedelta(hours=1)) in busy
+    taken = (start + timedelta(hours=10), start + timedelta(hours=11))
+    assert found and not any(slot.start < taken[1] and taken[0] < slot.end for slot in found)
