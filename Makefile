@@ -20,8 +20,14 @@ $(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.installed $@
 
+DEMO_PORT ?= 8000
+
+# Also serves demo/ on http://localhost:$(DEMO_PORT): a page of "the studio's site" on another origin.
 run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi db upgrade
+	trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/python -m http.server $(DEMO_PORT) --bind 127.0.0.1 --directory demo >/dev/null 2>&1 & \
+	EMBED_ALLOWED_ORIGINS="$${EMBED_ALLOWED_ORIGINS:-http://localhost:$(DEMO_PORT)}" \
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev

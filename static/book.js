@@ -73,3 +73,33 @@
     });
   }
 })();
+
+/* In an iframe: tell the host page (and only it) the height of the content, and that a booking
+   was made (no personal data). The host's origin comes from the server, which checked it. */
+(function () {
+  "use strict";
+  var host = document.documentElement.getAttribute("data-embed");
+  if (!host || window.parent === window) return;
+  function post(message) { window.parent.postMessage({ bookingWidget: message }, host); }
+  var last = 0;
+  function measure() {
+    var height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    if (height !== last) { last = height; post({ type: "height", height: height }); }
+  }
+  if (window.ResizeObserver) new ResizeObserver(measure).observe(document.documentElement);
+  measure();
+  var reported = "";
+  function booked() {
+    var marker = document.querySelector("[data-booked]");
+    var value = marker ? marker.getAttribute("data-booked") : "";
+    if (value && value !== reported) {
+      reported = value;
+      var detail = JSON.parse(value);
+      post({ type: "booked", service: detail.service, start: detail.start, end: detail.end });
+    }
+  }
+  booked();
+  // Steps swap in place: look again whenever the main content changes.
+  var main = document.getElementById("main");
+  if (main && window.MutationObserver) new MutationObserver(booked).observe(main, { childList: true });
+})();

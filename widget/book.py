@@ -35,7 +35,7 @@ def _zone():
 
 def _carry(**changes) -> dict:
     """Return the query parameters that travel from step to step, with changes."""
-    params = {key: request.args[key] for key in ("service", "tz", *PREFILL) if request.args.get(key)}
+    params = {key: request.args[key] for key in ("service", "tz", "embed", "accent", *PREFILL) if request.args.get(key)}
     params.update(changes)
     return {key: value for key, value in params.items() if value is not None}
 
@@ -164,7 +164,9 @@ def submit():
                 form, service, start, context, status=422, taken=bookings.alternatives(service, start, zone)
             )
         return _details(form, service, start, context, status=422)
-    return redirect(url_for("book.done", token=bookings.manage_token(booking), tz=zone_name), 303)
+    return redirect(
+        url_for("book.done", token=bookings.manage_token(booking), **_carry(service=None, tz=zone_name)), 303
+    )
 
 
 @bp.get("/book/done/<token>")

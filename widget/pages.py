@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 
-from flask import Blueprint, current_app, jsonify, render_template, request, send_from_directory
+from flask import Blueprint, current_app, has_request_context, jsonify, render_template, request, send_from_directory
 from sqlalchemy import text
 
 from . import business, calendars
@@ -65,6 +66,27 @@ def _security_headers(response):
     return response
 
 
+ACCENT = re.compile(r"#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?")
+
+
+def _embedding() -> dict:
+    """Return what a framed page needs to know about its host: the origin to talk to, the accent colour.
+
+    The host's origin arrives in the ``embed`` parameter (the loader sets it);
+    it is used only when it is an allowed origin, so a page never posts its
+    messages to a site that may not frame it.
+    """
+    if not has_request_context():
+        return {"embed_origin": "", "accent": ""}
+    host = request.args.get("embed", "")
+    allowed = current_app.config["EMBED_ALLOWED_ORIGINS"]
+    accent = request.args.get("accent", "")
+    return {
+        "embed_origin": host if host in allowed or host == request.host_url.rstrip("/") else "",
+        "accent": accent if ACCENT.fullmatch(accent) else "",
+    }
+
+
 def init_app(app) -> None:
     """Register template helpers and the response headers."""
     app.after_request(_security_headers)
@@ -73,3 +95,4 @@ def init_app(app) -> None:
     app.add_template_filter(zone_abbreviation)
     app.add_template_filter(zone_named, "tzinfo")
     app.context_processor(lambda: {"studio": business.current().studio, "services": business.current().services})
+    app.context_processor(_embedding)
