@@ -25,8 +25,8 @@ DEMO_PORT ?= 8000
 # Also serves demo/ on http://localhost:$(DEMO_PORT): a page of "the studio's site" on another origin.
 run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi db upgrade
-	trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/python -m http.server $(DEMO_PORT) --bind 127.0.0.1 --directory demo >/dev/null 2>&1 & \
+	demo=$$!; trap 'kill $$demo 2>/dev/null' INT TERM EXIT; \
 	EMBED_ALLOWED_ORIGINS="$${EMBED_ALLOWED_ORIGINS:-http://localhost:$(DEMO_PORT)}" \
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
