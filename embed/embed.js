@@ -77,6 +77,9 @@
     if (!element) return;
     if (message.type === "height" && typeof message.height === "number" && message.height > 0 && message.height < 20000) {
       element.style.height = Math.ceil(message.height) + "px";
+    } else if (message.type === "close") {
+      var dialog = element.closest("dialog");
+      if (dialog && dialog.open) dialog.close();
     } else if (message.type === "booked" || message.type === "commented") {
       var detail = {};
       ["service", "start", "end", "page"].forEach(function (key) {

@@ -99,6 +99,10 @@
     }
   }
   booked();
+  // Esc inside the frame reaches only the frame: ask the host to close its dialog, if it has one.
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") post({ type: "close" });
+  });
   // Steps swap in place: look again whenever the main content changes.
   var main = document.getElementById("main");
   if (main && window.MutationObserver) new MutationObserver(booked).observe(main, { childList: true });

@@ -1,0 +1,803 @@
+"""End-to-end: the embedded widget on a host site of another origin, in Debian's Chromium via Playwright.
+
+The app is served on http://127.0.0.1:<A> with EMBED_ALLOWED_ORIGINS="http://localhost:<B>"; the
+studio's site is a tiny HTTP server on http://localhost:<B> whose pages include embed.js, so the
+widget is a third-party frame ('localhost' and '127.0.0.1' are different sites).  A third server on
+http://127.0.0.2:<C> plays a foreign site that is not allowed to frame the widget.
+
+Third-party cookies are blocked in every page: Chromium 156 has no command-line switch that does it
+(--test-third-party-cookie-phaseout is accepted but has no effect any more), so each page gets the
+DevTools call Network.setCookieControls(enableThirdPartyCookieRestriction=true) before it loads;
+test_third_party_cookies_are_really_blocked proves that this blocks a cookie a profile would allow.
+
+The app's clock is fixed at Monday 2026-11-23 08:00 in Denver: the first free time is Tuesday 09:00 MST.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from flask import Flask
+from playwright.sync_api import Browser, FrameLocator, Locator, Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from tests.conftest import make_app
+from tests.test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, _chromium_unavailable
+from widget import bookings
+from widget.extensions import db
+
+# Tuesday 2026-11-24 09:00 in Denver (MST) = 16:00 UTC: the first bookable slot.
+TUESDAY_NINE = datetime(2026, 11, 24, 16, 0, tzinfo=timezone.utc)
+FRAME = "iframe.bw-frame"
+# A cookie a third-party frame may only set when third-party cookies are allowed.
+COOKIE_PROBE = """() => {
+  document.cookie = "bw_probe=1; SameSite=None; Secure; Path=/";
+  return document.cookie;
+}"""
+CLIENT = {"name": "Ada Lovelace", "email": "ada@example.com", "phone": "801-555-0142"}
+
+
+# --- Servers: the app, the studio's site, a foreign site --------------------------------------------------------------
+
+
+class _PageHandler(BaseHTTPRequestHandler):
+    """Serves the pages a test wrote into ``server.pages`` (path -> HTML)."""
+
+    def do_GET(self):  # noqa: N802 - the name http.server calls
+        path = urlsplit(self.path).path
+        if path == "/favicon.ico":
+            self.send_response(204)
+            self.end_headers()
+            return
+        page = self.server.pages.get(path)
+        if page is None:
+            self.send_error(404)
+            return
+        body = page.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):  # noqa: A002 - the signature http.server calls
+        pass
+
+
+class _Pages(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, host: str):
+        super().__init__((host, 0), _PageHandler)
+        self.pages: dict[str, str] = {}
+
+
+@dataclass
+class Site:
+    app: Flask
+    widget: str  # http://127.0.0.1:<A>, the booking service
+    host: str  # http://localhost:<B>, the studio's site, allowed to frame the widget
+    foreign: str  # http://127.0.0.2:<C>, another site, not allowed
+    host_pages: dict[str, str]  # path -> HTML served by the studio's site
+
+
+def _serve(server) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture
+def site(tmp_path):
+    """Serve the app, the studio's site (allowed origin) and a foreign site, each on its own loopback origin."""
+    host, foreign = _Pages("127.0.0.1"), _Pages("127.0.0.2")
+    host_url = f"http://localhost:{host.server_port}"
+    app = make_app(tmp_path, EMBED_ALLOWED_ORIGINS=host_url)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    widget = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_URL"] = widget  # manage links in pages and emails point at the live server
+    running = [(s, _serve(s)) for s in (host, foreign, server)]
+    result = Site(app, widget, host_url, f"http://127.0.0.2:{foreign.server_port}", host.pages)
+    for pages in (host.pages, foreign.pages):
+        pages.update(_host_pages(widget))
+    foreign.pages["/foreign-message.html"] = FOREIGN_MESSAGE
+    try:
+        yield result
+    finally:
+        for s, thread in running:
+            s.shutdown()
+            s.server_close()
+            thread.join(timeout=5)
+
+
+# --- Host pages ------------------------------------------------------------------------------------------------------
+
+# Records, before embed.js runs, what the host page receives: booked events and every message.
+RECORDER = """<script>
+window.bw = {booked: [], heights: [], messages: []};
+document.addEventListener("bookingwidget:booked", function (event) {
+  bw.booked.push({detail: event.detail, target: event.target.className});
+});
+window.addEventListener("message", function (event) {
+  bw.messages.push({origin: event.origin, data: JSON.stringify(event.data)});
+  var message = event.data && event.data.bookingWidget;
+  if (event.origin === "%(widget)s" && message && message.type === "height") bw.heights.push(message.height);
+});
+</script>"""
+
+HOST_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Why your shoulders tighten at the desk · Juniper Massage Studio</title>
+<style>
+  body { font: 17px/1.6 Georgia, serif; color: #222; margin: 0; background: #faf8f5; }
+  header, main, footer { max-width: 44rem; margin: 0 auto; padding: 1rem 1.25rem; }
+  .book { background: #fff; border: 1px solid #ddd; border-radius: 8px; padding: .5rem; margin: 2rem 0; }
+</style>
+%(recorder)s
+</head>
+<body>
+<header><a href="#top" id="home">Juniper Massage Studio</a> %(header)s</header>
+<main>
+  <h1>Why your shoulders tighten at the desk</h1>
+  <p>Long hours at a keyboard pull the shoulders forward. <a href="#tips" id="tips">Three quick tips</a>.</p>
+  %(body)s
+  <p><a href="#top" id="after">Back to top</a></p>
+</main>
+<footer>Juniper Massage Studio · 801-471-0877</footer>
+</body>
+</html>
+"""
+
+FOREIGN_MESSAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Ad</title></head><body>
+<p>An advert from another site.</p>
+<script>
+  parent.postMessage({bookingWidget: {type: "height", height: 5}}, "*");
+  parent.postMessage({bookingWidget: {type: "booked", service: "spoofed", start: "x", end: "y"}}, "*");
+</script>
+</body></html>"""
+
+
+def _host_page(widget: str, header: str = "", body: str = "") -> str:
+    return HOST_PAGE % {"recorder": RECORDER % {"widget": widget}, "header": header, "body": body}
+
+
+def _host_pages(widget: str) -> dict[str, str]:
+    script = f'<script src="{widget}/embed.js"'
+    return {
+        "/inline.html": _host_page(
+            widget, body=f'<div class="book" id="booking"></div>{script} data-target="#booking"></script>'
+        ),
+        "/popup.html": _host_page(widget, header=f'{script} data-mode="popup"></script>'),
+    }
+
+
+# --- Browser ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Return Debian's Chromium driven by Playwright, or skip/fail when it cannot run."""
+    if not Path(CHROMIUM).exists():
+        _chromium_unavailable(f"{CHROMIUM} does not exist")
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    except Exception as error:  # noqa: BLE001 - any failure means "cannot run the browser"
+        playwright.stop()
+        _chromium_unavailable(f"Playwright cannot launch {CHROMIUM} ({error.__class__.__name__})")
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+def _block_third_party_cookies(page: Page):
+    """Make Chromium refuse third-party cookies in this page (and its frames); keep the session alive."""
+    session = page.context.new_cdp_session(page)
+    session.send("Network.enable")
+    session.send("Network.setCookieControls", {"enableThirdPartyCookieRestriction": True})
+    return session
+
+
+@pytest.fixture
+def open_page(browser: Browser):
+    """Return a function opening a page in a new context, third-party cookies blocked; no JS errors allowed."""
+    contexts, sessions, errors = [], [], []
+
+    def opener(width: int = 1280, **options) -> Page:
+        options = {"viewport": {"width": width, "height": 900}, "locale": "en-US", **options}
+        options.setdefault("timezone_id", "America/Denver")
+        context = browser.new_context(**options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+        sessions.append(_block_third_party_cookies(page))
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+# --- Helpers ---------------------------------------------------------------------------------------------------------
+
+
+def _frame(page: Page) -> FrameLocator:
+    return page.frame_locator(FRAME)
+
+
+def _expect_step(frame: FrameLocator | Page, step: str) -> None:
+    expect(frame.locator("#main")).to_have_attribute("data-step", step)
+
+
+def _wait_for(page: Page, check: Callable[[], object], what: str | Callable[[], str], timeout: float = 5.0):
+    """Poll ``check`` until it returns something true; fail with ``what`` after ``timeout`` seconds.
+
+    Waits with page.wait_for_timeout, not time.sleep: Playwright's sync API handles the browser's
+    events (console messages, frame navigations) only while it is called.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what if isinstance(what, str) else what()}")
+        page.wait_for_timeout(50)
+
+
+def _assert_third_party_cookies_blocked(frame: FrameLocator) -> None:
+    cookies = frame.locator("html").evaluate(COOKIE_PROBE)
+    assert "bw_probe" not in cookies, f"the third-party widget frame could set a cookie: {cookies!r}"
+
+
+def _book_tuesday_nine_with_the_mouse(frame: FrameLocator) -> None:
+    """Choose the 60-minute massage, Tuesday, 9:00 AM, fill the details and book."""
+    frame.get_by_role("link", name="60-minute massage").click()
+    _expect_step(frame, "day")
+    tuesday = frame.locator("a.day").first
+    expect(tuesday).to_contain_text("Tue Nov 24")
+    tuesday.click()
+    _expect_step(frame, "time")
+    nine = frame.locator("a.time").first
+    expect(nine).to_have_text("9:00 AM MST")
+    nine.click()
+    _expect_step(frame, "details")
+    frame.get_by_label("Name").fill(CLIENT["name"])
+    frame.get_by_label("Email").fill(CLIENT["email"])
+    frame.get_by_label("Phone").fill(CLIENT["phone"])
+    frame.get_by_role("button", name="Book 9:00 AM").click()
+    expect(frame.get_by_role("heading", name="You're booked")).to_be_visible()
+    expect(frame.locator("dl.booking")).to_contain_text("Tuesday, November 24, 2026, 9:00 AM–10:00 AM MST")
+
+
+def _assert_booked_event(page: Page) -> None:
+    """The host page got exactly one bookingwidget:booked event, for Tuesday 9:00, without personal data."""
+    booked = _wait_for(page, lambda: page.evaluate("bw.booked"), "the bookingwidget:booked event")
+    assert len(booked) == 1, booked
+    detail = booked[0]["detail"]
+    assert booked[0]["target"].startswith("bw-frame"), "the event comes from the widget's iframe"
+    assert set(detail) == {"service", "start", "end"}, detail
+    assert detail["service"] == "massage-60"
+    assert datetime.fromisoformat(detail["start"]) == TUESDAY_NINE
+    assert datetime.fromisoformat(detail["end"]) == TUESDAY_NINE.replace(hour=17)
+    # Nothing personal travelled in any message either.
+    messages = json.dumps(page.evaluate("bw.messages"))
+    for value in CLIENT.values():
+        assert value not in messages
+
+
+def _press_until(page: Page, key: str, target: Locator, limit: int = 40) -> None:
+    """Press ``key`` until ``target`` has the focus; fail if it is not reached in ``limit`` presses."""
+    for _ in range(limit):
+        page.keyboard.press(key)
+        if target.evaluate("element => element === document.activeElement && document.hasFocus()"):
+            return
+    pytest.fail(f"{target} is not reachable with {key} in {limit} presses")
+
+
+FOCUS_IN_HOST = """() => {
+  const active = document.activeElement, dialog = document.querySelector("dialog.bw-dialog");
+  const where = !active || active === document.body ? "body" : dialog && dialog.contains(active) ? "dialog" : "page";
+  return {where: where, element: active ? active.outerHTML.slice(0, 70) : ""};
+}"""
+FOCUS_IN_FRAME = """() => document.hasFocus() ? document.activeElement.outerHTML.slice(0, 70) : null"""
+
+
+def _focus_trail(page: Page, key: str, presses: int) -> list[dict]:
+    """Press ``key`` and say each time where the focus is: in the dialog, on the page behind, or nowhere (body)."""
+    trail = []
+    for _ in range(presses):
+        page.keyboard.press(key)
+        step = page.evaluate(FOCUS_IN_HOST)
+        in_widget = _frame(page).locator("html").evaluate(FOCUS_IN_FRAME)
+        if step["where"] == "body" and in_widget:
+            # Chromium may leave the host's activeElement on <body> while the widget's document has the focus.
+            step = {"where": "dialog", "element": f"(in the widget) {in_widget}"}
+        trail.append(step)
+    return trail
+
+
+def _frame_geometry(page: Page) -> dict:
+    """Measure the iframe on the host page and the document inside it."""
+    outer = page.locator(FRAME).evaluate("frame => frame.getBoundingClientRect().height")
+    inner = (
+        _frame(page)
+        .locator("html")
+        .evaluate(
+            """html => ({
+          scrollHeight: html.scrollHeight, clientHeight: html.clientHeight,
+          scrollWidth: html.scrollWidth, clientWidth: html.clientWidth,
+          innerHeight: window.innerHeight,
+          bottom: Math.max(...[...document.body.querySelectorAll("*")].map(e => e.getBoundingClientRect().bottom)),
+        })"""
+        )
+    )
+    return {"iframe": outer, **inner}
+
+
+def _fits(geometry: dict) -> bool:
+    return (
+        abs(geometry["iframe"] - geometry["scrollHeight"]) <= 2
+        and geometry["scrollHeight"] <= geometry["clientHeight"]
+        and geometry["scrollWidth"] <= geometry["clientWidth"]
+        and geometry["bottom"] <= geometry["innerHeight"] + 1
+    )
+
+
+def _assert_height_follows(page: Page, step: str, idle: bool = True) -> None:
+    """The iframe fits its content exactly; with ``idle``, no height message comes while nothing changes."""
+    last: dict = {}
+
+    def settled():
+        nonlocal last
+        geometry = _frame_geometry(page)
+        stable, last = geometry == last, geometry
+        return stable and _fits(geometry)
+
+    _wait_for(page, settled, lambda: f"the iframe to fit the {step} step; last measured: {last}")
+    before = page.evaluate("bw.heights.length")
+    if idle:
+        page.wait_for_timeout(300)
+    heights = page.evaluate("bw.heights")
+    assert len(heights) == before, f"{step}: height messages while nothing changed: {heights[before:]}"
+    repeats = [a for a, b in zip(heights, heights[1:], strict=False) if a == b]
+    assert not repeats, f"{step}: the frame posted an unchanged height again: {heights}"
+
+
+def _book_directly(app: Flask) -> str:
+    """Book Tuesday 9:00 without the browser; return the manage token."""
+    with app.app_context():
+        booking, _ = bookings.book("massage-60", TUESDAY_NINE, *CLIENT.values(), client_timezone="America/Denver")
+        token = bookings.manage_token(booking)
+        db.session.remove()
+    return token
+
+
+def _child_frame_urls(page: Page) -> list[str]:
+    return [frame.url for frame in page.main_frame.child_frames]
+
+
+def _watch_refusals(page: Page) -> list[str]:
+    """Collect Chromium's console reports of frames it refused to show because of frame-ancestors."""
+    refusals: list[str] = []
+    page.on("console", lambda message: "frame-ancestors" in message.text and refusals.append(message.text))
+    return refusals
+
+
+def _assert_not_rendered(page: Page, frame_selector: str, widget: str, heading: str) -> None:
+    """The frame holds no page of the widget: no main content, no heading of that page."""
+    framed = page.frame_locator(frame_selector)
+    expect(framed.locator("#main, main, form")).to_have_count(0)
+    expect(framed.get_by_role("heading", name=heading)).to_have_count(0)
+    assert not [url for url in _child_frame_urls(page) if url.startswith(widget)], _child_frame_urls(page)
+
+
+def _save_screenshot(page: Page, name: str, width: int, full_page: bool = True) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}-{width}.png", full_page=full_page)
+
+
+# --- Tests -----------------------------------------------------------------------------------------------------------
+
+
+def test_third_party_cookies_are_really_blocked(browser: Browser, site: Site, tmp_path):
+    """The cookie probe sees third-party cookies when a profile allows them, and none once the tests' blocking is on."""
+    profile = tmp_path / "profile"
+    (profile / "Default").mkdir(parents=True)
+    # This Chromium blocks third-party cookies by default (profile.cookie_controls_mode = 1): allow them (0).
+    (profile / "Default" / "Preferences").write_text(json.dumps({"profile": {"cookie_controls_mode": 0}}))
+    context = browser.browser_type.launch_persistent_context(profile, executable_path=CHROMIUM, args=LAUNCH_ARGS)
+    try:
+        allowed = context.new_page()
+        allowed.goto(f"{site.host}/inline.html")
+        cookies = _frame(allowed).locator("html").evaluate(COOKIE_PROBE)
+        assert "bw_probe=1" in cookies, "control: a profile allowing third-party cookies lets the frame set one"
+
+        blocked = context.new_page()
+        session = _block_third_party_cookies(blocked)
+        blocked.goto(f"{site.host}/inline.html")
+        expect(_frame(blocked).get_by_role("heading", level=1)).to_have_text("Book an appointment")
+        cookies = _frame(blocked).locator("html").evaluate(COOKIE_PROBE)
+        assert cookies == "", f"with the tests' blocking the frame still sees cookies: {cookies!r}"
+        session.detach()
+    finally:
+        context.close()
+
+
+def test_inline_booking_from_another_site_without_third_party_cookies(open_page, site: Site):
+    """The inline widget, a third-party frame without cookies, books Tuesday 9:00; the host gets a booked event."""
+    page = open_page()
+    page.goto(f"{site.host}/inline.html")
+    iframe = page.locator(FRAME)
+    expect(iframe).to_have_attribute("title", "Book an appointment")
+    expect(iframe).to_have_attribute("src", f"{site.widget}/book?embed={quote(site.host, safe='')}")
+    frame = _frame(page)
+    expect(frame.get_by_role("heading", level=1)).to_have_text("Book an appointment")
+    _assert_third_party_cookies_blocked(frame)
+
+    _book_tuesday_nine_with_the_mouse(frame)
+
+    _assert_booked_event(page)
+    _assert_third_party_cookies_blocked(frame)
+    assert page.context.cookies(site.widget) == [], "no cookie of the widget's site was stored"
+
+
+def test_popup_focus_and_booking(open_page, site: Site):
+    """Book now opens a modal dialog with focus on Close; Tab stays inside; Esc closes and restores focus; it books."""
+    page = open_page()
+    page.goto(f"{site.host}/popup.html")
+    opener = page.get_by_role("button", name="Book now")
+    opener.click()
+    dialog = page.locator("dialog.bw-dialog")
+    expect(dialog).to_be_visible()
+    assert dialog.evaluate("d => d.open && d.matches(':modal')"), "the dialog is modal"
+    close = dialog.get_by_role("button", name="Close")
+    expect(close).to_be_focused()
+    frame = _frame(page)
+    expect(frame.get_by_role("heading", level=1)).to_have_text("Book an appointment")
+    _assert_third_party_cookies_blocked(frame)
+
+    forward = _focus_trail(page, "Tab", 10)
+    assert [step for step in forward if step["where"] == "page"] == [], f"Tab reached the page behind: {forward}"
+    first_out = next((i for i, step in enumerate(forward) if step["where"] == "body"), None)
+    assert first_out is not None, f"Tab never left the widget's last link: {forward}"
+    assert any(step["where"] == "dialog" for step in forward[first_out:]), f"Tab did not cycle back: {forward}"
+    backward = _focus_trail(page, "Shift+Tab", 10)
+    assert [step for step in backward if step["where"] == "page"] == [], f"Shift+Tab reached the page: {backward}"
+    assert any("bw-close" in step["element"] for step in backward), f"Shift+Tab never reached Close: {backward}"
+
+    close.focus()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(opener).to_be_focused()
+
+    opener.click()
+    expect(close).to_be_focused()
+    for width in (375, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(200)
+        _save_screenshot(page, "embed-popup-open", width, full_page=False)
+    _book_tuesday_nine_with_the_mouse(frame)
+    _assert_booked_event(page)
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_iframe_height_follows_the_content(open_page, site: Site, width: int):
+    """At each step the iframe is exactly as tall as its document, which never scrolls; heights are posted on change."""
+    page = open_page(width=width)
+    page.goto(f"{site.host}/inline.html")
+    frame = _frame(page)
+    expect(frame.get_by_role("heading", level=1)).to_have_text("Book an appointment")
+    _assert_height_follows(page, "service")
+    _save_screenshot(page, "embed-inline", width)
+
+    frame.get_by_role("link", name="60-minute massage").click()
+    _expect_step(frame, "day")
+    _assert_height_follows(page, "day", idle=False)
+    frame.locator("a.day").first.click()
+    _expect_step(frame, "time")
+    _assert_height_follows(page, "time", idle=False)
+    frame.locator("a.time").first.click()
+    _expect_step(frame, "details")
+    _assert_height_follows(page, "details", idle=False)
+    # Errors make the form taller.
+    frame.get_by_role("button", name="Book 9:00 AM").click()
+    expect(frame.locator("p.error").first).to_be_visible()
+    _assert_height_follows(page, "details with errors")
+    frame.get_by_label("Name").fill(CLIENT["name"])
+    frame.get_by_label("Email").fill(CLIENT["email"])
+    frame.get_by_label("Phone").fill(CLIENT["phone"])
+    frame.get_by_role("button", name="Book 9:00 AM").click()
+    expect(frame.get_by_role("heading", name="You're booked")).to_be_visible()
+    _assert_height_follows(page, "done")
+    # The host page's width changes: the frame reflows and reports its new height once.
+    page.set_viewport_size({"width": 1280 if width == 375 else 375, "height": 900})
+    _assert_height_follows(page, "done, after resizing the host page")
+
+
+def test_messages_from_a_foreign_origin_change_nothing(open_page, site: Site):
+    """A frame of another site posting widget-like messages to the host changes neither the height nor events."""
+    page = open_page()
+    page.goto(f"{site.host}/inline.html")
+    expect(_frame(page).get_by_role("heading", level=1)).to_have_text("Book an appointment")
+    _assert_height_follows(page, "service")
+    height = page.locator(FRAME).evaluate("frame => [frame.style.height, frame.getBoundingClientRect().height]")
+
+    page.evaluate(
+        """url => {
+          const advert = document.createElement("iframe");
+          advert.src = url;
+          advert.title = "Advert";
+          document.querySelector("main").appendChild(advert);
+        }""",
+        f"{site.foreign}/foreign-message.html",
+    )
+    _wait_for(
+        page,
+        lambda: len([m for m in page.evaluate("bw.messages") if m["origin"] == site.foreign]) == 2,
+        "the foreign frame's two messages to reach the host page",
+    )
+    page.wait_for_timeout(200)
+    assert page.locator(FRAME).evaluate("frame => [frame.style.height, frame.getBoundingClientRect().height]") == height
+    assert page.evaluate("bw.booked") == []
+
+
+def test_other_sites_cannot_frame_the_widget(open_page, site: Site):
+    """An origin not in EMBED_ALLOWED_ORIGINS gets a refused frame and no messages; pages name only allowed hosts."""
+    page = open_page()
+    refusals = _watch_refusals(page)
+    with page.expect_response(lambda response: urlsplit(response.url).path == "/book") as widget_response:
+        page.goto(f"{site.foreign}/inline.html")
+    policy = widget_response.value.headers["content-security-policy"]
+    assert policy == f"frame-ancestors 'self' {site.host}"
+    _wait_for(page, lambda: refusals, "Chromium to report that it refused the frame")
+    assert "http://127.0.0.1" in refusals[0] and "frame-ancestors 'self' " in refusals[0], refusals
+    _assert_not_rendered(page, FRAME, site.widget, "Book an appointment")
+    assert page.evaluate("bw.messages") == []
+
+    # The server does not take the foreign origin as a host to talk to.
+    html = page.request.get(f"{site.widget}/book?embed={quote(site.foreign, safe='')}").text()
+    assert "data-embed" not in html
+    html = page.request.get(f"{site.widget}/book?embed={quote(site.host, safe='')}").text()
+    assert f'data-embed="{site.host}"' in html
+
+
+def test_manage_and_admin_pages_refuse_every_frame(open_page, site: Site):
+    """Even the allowed origin cannot frame /manage/<token> or /admin: frame-ancestors 'none' and X-Frame-Options."""
+    token = _book_directly(site.app)
+    site.host_pages["/protected.html"] = _host_page(
+        site.widget,
+        body=f'<iframe title="Manage" src="{site.widget}/manage/{token}"></iframe>'
+        f'<iframe title="Admin" src="{site.widget}/admin"></iframe>',
+    )
+    page = open_page()
+    refusals = _watch_refusals(page)
+    responses = []
+    page.on("response", lambda response: responses.append(response))
+    page.goto(f"{site.host}/protected.html")
+    _wait_for(page, lambda: len(refusals) >= 2, lambda: f"Chromium to refuse both frames (reports: {refusals})")
+    assert all("frame-ancestors 'none'" in refusal for refusal in refusals), refusals
+    framed = {urlsplit(r.url).path: r for r in responses if r.url.startswith(site.widget)}
+    assert set(framed) >= {f"/manage/{token}", "/admin"}, list(framed)
+    for path, response in framed.items():
+        assert response.headers["content-security-policy"] == "frame-ancestors 'none'", path
+        assert response.headers["x-frame-options"] == "DENY", path
+    for title, heading in (("Manage", "Your booking"), ("Admin", "Sign in")):
+        _assert_not_rendered(page, f'iframe[title="{title}"]', site.widget, heading)
+
+
+def test_manage_link_in_the_framed_confirmation_leaves_the_frame(open_page, site: Site):
+    """The confirmation's "manage your booking" link opens the manage page outside the frame, where it can load."""
+    token = _book_directly(site.app)
+    done = f"{site.widget}/book/done/{token}?tz=America/Denver&embed={quote(site.host, safe='')}"
+    site.host_pages["/done.html"] = _host_page(
+        site.widget, body=f'<iframe class="bw-frame" title="Book an appointment" src="{done}"></iframe>'
+    )
+    page = open_page()
+    page.goto(f"{site.host}/done.html")
+    frame = _frame(page)
+    expect(frame.get_by_role("heading", name="You're booked")).to_be_visible()
+    link = frame.get_by_role("link", name="manage your booking")
+    target = link.get_attribute("target")
+    link.click()
+
+    shown = _wait_for(
+        page,
+        lambda: [p for p in page.context.pages if urlsplit(p.url).path.startswith("/manage/")],
+        lambda: (
+            f"the manage page to open in a tab or at the top (link target={target!r}); "
+            f"the frame went to {_child_frame_urls(page)}"
+        ),
+        timeout=2,
+    )
+    expect(shown[0].get_by_role("heading", name="Your booking")).to_be_visible()
+
+
+def test_inline_booking_with_the_keyboard_only(open_page, site: Site):
+    """Tab from the host page into the iframe, Enter on links, type the details and Enter to book."""
+    page = open_page()
+    page.goto(f"{site.host}/inline.html")
+    frame = _frame(page)
+    heading = frame.get_by_role("heading", level=1)
+    expect(heading).to_have_text("Book an appointment")
+
+    _press_until(page, "Tab", frame.get_by_role("link", name="30-minute massage"))
+    page.keyboard.press("Enter")
+    _expect_step(frame, "day")
+    expect(heading).to_be_focused()
+    _press_until(page, "Tab", frame.locator("a.day").first)
+    expect(frame.locator(":focus")).to_contain_text("Tue Nov 24")
+    page.keyboard.press("Enter")
+    _expect_step(frame, "time")
+    expect(heading).to_be_focused()
+    _press_until(page, "Tab", frame.locator("a.time").first)
+    expect(frame.locator(":focus")).to_have_text("9:00 AM MST")
+    page.keyboard.press("Enter")
+    _expect_step(frame, "details")
+    expect(heading).to_be_focused()
+    _press_until(page, "Tab", frame.get_by_label("Name"))
+    page.keyboard.type("Kay Board")
+    page.keyboard.press("Tab")
+    expect(frame.get_by_label("Email")).to_be_focused()
+    page.keyboard.type("kay@example.com")
+    page.keyboard.press("Tab")
+    expect(frame.get_by_label("Phone")).to_be_focused()
+    page.keyboard.type("801-555-0177")
+    page.keyboard.press("Enter")
+
+    _expect_step(frame, "done")
+    expect(frame.get_by_role("heading", name="You're booked")).to_be_focused()
+    expect(frame.locator("dl.booking")).to_contain_text("Tuesday, November 24, 2026, 9:00 AM–9:30 AM MST")
+    booked = _wait_for(page, lambda: page.evaluate("bw.booked"), "the bookingwidget:booked event")
+    assert booked[0]["detail"]["service"] == "massage-30"
+
+
+def test_popup_booking_with_the_keyboard_only(open_page, site: Site):
+    """Tab to Book now, Enter opens the dialog on Close, the widget books by keyboard, Close returns focus."""
+    page = open_page()
+    page.goto(f"{site.host}/popup.html")
+    opener = page.get_by_role("button", name="Book now")
+    _press_until(page, "Tab", opener)
+    page.keyboard.press("Enter")
+    close = page.locator("dialog.bw-dialog").get_by_role("button", name="Close")
+    expect(close).to_be_focused()
+    frame = _frame(page)
+    heading = frame.get_by_role("heading", level=1)
+    expect(heading).to_have_text("Book an appointment")
+
+    page.keyboard.press("Tab")
+    expect(frame.get_by_role("link", name="30-minute massage")).to_be_focused()
+    page.keyboard.press("Enter")
+    _expect_step(frame, "day")
+    _press_until(page, "Tab", frame.locator("a.day").first)
+    page.keyboard.press("Enter")
+    _expect_step(frame, "time")
+    _press_until(page, "Tab", frame.locator("a.time").first)
+    page.keyboard.press("Enter")
+    _expect_step(frame, "details")
+    _press_until(page, "Tab", frame.get_by_label("Name"))
+    page.keyboard.type("Kay Board")
+    page.keyboard.press("Tab")
+    page.keyboard.type("kay@example.com")
+    page.keyboard.press("Tab")
+    page.keyboard.type("801-555-0177")
+    page.keyboard.press("Enter")
+    expect(frame.get_by_role("heading", name="You're booked")).to_be_focused()
+
+    _press_until(page, "Shift+Tab", close)
+    page.keyboard.press("Enter")
+    expect(page.locator("dialog.bw-dialog")).to_be_hidden()
+    expect(opener).to_be_focused()
+
+
+def test_escape_inside_the_popup_widget_closes_the_dialog(open_page, site: Site):
+    """With focus on a link inside the widget (a cross-origin frame), Esc still closes the dialog and restores focus."""
+    page = open_page()
+    page.goto(f"{site.host}/popup.html")
+    opener = page.get_by_role("button", name="Book now")
+    opener.click()
+    frame = _frame(page)
+    expect(frame.get_by_role("heading", level=1)).to_have_text("Book an appointment")
+    page.keyboard.press("Tab")
+    expect(frame.get_by_role("link", name="30-minute massage")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog.bw-dialog")).to_be_hidden(timeout=3000)
+    expect(opener).to_be_focused()
+
+
+def _serious_violations(page: Page, name: str, report: dict) -> list[str]:
+    violations = Axe().run(page).response["violations"]
+    report[name] = violations
+    return [
+        f"{name}: {v['id']} ({v['impact']}) {node['target']}: {node['failureSummary']}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+        for node in v["nodes"]
+    ]
+
+
+def test_widget_pages_have_no_serious_accessibility_violations(open_page, site: Site):
+    """axe-core finds nothing serious or critical on the service, day, time, details, done, manage, comments pages."""
+    page = open_page()
+    found: list[str] = []
+    report: dict = {}
+    page.goto(f"{site.widget}/book?embed={quote(site.host, safe='')}")
+    _expect_step(page, "service")
+    found += _serious_violations(page, "service", report)
+    page.get_by_role("link", name="60-minute massage").click()
+    _expect_step(page, "day")
+    found += _serious_violations(page, "day", report)
+    page.locator("a.day").first.click()
+    _expect_step(page, "time")
+    found += _serious_violations(page, "time", report)
+    page.locator("a.time").first.click()
+    _expect_step(page, "details")
+    found += _serious_violations(page, "details", report)
+    page.get_by_role("button", name="Book 9:00 AM").click()
+    expect(page.locator("p.error").first).to_be_visible()
+    found += _serious_violations(page, "details with errors", report)
+    page.get_by_label("Name").fill(CLIENT["name"])
+    page.get_by_label("Email").fill(CLIENT["email"])
+    page.get_by_label("Phone").fill(CLIENT["phone"])
+    page.get_by_role("button", name="Book 9:00 AM").click()
+    expect(page.get_by_role("heading", name="You're booked")).to_be_visible()
+    found += _serious_violations(page, "done", report)
+    page.goto(page.get_by_role("link", name="manage your booking").get_attribute("href"))
+    expect(page.get_by_role("heading", name="Your booking")).to_be_visible()
+    found += _serious_violations(page, "manage", report)
+    if page.request.get(f"{site.widget}/comments").status != 404:
+        page.goto(f"{site.widget}/comments?page={quote(site.host + '/', safe='')}")
+        found += _serious_violations(page, "comments", report)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "axe-widget.json").write_text(json.dumps(report, indent=2))
+    assert found == [], "axe-core violations:\n" + "\n".join(found)
+
+
+def test_framed_widget_url_books_without_javascript(open_page, site: Site):
+    """With JavaScript off, the widget's framed address (?embed=host) books through links and one form post."""
+    page = open_page(java_script_enabled=False)
+    policies = []
+    page.on(
+        "response",
+        lambda r: r.request.is_navigation_request() and policies.append(r.headers.get("content-security-policy")),
+    )
+    embed = quote(site.host, safe="")
+    page.goto(f"{site.widget}/book?embed={embed}")
+    _expect_step(page, "service")
+    page.get_by_role("link", name="60-minute massage").click()
+    _expect_step(page, "day")
+    page.get_by_role("link", name=re.compile(r"^Tue Nov 24 ")).click()
+    _expect_step(page, "time")
+    page.locator("a.time").first.click()
+    _expect_step(page, "details")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Tuesday, November 24, 2026, 9:00 AM")
+    for label, value in (("Name", CLIENT["name"]), ("Email", CLIENT["email"]), ("Phone", CLIENT["phone"])):
+        page.get_by_label(label).fill(value)
+    page.get_by_role("button", name="Book 9:00 AM").click()
+
+    expect(page.get_by_role("heading", name="You're booked")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/book/done/[^?]+\?"))
+    assert parse_qs(urlsplit(page.url).query)["embed"] == [site.host], "the host's origin travelled through every step"
+    expect(page.locator("html")).to_have_attribute("data-embed", site.host)
+    expect(page.locator("dl.booking")).to_contain_text("Tuesday, November 24, 2026, 9:00 AM–10:00 AM MST")
+    assert len(policies) >= 5, policies
+    assert set(policies) == {f"frame-ancestors 'self' {site.host}"}, "every step may be framed by the host"
+    with site.app.app_context():
+        assert bookings.booking_for_token(urlsplit(page.url).path.rsplit("/", 1)[1]).name == CLIENT["name"]
