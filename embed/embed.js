@@ -36,6 +36,10 @@
       query.set("page", data.page || pageAddress());
     }
     if (data.accent) query.set("accent", data.accent);
+    try {
+      // The visitor's zone up front saves the frame a second request to switch to it.
+      query.set("tz", Intl.DateTimeFormat().resolvedOptions().timeZone);
+    } catch (error) { /* old browser: the frame shows studio time, switchable */ }
     query.set("embed", location.origin);
     return origin + "/" + kind + "?" + query.toString();
   }

@@ -447,7 +447,8 @@ def test_inline_booking_from_another_site_without_third_party_cookies(open_page,
     page.goto(f"{site.host}/inline.html")
     iframe = page.locator(FRAME)
     expect(iframe).to_have_attribute("title", "Book an appointment")
-    expect(iframe).to_have_attribute("src", f"{site.widget}/book?embed={quote(site.host, safe='')}")
+    # The loader passes the visitor's zone (the context's, America/Denver) and the host's origin.
+    expect(iframe).to_have_attribute("src", f"{site.widget}/book?tz=America%2FDenver&embed={quote(site.host, safe='')}")
     frame = _frame(page)
     expect(frame.get_by_role("heading", level=1)).to_have_text("Book an appointment")
     _assert_third_party_cookies_blocked(frame)
