@@ -16,7 +16,7 @@ from widget.settings import SettingsError
 
 @pytest.fixture(autouse=True)
 def instance_dir(tmp_path, monkeypatch):
-    """Give every app of these tests a fresh instance folder instead of /work/main/instance."""
+    """Give every app of these tests a fresh instance folder instead of the checkout's instance/."""
     path = tmp_path / "instance"
     monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(path))
     return path
