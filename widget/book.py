@@ -8,7 +8,6 @@ browsers may refuse cookies to a widget framed by another site.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -91,16 +90,13 @@ def widget():
 
     first_day = max(_date_arg("from") or today, today)
     last_day = first_day + timedelta(days=DAYS_SHOWN - 1)
-    start, end = days_range(first_day, last_day, zone)
-    per_day = OrderedDict((first_day + timedelta(days=i), 0) for i in range(DAYS_SHOWN))
-    for slot in bookings.free_slots(service, start, end, zone):
-        per_day[slot.start.date()] = per_day.get(slot.start.date(), 0) + 1
+    per_day = bookings.free_days(service, first_day, DAYS_SHOWN, zone)
     horizon_end = day_start(today + timedelta(days=rules.horizon_days + 2), zone)
     return render_template(
         "book/days.html",
         per_day=per_day,
         earlier=first_day - timedelta(days=DAYS_SHOWN) if first_day > today else None,
-        later=last_day + timedelta(days=1) if end < horizon_end else None,
+        later=last_day + timedelta(days=1) if day_start(last_day + timedelta(days=1), zone) < horizon_end else None,
         **context,
     )
 

@@ -24,7 +24,7 @@ from .availability import Interval, Service, Slot
 from .calendars import Event
 from .extensions import begin_writing, db
 from .models import CANCELLED, CONFIRMED, Booking, new_id
-from .timezones import utc_now, zone_named
+from .timezones import days_range, utc_now, zone_named
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,15 @@ def free_slots(service: Service, start: datetime, end: datetime, zone=None, now:
     rules = business.current().rules
     busy, booked = _taken(start, end)
     return availability.available_slots(rules, service, start, end, now or utc_now(), busy, booked, zone)
+
+
+def free_days(service: Service, first_day, days: int, zone) -> dict:
+    """Return how many free slots each of ``days`` days from ``first_day`` has, in ``zone``."""
+    start, end = days_range(first_day, first_day + timedelta(days=days - 1), zone)
+    counts = {first_day + timedelta(days=i): 0 for i in range(days)}
+    for slot in free_slots(service, start, end, zone):
+        counts[slot.start.date()] = counts.get(slot.start.date(), 0) + 1
+    return counts
 
 
 def slot_problem(

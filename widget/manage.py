@@ -6,7 +6,6 @@ no sign-in and no cookie.  A token acts only on the booking it names.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, redirect, request, url_for
@@ -94,10 +93,7 @@ def _reschedule_page(token, booking, status=200, form=None, taken=None, problem=
             first_day = max(date.fromisoformat(request.values["from"]), today)
         except ValueError:
             first_day = today
-    start, end = days_range(first_day, first_day + timedelta(days=DAYS_SHOWN - 1), zone)
-    per_day = OrderedDict((first_day + timedelta(days=i), 0) for i in range(DAYS_SHOWN))
-    for slot in bookings.free_slots(service, start, end, zone):
-        per_day[slot.start.date()] = per_day.get(slot.start.date(), 0) + 1
+    per_day = bookings.free_days(service, first_day, DAYS_SHOWN, zone)
     slots = []
     if taken is not None:
         slots = taken
