@@ -65,6 +65,8 @@ class Config:
     JOBS_INTERVAL = _env("JOBS_INTERVAL", "30")
     # Admin sign-in attempts allowed per client address (Flask-Limiter syntax).
     ADMIN_LOGIN_RATE_LIMIT = _env("ADMIN_LOGIN_RATE_LIMIT", "5 per minute; 30 per hour")
+    # Comments (and edits) one client address may post (Flask-Limiter syntax; shared through REDIS_URL).
+    COMMENT_RATE_LIMIT = _env("COMMENT_RATE_LIMIT", "5 per minute; 30 per hour; 100 per day")
     # Largest request body accepted, in bytes.
     MAX_CONTENT_LENGTH = _env("MAX_CONTENT_LENGTH", "65536")
     # Seconds a booking form stays valid after it is shown (its CSRF token's lifetime).
@@ -78,6 +80,7 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only; never used to run the service
     ADMIN_LOGIN_RATE_LIMIT = "1000 per minute"
+    COMMENT_RATE_LIMIT = "1000 per minute"
     MAIL_SERVER = "127.0.0.1"
     MAIL_PORT = "1"  # nothing listens there: a test that sends mail starts its own SMTP server
     THERAPIST_EMAIL = "therapist@studio.example"

@@ -129,7 +129,7 @@ def _measure(browser, widget: str, host_server, host: str, attributes: str, zone
     frame = page.frame_locator("iframe.bw-frame")
     expect(frame.locator("h1")).to_be_visible(timeout=10_000)
     page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(500)  # book.js may fetch the step again in the visitor's zone
+    page.wait_for_timeout(500)  # widget.js may fetch the step again in the visitor's zone
     page.wait_for_load_state("networkidle")
     fetched = []
     for request in list(finished):

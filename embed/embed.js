@@ -86,7 +86,7 @@
       if (dialog && dialog.open) dialog.close();
     } else if (message.type === "booked" || message.type === "commented") {
       var detail = {};
-      ["service", "start", "end", "page"].forEach(function (key) {
+      ["service", "start", "end", "page", "status"].forEach(function (key) {
         if (typeof message[key] === "string") detail[key] = message[key];
       });
       element.dispatchEvent(new CustomEvent("bookingwidget:" + message.type, { bubbles: true, detail: detail }));

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from flask_migrate import upgrade
@@ -279,3 +279,41 @@ def mail_app(tmp_path, mailbox):
 def mail_client(mail_app):
     """Return a test client of mail_app."""
     return mail_app.test_client()
+
+
+# --- Comments ----------------------------------------------------------------------------------------------------------
+
+SITE = "https://studio.example"
+ARTICLE = f"{SITE}/blog/first-massage"
+COMMENT_ORIGINS = f"{SITE} http://localhost:8000"
+
+
+@pytest.fixture
+def comment_app(tmp_path, mailbox):
+    """Return an app whose comments are open for SITE, sending its mail to ``mailbox``."""
+    return make_app(
+        tmp_path, EMBED_ALLOWED_ORIGINS=COMMENT_ORIGINS, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mailbox.port)
+    )
+
+
+@pytest.fixture
+def comment_client(comment_app):
+    """Return a test client of comment_app."""
+    return comment_app.test_client()
+
+
+def form_token(client, page: str = ARTICLE) -> str:
+    """Return the form token the comments page of ``page`` hands out."""
+    response = client.get("/comments", query_string={"page": page})
+    assert response.status_code == 200, response.text
+    match = re.search(r'name="form_token" type="hidden" value="([^"]+)"', response.text)
+    assert match, "the comments page has no form token"
+    return match.group(1)
+
+
+def post_comment(client, app, body: str = "Lovely article, thank you.", **fields):
+    """Post a comment through the JSON API as a person would: the form shown, 5 s of typing, then the post."""
+    token = fields.pop("form_token", None) or form_token(client, fields.get("page", ARTICLE))
+    app.extensions["clock"].now += timedelta(seconds=5)
+    payload = {"page": ARTICLE, "name": "Ada Reader", "email": "ada@reader.example", "body": body, **fields}
+    return client.post("/api/comments", json={**payload, "form_token": token})

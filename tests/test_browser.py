@@ -144,7 +144,7 @@ def test_booking_with_javascript_in_the_visitors_time_zone(open_page, live):
     _expect_step(page, "service")
     page.get_by_role("link", name="60-minute massage").click()
     _expect_step(page, "day")
-    # book.js detected the zone with Intl and asked for the days in London time.
+    # widget.js detected the zone with Intl and asked for the days in London time.
     expect(page).to_have_url(re.compile(r"[?&]tz=Europe%2FLondon(&|$)"))
     expect(page.get_by_label("Times shown in")).to_have_value("Europe/London")
     expect(page.locator(".day-none").first).to_contain_text("Nov 23")

@@ -11,7 +11,7 @@ def create_app(test_config=None):
     """Create and configure the app; ``test_config`` overrides settings."""
     from config import Config
 
-    from . import admin, api, book, cache, calendars, cli, errors, manage, pages, settings
+    from . import admin, api, book, cache, calendars, cli, comment_api, comment_pages, errors, manage, pages, settings
     from .business import load_business
     from .extensions import db, limiter, mail, migrate
 
@@ -40,6 +40,8 @@ def create_app(test_config=None):
     app.register_blueprint(book.bp)
     app.register_blueprint(manage.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(comment_pages.bp)
+    app.register_blueprint(comment_api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin.oauth_bp)
     cli.init_app(app)

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from . import bookings, business, calendars, jobs
+from . import bookings, business, calendars, comments, jobs
 from .calendars import Event
 from .extensions import db, limiter
 from .forms import ActionForm, BlockTimeForm, LoginForm
@@ -163,6 +163,55 @@ def retry_message(row_id):
         jobs.deliver_now([db.session.get(OutboxMessage, row_id)])
         flash("Sending again.", "success")
     return redirect(url_for("admin.agenda"))
+
+
+# --- Comments -------------------------------------------------------------------
+
+COMMENT_ACTIONS = {"approve": "approved", "delete": "deleted", "spam": "marked as spam"}
+
+
+@bp.get("/comments")
+@sign_in_required
+def comment_list():
+    """List comments that are pending, published or taken for spam, newest first."""
+    status = request.args.get("status", comments.PENDING)
+    if status not in comments.STATUSES:
+        abort(404)
+    try:
+        number = max(int(request.args.get("p", "1")), 1)
+    except ValueError:
+        number = 1
+    items, total = comments.listing(status, number)
+    return render_template(
+        "admin/comments.html",
+        status=status,
+        items=items,
+        total=total,
+        number=number,
+        per_page=50,
+        tallies=comments.status_counts(),
+        zone=zone_named(business.current().studio.timezone),
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/comments")
+@sign_in_required
+def moderate_comments():
+    """Approve, delete or mark as spam the chosen comments."""
+    status = request.args.get("status", comments.PENDING)
+    action = request.form.get("action", "")
+    ids = [int(value) for value in request.form.getlist("ids") if value.isdigit()]
+    if not ActionForm().validate_on_submit():
+        flash("The form expired; please try again.", "error")
+    elif action not in COMMENT_ACTIONS:
+        flash("Choose what to do with the comments.", "error")
+    elif not ids:
+        flash("Tick the comments first.", "error")
+    else:
+        changed = comments.moderate(ids, action)
+        flash(f"{changed} comment{'s' if changed != 1 else ''} {COMMENT_ACTIONS[action]}.", "success")
+    return redirect(url_for("admin.comment_list", status=status if status in comments.STATUSES else None))
 
 
 # --- Google Calendar ------------------------------------------------------------

@@ -102,7 +102,7 @@ def slots():
     return jsonify({"service": service.id, "timezone": zone.key, "slots": [_slot_json(s, zone) for s in found]})
 
 
-def _json_body() -> dict:
+def json_body() -> dict:
     """Return the request's JSON object, or raise BadRequest naming the problem."""
     if not request.is_json:
         raise BadRequest({"body": "must be JSON (Content-Type: application/json)"}, 415)
@@ -131,7 +131,7 @@ def booking_json(booking) -> dict:
 @bp.post("/bookings")
 def create_booking():
     """Book an appointment."""
-    body = _json_body()
+    body = json_body()
     unknown = sorted(set(body) - BOOKING_FIELDS)
     errors = {name: "is not a field of a booking" for name in unknown}
     start = None

@@ -1,7 +1,7 @@
 """The booking widget: service, day, time, details, confirmation.
 
 Every step is a server-rendered page reached by a plain link or form, so the
-widget works with JavaScript off; static/book.js only swaps steps in place.
+widget works with JavaScript off; static/widget.js only swaps steps in place.
 State between steps travels in the query string, never in a cookie, because
 browsers may refuse cookies to a widget framed by another site.
 """

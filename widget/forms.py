@@ -5,7 +5,17 @@ from __future__ import annotations
 from flask import current_app
 from flask_wtf import FlaskForm
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
-from wtforms import DateField, EmailField, HiddenField, PasswordField, StringField, TelField, TextAreaField, TimeField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    StringField,
+    TelField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.csrf.core import CSRF
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
@@ -71,6 +81,33 @@ class RescheduleForm(PublicForm):
     """The client's choice of a new time."""
 
     start = HiddenField(validators=[InputRequired(message="Please choose a time.")])
+
+
+class CommentForm(FlaskForm):
+    """A reader's comment under an article.
+
+    widget.comments checks the fields (one set of rules for this form and the
+    JSON API); the limits here only tell the browser.  There is no CSRF token:
+    posting a comment needs no signed-in user, so a forged post could do
+    nothing a visitor cannot do directly.  ``form_token`` is what the form
+    carries instead: signed by the server with the time the form was shown,
+    it proves the post comes from a form we served and how long it took to
+    fill in (see widget.comments.form_age).  ``homepage`` is a trap for
+    robots, hidden from people.
+    """
+
+    class Meta:
+        csrf = False
+
+    page = HiddenField()
+    parent_id = HiddenField()
+    form_token = HiddenField()
+    name = StringField("Name", validators=[Length(max=100)])
+    email = EmailField("Email", validators=[Length(max=254)])
+    website = StringField("Website", validators=[Length(max=500)])
+    body = TextAreaField("Comment", validators=[Length(max=10_000)])
+    notify = BooleanField("Email me when someone replies to this comment")
+    homepage = StringField("Leave this field empty")
 
 
 class LoginForm(FlaskForm):

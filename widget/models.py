@@ -168,3 +168,49 @@ class OAuthState(db.Model):
     state: Mapped[str] = mapped_column(String(128), primary_key=True)
     code_verifier: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+PUBLISHED = "published"
+SPAM = "spam"
+# A comment's status is PENDING (held for moderation), PUBLISHED or SPAM.
+
+
+class Comment(db.Model):
+    """A reader's comment under an article, or a reply to one.
+
+    ``page`` is the article's normalised URL (see widget.comments.normalise_page).
+    ``parent_id`` is where the comment is shown (never deeper than
+    widget.comments.MAX_DEPTH); ``reply_to_id`` is the comment the reader
+    answered, whose author may be told of the reply.  ``body_html`` is
+    rendered once, when the text is written.  A deleted comment that has
+    replies keeps its place with ``deleted_at`` set and everything personal
+    emptied.  ``email`` is never shown outside the admin.
+    """
+
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    page: Mapped[str] = mapped_column(String(2048))
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reply_to_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    author: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    website: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    notify_replies: Mapped[bool] = mapped_column(db.Boolean, default=False)
+    # Why the comment is held or was taken for spam, for the therapist.
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Where an imported comment came from ("wordpress:<site>:<id>"); makes imports idempotent.
+    source: Mapped[str | None] = mapped_column(String(300), nullable=True, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        Index("ix_comments_page_status", "page", "status", "created_at"),
+        Index("ix_comments_email", "email"),
+        Index("ix_comments_status_created", "status", "created_at"),
+    )

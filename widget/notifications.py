@@ -145,3 +145,58 @@ def calendar_lost(connection, problem: str) -> list:
     # One email per lost connection, however many requests notice it.
     stamp = connection.connected_at.isoformat() if connection.connected_at else "never"
     return [(f"calendar-lost:{stamp}", "email", payload)]
+
+
+def _comment_link(path: str) -> str:
+    return f"{current_app.config['PUBLIC_URL']}{path}"
+
+
+def comment_held(comment) -> list:
+    """Return the therapist's email about a comment waiting for her, with approve and delete links."""
+    from .comments import MODERATION_LINK_AGE, moderation_token
+
+    therapist = current_app.config.get("THERAPIST_EMAIL")
+    if not therapist:
+        return []
+    payload = compose(
+        [therapist],
+        f"Comment to approve: {comment.author} on {comment.page}",
+        "comment_held",
+        studio=business.current().studio,
+        comment=comment,
+        approve_url=_comment_link(f"/comments/approve/{moderation_token(comment, 'approve')}"),
+        delete_url=_comment_link(f"/comments/delete/{moderation_token(comment, 'delete')}"),
+        admin_url=_comment_link("/admin/comments"),
+        link_days=MODERATION_LINK_AGE.days,
+    )
+    # Held again after an edit: a new email, with fresh links.
+    stamp = int((comment.edited_at or comment.created_at).timestamp())
+    return [(f"comment-held:{comment.id}:{stamp}", "email", payload)]
+
+
+def comment_reply(reply) -> list:
+    """Return the email telling a commenter who asked for it that their comment was answered."""
+    from .comments import unsubscribe_token
+    from .extensions import db
+    from .models import PUBLISHED, Comment
+
+    answered = db.session.get(Comment, reply.reply_to_id) if reply.reply_to_id else None
+    if (
+        answered is None
+        or not answered.notify_replies
+        or not answered.email
+        or answered.email == reply.email
+        or answered.status != PUBLISHED
+        or answered.deleted_at is not None
+    ):
+        return []
+    payload = compose(
+        [answered.email],
+        f"{reply.author} replied to your comment",
+        "comment_reply",
+        studio=business.current().studio,
+        answered=answered,
+        reply=reply,
+        unsubscribe_url=_comment_link(f"/comments/unsubscribe/{unsubscribe_token(answered)}"),
+    )
+    return [(f"comment-reply:{reply.id}", "email", payload)]

@@ -16,7 +16,7 @@ bp = Blueprint("pages", __name__)
 
 EMBED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "embed")
 # Pages a host site may frame; every other page refuses to be framed at all.
-FRAMEABLE = ("book.widget", "book.submit", "book.done")
+FRAMEABLE = ("book.widget", "book.submit", "book.done", "comment_pages.thread", "comment_pages.submit")
 
 
 @bp.get("/")

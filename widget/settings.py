@@ -10,6 +10,8 @@ import secrets
 import tempfile
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
 
 class SettingsError(RuntimeError):
     """A setting is missing or invalid; the message names it."""
@@ -148,6 +150,12 @@ def check(app) -> None:
         _fail("REDIS_URL", f"{redis_url!r} is not a redis:// URL")
     config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+
+    for name in ("ADMIN_LOGIN_RATE_LIMIT", "COMMENT_RATE_LIMIT"):
+        try:
+            parse_many(str(config.get(name) or ""))
+        except ValueError:
+            _fail(name, f"{config.get(name)!r} is not a rate limit like '5 per minute; 30 per hour'")
 
     config["MAIL_PORT"] = _integer(config, "MAIL_PORT", 1, 65535)
     config["MAIL_USE_TLS"] = _boolean(config, "MAIL_USE_TLS")

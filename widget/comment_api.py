@@ -1,0 +1,160 @@
+"""The comments JSON API (see /api/openapi.json).  No answer ever carries an email address."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from . import comments
+from .api import BadRequest, json_body
+from .comment_pages import rate_limit
+from .errors import field_errors
+from .extensions import limiter
+from .timezones import rfc3339, zone_named
+
+bp = Blueprint("comment_api", __name__, url_prefix="/api/comments")
+
+# What a client may send, and nothing else.  "form_token" and "homepage" come from the comment form.
+POST_FIELDS = {"page", "name", "email", "website", "body", "parent_id", "notify", "form_token", "homepage"}
+EDIT_FIELDS = {"body"}
+TOKEN_HEADER = "X-Comment-Token"  # noqa: S105 - a header name, not a secret
+MAX_COUNTED_PAGES = 100
+UTC = zone_named("UTC")
+
+
+@bp.errorhandler(BadRequest)
+def _bad_request(error: BadRequest):
+    return field_errors(error.errors, error.status)
+
+
+@bp.errorhandler(comments.InvalidComment)
+def _invalid(error: comments.InvalidComment):
+    return field_errors(error.errors, 409 if isinstance(error, comments.DuplicateComment) else 422)
+
+
+def comment_json(node: comments.Node) -> dict:
+    """Return the public view of a shown comment: no email, nothing derived from one."""
+    comment = node.comment
+    return {
+        "id": comment.id,
+        "parent_id": node.parent_id,
+        "author": comment.author if not node.deleted else None,
+        "website": comment.website if not node.deleted else None,
+        "body_html": comment.body_html,
+        "created_at": rfc3339(comment.created_at, UTC),
+        "edited_at": rfc3339(comment.edited_at, UTC) if comment.edited_at else None,
+        "deleted": node.deleted,
+    }
+
+
+def _page(raw) -> str:
+    try:
+        return comments.normalise_page(raw)
+    except comments.InvalidComment as error:
+        raise BadRequest(error.errors) from None
+
+
+@bp.get("")
+def thread():
+    """List an article's published comments, oldest first (``order=newest`` for newest first)."""
+    page = _page(request.args.get("page"))
+    order = request.args.get("order", "oldest")
+    if order not in ("oldest", "newest"):
+        raise BadRequest({"order": "must be oldest or newest"})
+    nodes = comments.visible(page)
+    if order == "newest":
+        nodes.sort(key=lambda node: (node.comment.created_at, node.comment.id), reverse=True)
+    return jsonify(
+        {
+            "page": page,
+            "count": sum(1 for node in nodes if not node.deleted),
+            "comments": [comment_json(node) for node in nodes],
+        }
+    )
+
+
+@bp.post("")
+@limiter.limit(rate_limit, methods=["POST"])
+def create():
+    """Post a comment; it is published at once or held for the therapist."""
+    body = json_body()
+    unknown = sorted(set(body) - POST_FIELDS)
+    if unknown:
+        raise BadRequest({name: "is not a field of a comment" for name in unknown})
+    token, honeypot = body.get("form_token"), body.get("homepage") or ""
+    if not isinstance(token, (str, type(None))):
+        raise BadRequest({"form_token": "must be text"})
+    if not isinstance(honeypot, str):
+        raise BadRequest({"homepage": "must be text"})
+    try:
+        comment, edit_token = comments.post(body, token, honeypot)
+    except comments.BadToken as stale:
+        raise BadRequest({"form_token": str(stale)}) from None
+    # Spam is answered exactly like a held comment: the robot learns nothing.
+    status = "published" if comment.status == comments.PUBLISHED else "pending"
+    return jsonify(
+        {
+            "id": comment.id,
+            "status": status,
+            "edit_token": edit_token,
+            "editable_until": rfc3339(comment.created_at + comments.EDIT_WINDOW, UTC),
+            "body": comment.body,
+            "body_html": comment.body_html,
+        }
+    ), 201
+
+
+def _token() -> str:
+    token = request.headers.get(TOKEN_HEADER, "")
+    if not token:
+        raise BadRequest({"token": f"is required: send the edit token in the {TOKEN_HEADER} header"}, 401)
+    return token
+
+
+def _refused(error: comments.BadToken):
+    return field_errors({"token": str(error)}, 403)
+
+
+@bp.patch("/<int:comment_id>")
+def edit(comment_id):
+    """Change one's own comment, within 15 minutes of posting it."""
+    token = _token()
+    body = json_body()
+    unknown = sorted(set(body) - EDIT_FIELDS)
+    if unknown:
+        raise BadRequest({name: "cannot be changed" for name in unknown})
+    try:
+        comment = comments.edit(comment_id, token, body.get("body"))
+    except comments.BadToken as error:
+        return _refused(error)
+    status = "published" if comment.status == comments.PUBLISHED else "pending"
+    return jsonify({"id": comment.id, "status": status, "body": comment.body, "body_html": comment.body_html})
+
+
+@bp.delete("/<int:comment_id>")
+def remove(comment_id):
+    """Delete one's own comment, within 15 minutes of posting it."""
+    try:
+        comments.remove_own(comment_id, _token())
+    except comments.BadToken as error:
+        return _refused(error)
+    return "", 204
+
+
+@bp.get("/counts")
+def counts():
+    """Count the published comments of many articles in one call: ``?page=A&page=B``."""
+    raw = request.args.getlist("page")
+    if not raw:
+        raise BadRequest({"page": "is required: one or more article addresses"})
+    if len(raw) > MAX_COUNTED_PAGES:
+        raise BadRequest({"page": f"at most {MAX_COUNTED_PAGES} pages per call"})
+    keys, errors = {}, {}
+    for address in raw:
+        try:
+            keys[address] = comments.normalise_page(address)
+        except comments.InvalidComment as error:
+            errors[address] = error.errors["page"]
+    if errors:
+        raise BadRequest({"page": "; ".join(f"{address}: {problem}" for address, problem in errors.items())})
+    found = comments.counts(sorted(set(keys.values())))
+    return jsonify({address: found[key] for address, key in keys.items()})

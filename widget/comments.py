@@ -1,0 +1,753 @@
+"""Comments under the studio's articles: threads, moderation, spam defences.
+
+A thread is keyed by its article's normalised URL.  A comment's text is
+turned into HTML once, when it is written (``render``); reads serve the
+stored HTML.  The rules follow WordPress's defaults: the first comment from an
+address is held for the therapist, later ones publish at once, and a comment
+with two or more links is held.  Spam that the defences catch is stored as
+spam, never dropped, so the therapist can rescue a mistake.
+
+Links for the therapist (approve, delete) and for the commenter (edit,
+unsubscribe) are signed tokens, one purpose each: an approve token cannot
+delete.  Their age is measured on the app's clock (widget.timezones.utc_now).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+import nh3
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+from markupsafe import escape
+from sqlalchemy import delete, func, inspect, select
+
+from . import jobs
+from .extensions import begin_writing, db
+from .models import PENDING, PUBLISHED, SPAM, Comment, OutboxMessage
+from .timezones import utc_now
+
+STATUSES = (PENDING, PUBLISHED, SPAM)
+LIMITS = {"name": 100, "email": 254, "website": 500, "page": 2048}
+BODY_MIN, BODY_MAX = 2, 10_000
+# Replies nest this deep (0 is a comment on the article); deeper replies join the deepest level.
+MAX_DEPTH = 2
+# A comment with this many links or more waits for the therapist.
+HOLD_LINKS = 2
+MIN_FILL = timedelta(seconds=3)
+FORM_MAX_AGE = timedelta(days=2)
+EDIT_WINDOW = timedelta(minutes=15)
+MODERATION_LINK_AGE = timedelta(days=7)
+# The same text from someone else within this time is taken for spam (bots paste one text everywhere).
+REPEAT_WINDOW = timedelta(days=30)
+REPEAT_MIN_LENGTH = 20
+THREADS_PER_PAGE = 50
+
+URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+TRAILING = ".,;:!?'\"]}*"
+
+
+class InvalidComment(Exception):
+    """Input a comment cannot have; ``errors`` maps each bad field to a message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+class DuplicateComment(InvalidComment):
+    """The same person already said exactly this on this page."""
+
+
+class BadToken(Exception):
+    """A signed link or token is not valid: forged, for another purpose, or expired."""
+
+    def __init__(self, message: str, expired: bool = False):
+        super().__init__(message)
+        self.expired = expired
+
+
+# -- Pages --------------------------------------------------------------------------------------------------------
+
+
+def normalise_page(url: object, allowed: list[str] | None = None) -> str:
+    """Return the thread key of an article URL: its origin must be allowed; query and fragment are dropped.
+
+    ``https://Studio.example:443/blog/post/?utm=x#top`` becomes
+    ``https://studio.example/blog/post``: scheme and host lower-cased, the
+    default port and the trailing slash dropped (the site's root stays ``/``).
+    """
+    if allowed is None:
+        allowed = current_app.config["EMBED_ALLOWED_ORIGINS"]
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidComment({"page": "is required: the address of the article"})
+    url = url.strip()
+    if len(url) > LIMITS["page"]:
+        raise InvalidComment({"page": f"must be at most {LIMITS['page']} characters"})
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise InvalidComment({"page": f"{url!r} is not a web address"}) from None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if scheme not in ("http", "https") or not host or CONTROL.search(url) or " " in url:
+        raise InvalidComment({"page": f"{url!r} is not an http(s) web address"})
+    if port is not None and port != {"http": 80, "https": 443}[scheme]:
+        host = f"{host}:{port}"
+    origin = f"{scheme}://{host}"
+    if origin not in allowed:
+        raise InvalidComment({"page": f"{origin} is not one of the sites comments are open for"})
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((scheme, host, path, "", ""))
+
+
+# -- Rendering ----------------------------------------------------------------------------------------------------
+
+
+def _trim_url(url: str) -> str:
+    """Drop punctuation that ends the sentence rather than the address."""
+    while url and (url[-1] in TRAILING or (url[-1] == ")" and url.count("(") < url.count(")"))):
+        url = url[:-1]
+    return url
+
+
+def links_in(text: str) -> list[str]:
+    """Return the http(s) addresses in a text, as they will be linked."""
+    return [url for url in (_trim_url(match.group()) for match in URL.finditer(text)) if len(url) > len("https://")]
+
+
+def _line(text: str) -> str:
+    out, position = [], 0
+    for match in URL.finditer(text):
+        url = _trim_url(match.group())
+        if len(url) <= len("https://"):
+            continue
+        out.append(str(escape(text[position : match.start()])))
+        out.append(f'<a href="{escape(url)}">{escape(url)}</a>')
+        position = match.start() + len(url)
+    out.append(str(escape(text[position:])))
+    return "".join(out)
+
+
+def render(text: str) -> str:
+    """Return the HTML of a plain-text comment: paragraphs, line breaks, linked addresses, the rest escaped."""
+    paragraphs = [part.strip("\n") for part in re.split(r"\n[ \t]*\n", text.strip())]
+    html = "".join(
+        "<p>" + "<br>\n".join(_line(line) for line in part.split("\n")) + "</p>\n"
+        for part in paragraphs
+        if part.strip()
+    )
+    # Everything was escaped above; the sanitiser is the second lock on the door: only
+    # p, br and a[href] with an http(s) address survive, every link gets rel and target.
+    return clean_html(html)
+
+
+def clean_html(html: str) -> str:
+    """Return HTML reduced to what a comment may contain (also used for imported comments)."""
+    return nh3.clean(
+        html,
+        tags={"p", "br", "a", "em", "strong", "b", "i", "blockquote", "code"},
+        attributes={"a": {"href"}},
+        url_schemes={"http", "https"},
+        link_rel="nofollow ugc noopener",
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+    ).strip()
+
+
+# -- Checking input -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Draft:
+    """A comment's fields, checked and cleaned."""
+
+    page: str
+    name: str
+    email: str
+    website: str | None
+    body: str
+    parent_id: int | None
+    notify: bool
+
+
+def _text(values: dict, name: str) -> str:
+    value = values.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError
+    return value
+
+
+def clean_body(body: object) -> str:
+    """Return a comment's text with line endings unified and control characters removed, or raise InvalidComment."""
+    if not isinstance(body, str):
+        raise InvalidComment({"body": "must be text"})
+    body = CONTROL.sub("", body.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    if len(body) < BODY_MIN:
+        raise InvalidComment({"body": "is required" if not body else f"must be at least {BODY_MIN} characters"})
+    if len(body) > BODY_MAX:
+        raise InvalidComment({"body": f"must be at most {BODY_MAX:,} characters (it has {len(body):,})"})
+    return body
+
+
+def _website(raw: str) -> str | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    if CONTROL.search(raw) or any(ch.isspace() for ch in raw):
+        raise ValueError("must be a web address without spaces")
+    if "://" not in raw and ":" not in raw.split("/", 1)[0]:
+        raw = "https://" + raw.lstrip("/")  # "studio.example" means a web site
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        raise ValueError("is not a web address") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("must start with http:// or https://")
+    if not parts.hostname or "." not in parts.hostname and parts.hostname != "localhost":
+        raise ValueError("is not a web address")
+    if len(raw) > LIMITS["website"]:
+        raise ValueError(f"must be at most {LIMITS['website']} characters")
+    return raw
+
+
+def check(values: dict) -> Draft:
+    """Check a new comment's fields; raise InvalidComment naming every bad one."""
+    errors: dict[str, str] = {}
+    cleaned: dict = {}
+    try:
+        cleaned["page"] = normalise_page(values.get("page"))
+    except InvalidComment as error:
+        errors.update(error.errors)
+    for name in ("name", "email", "website"):
+        try:
+            cleaned[name] = _text(values, name).strip()
+        except TypeError:
+            errors[name] = "must be text"
+    name = cleaned.get("name")
+    if name is not None:
+        if not name:
+            errors["name"] = "is required"
+        elif len(name) > LIMITS["name"]:
+            errors["name"] = f"must be at most {LIMITS['name']} characters"
+        elif CONTROL.search(name) or "\n" in name:
+            errors["name"] = "must be on one line, without control characters"
+    email = cleaned.get("email")
+    if email is not None:
+        if not email:
+            errors["email"] = "is required (it is never published)"
+        elif len(email) > LIMITS["email"]:
+            errors["email"] = f"must be at most {LIMITS['email']} characters"
+        else:
+            try:
+                # ASCII local parts only: a reply notification must be able to reach it.
+                checked = validate_email(email, check_deliverability=False, allow_smtputf8=False)
+                cleaned["email"] = checked.normalized.lower()
+            except EmailNotValidError as error:
+                errors["email"] = f"is not a valid email address ({error})"
+    if "website" in cleaned:
+        try:
+            cleaned["website"] = _website(cleaned["website"])
+        except ValueError as error:
+            errors["website"] = str(error)
+    try:
+        cleaned["body"] = clean_body(values.get("body"))
+    except InvalidComment as error:
+        errors.update(error.errors)
+    parent = values.get("parent_id")
+    if parent in (None, ""):
+        cleaned["parent_id"] = None
+    elif isinstance(parent, bool) or not isinstance(parent, (int, str)) or not str(parent).isdigit():
+        errors["parent_id"] = "must be the id of the comment answered"
+    else:
+        cleaned["parent_id"] = int(parent)
+    notify = values.get("notify", False)
+    if notify in (None, "", "0", "false"):
+        notify = False
+    elif notify in ("1", "on", "true", "y"):
+        notify = True
+    if not isinstance(notify, bool):
+        errors["notify"] = "must be true or false"
+    cleaned["notify"] = notify
+    if errors:
+        raise InvalidComment(errors)
+    return Draft(**cleaned)
+
+
+# -- Signed tokens ------------------------------------------------------------------------------------------------
+
+
+def _serializer(purpose: str) -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"comments-{purpose}")
+
+
+def sign(purpose: str, **data) -> str:
+    """Return a token for one purpose carrying ``data`` and the time it was made."""
+    return _serializer(purpose).dumps({**data, "t": round(utc_now().timestamp(), 3)})
+
+
+def unsign(purpose: str, token: str, max_age: timedelta | None = None) -> dict:
+    """Return the data of a token made for ``purpose``; raise BadToken if forged, misused or older than max_age."""
+    try:
+        data = _serializer(purpose).loads(token or "")
+    except BadSignature:
+        raise BadToken("This link is not valid. Check that it was copied whole.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("t"), (int, float)):
+        raise BadToken("This link is not valid.")
+    if max_age is not None and utc_now().timestamp() - data["t"] > max_age.total_seconds():
+        raise BadToken("This link has expired.", expired=True)
+    return data
+
+
+def form_token() -> str:
+    """Return the token a comment form carries: it proves the form is ours and tells when it was shown."""
+    return sign("form")
+
+
+def form_age(token: str | None) -> float | None:
+    """Return how many seconds ago the form was shown, None when there is no valid token; raise BadToken if stale."""
+    if not token:
+        return None
+    try:
+        data = unsign("form", token)
+    except BadToken:
+        return None
+    age = utc_now().timestamp() - data["t"]
+    if age > FORM_MAX_AGE.total_seconds():
+        raise BadToken("This form is too old. Please reload the page and post again.", expired=True)
+    return age
+
+
+def edit_token(comment: Comment) -> str:
+    """Return the token that lets a comment's author change or delete it for EDIT_WINDOW."""
+    return sign("edit", c=comment.id)
+
+
+def moderation_token(comment: Comment, action: str) -> str:
+    """Return a link token that does one thing ("approve" or "delete") to one comment."""
+    return sign(f"moderate-{action}", c=comment.id)
+
+
+def unsubscribe_token(comment: Comment) -> str:
+    """Return the token of the "stop telling me about replies" link."""
+    return sign("unsubscribe", c=comment.id)
+
+
+def comment_for(purpose: str, token: str, max_age: timedelta | None) -> Comment:
+    """Return the comment a token names; raise BadToken if the token or the comment is gone."""
+    data = unsign(purpose, token, max_age)
+    comment = db.session.get(Comment, data.get("c")) if isinstance(data.get("c"), int) else None
+    if comment is None or comment.deleted_at is not None:
+        raise BadToken("That comment has been deleted.")
+    return comment
+
+
+# -- Writing ------------------------------------------------------------------------------------------------------
+
+
+def _parent(draft: Draft) -> tuple[int | None, int | None]:
+    """Return (where to show a reply, the comment it answers), or raise InvalidComment."""
+    if draft.parent_id is None:
+        return None, None
+    answered = db.session.get(Comment, draft.parent_id)
+    if answered is None or answered.page != draft.page or answered.status != PUBLISHED or answered.deleted_at:
+        raise InvalidComment({"parent_id": "is not a published comment on this page"})
+    shown, depth = answered, _depth(answered)
+    while depth >= MAX_DEPTH and shown.parent_id is not None:
+        shown, depth = db.session.get(Comment, shown.parent_id), depth - 1
+    return shown.id, answered.id
+
+
+def _depth(comment: Comment) -> int:
+    depth, current = 0, comment
+    while current.parent_id is not None and depth <= MAX_DEPTH:
+        current = db.session.get(Comment, current.parent_id)
+        if current is None:
+            break
+        depth += 1
+    return depth
+
+
+def _same_text(body: str) -> str:
+    return " ".join(body.split()).casefold()
+
+
+def _repeats(draft: Draft) -> str | None:
+    """Return "duplicate" if this person said this here already, "spam" if others pasted it recently."""
+    text = _same_text(draft.body)
+    since = utc_now() - REPEAT_WINDOW
+    candidates = db.session.execute(
+        select(Comment.page, Comment.email, Comment.body).where(
+            Comment.created_at >= since, func.length(Comment.body).between(len(draft.body) - 50, len(draft.body) + 50)
+        )
+    ).all()
+    spam = False
+    for page, email, body in candidates:
+        if _same_text(body) != text:
+            continue
+        if email == draft.email and page == draft.page:
+            return "duplicate"
+        if len(text) >= REPEAT_MIN_LENGTH and email != draft.email:
+            spam = True
+    return "spam" if spam else None
+
+
+def _known_commenter(email: str) -> bool:
+    return (
+        db.session.scalar(select(Comment.id).where(Comment.email == email, Comment.status == PUBLISHED).limit(1))
+        is not None
+    )
+
+
+def _verdict(draft: Draft, honeypot: str, age: float | None) -> tuple[str, str | None]:
+    """Return (status, reason) for a new comment."""
+    if honeypot:
+        return SPAM, "filled in the hidden field only robots see"
+    if age is None:
+        return SPAM, "posted without the comment form's token"
+    if age < MIN_FILL.total_seconds():
+        return SPAM, f"posted {age:.1f} s after the form was shown"
+    if _repeats(draft) == "spam":
+        return SPAM, "the same text was posted by someone else"
+    links = len(links_in(draft.body))
+    if links >= HOLD_LINKS:
+        return PENDING, f"has {links} links"
+    if not _known_commenter(draft.email):
+        return PENDING, "first comment from this address"
+    return PUBLISHED, None
+
+
+def post(values: dict, token: str | None, honeypot: str = "") -> tuple[Comment, str]:
+    """Store a new comment after the spam and moderation checks; return it and its edit token.
+
+    Raise InvalidComment for bad input, DuplicateComment when the same person
+    already posted the same text on the page, BadToken when the form is stale.
+    """
+    draft = check(values)
+    age = form_age(token)
+    begin_writing()
+    try:
+        parent_id, reply_to_id = _parent(draft)
+        if _repeats(draft) == "duplicate":
+            raise DuplicateComment({"body": "You already posted this comment here."})
+        status, reason = _verdict(draft, honeypot, age)
+        now = utc_now()
+        comment = Comment(
+            page=draft.page,
+            parent_id=parent_id,
+            reply_to_id=reply_to_id,
+            status=status,
+            reason=reason,
+            author=draft.name,
+            email=draft.email,
+            website=draft.website,
+            body=draft.body,
+            body_html=render(draft.body),
+            notify_replies=draft.notify,
+            created_at=now,
+            published_at=now if status == PUBLISHED else None,
+        )
+        db.session.add(comment)
+        db.session.flush()
+        rows = _announce(comment)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    jobs.deliver_now(rows)
+    return comment, edit_token(comment)
+
+
+def _announce(comment: Comment) -> list:
+    """Queue the emails a comment's new status calls for; return the outbox rows."""
+    from . import notifications
+
+    if comment.status == PENDING:
+        entries = notifications.comment_held(comment)
+    elif comment.status == PUBLISHED:
+        entries = notifications.comment_reply(comment)
+    else:
+        entries = []
+    return [jobs.enqueue(key, kind, payload) for key, kind, payload in entries]
+
+
+def _own(comment_id: int, token: str) -> Comment:
+    comment = comment_for("edit", token, EDIT_WINDOW)
+    if comment.id != comment_id:
+        raise BadToken("This token is for another comment.")
+    return comment
+
+
+def edit(comment_id: int, token: str, body: object) -> Comment:
+    """Change the text of one's own comment within EDIT_WINDOW of posting it."""
+    text = clean_body(body)
+    begin_writing()
+    try:
+        comment = _own(comment_id, token)
+        comment.body, comment.body_html, comment.edited_at = text, render(text), utc_now()
+        links = len(links_in(text))
+        if comment.status == PUBLISHED and links >= HOLD_LINKS:
+            # Adding links after being published must not skip moderation.
+            comment.status, comment.reason, comment.published_at = PENDING, f"edited to have {links} links", None
+        db.session.flush()
+        rows = _announce(comment) if comment.status == PENDING else []
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    jobs.deliver_now(rows)
+    return comment
+
+
+def remove_own(comment_id: int, token: str) -> None:
+    """Delete one's own comment within EDIT_WINDOW of posting it."""
+    begin_writing()
+    try:
+        _remove(_own(comment_id, token))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _has_replies(comment_id: int) -> bool:
+    return db.session.scalar(select(Comment.id).where(Comment.parent_id == comment_id).limit(1)) is not None
+
+
+def _remove(comment: Comment) -> None:
+    """Delete a comment; one with replies is blanked instead, keeping the conversation's shape."""
+    if _has_replies(comment.id):
+        comment.author, comment.email, comment.website = "", None, None
+        comment.body, comment.body_html, comment.notify_replies = "", "", False
+        comment.deleted_at = utc_now()
+        return
+    parent_id = comment.parent_id
+    db.session.delete(comment)
+    db.session.flush()
+    # A blanked comment whose last reply goes has nothing left to hold up.
+    parent = db.session.get(Comment, parent_id) if parent_id is not None else None
+    if parent is not None and parent.deleted_at is not None:
+        _remove(parent)
+
+
+def moderate(ids: list[int], action: str) -> int:
+    """Approve, delete or mark as spam the comments with these ids; return how many changed."""
+    if action not in ("approve", "delete", "spam"):
+        raise ValueError(f"unknown action {action!r}")
+    begin_writing()
+    changed, rows = 0, []
+    try:
+        # Deepest first, so a blanked parent can go when its last reply does.
+        for comment in db.session.scalars(select(Comment).where(Comment.id.in_(ids)).order_by(Comment.id.desc())):
+            if inspect(comment).deleted or inspect(comment).detached:
+                continue  # gone with its last reply, earlier in this loop
+            if comment.deleted_at is not None and action != "delete":
+                continue
+            if action == "approve" and comment.status != PUBLISHED:
+                comment.status, comment.reason, comment.published_at = PUBLISHED, None, utc_now()
+                db.session.flush()
+                rows += _announce(comment)
+            elif action == "spam" and comment.status != SPAM:
+                comment.status, comment.published_at = SPAM, None
+                comment.reason = "marked as spam by the therapist"
+            elif action == "delete":
+                _remove(comment)
+            else:
+                continue
+            changed += 1
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    jobs.deliver_now(rows)
+    return changed
+
+
+def unsubscribe(token: str) -> int:
+    """Stop reply notifications to the address of the comment a token names; return how many comments it had."""
+    data = unsign("unsubscribe", token)
+    begin_writing()
+    comment = db.session.get(Comment, data.get("c")) if isinstance(data.get("c"), int) else None
+    if comment is None or comment.email is None:
+        db.session.commit()
+        return 0
+    changed = 0
+    for own in db.session.scalars(select(Comment).where(Comment.email == comment.email, Comment.notify_replies)):
+        own.notify_replies = False
+        changed += 1
+    db.session.commit()
+    return changed
+
+
+# -- Reading ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Node:
+    """A comment as shown, with the replies shown under it."""
+
+    comment: Comment
+    parent_id: int | None
+    replies: list[Node] = field(default_factory=list)
+
+    @property
+    def deleted(self) -> bool:
+        return self.comment.deleted_at is not None
+
+
+def visible(page: str) -> list[Node]:
+    """Return the shown comments of a page, oldest first, each with its shown parent.
+
+    A blanked comment is shown only while it has a shown reply; a reply whose
+    parent is not shown (taken for spam after the reply) is shown at the top.
+    """
+    comments = db.session.scalars(
+        select(Comment)
+        .where(Comment.page == page, Comment.status == PUBLISHED)
+        .order_by(Comment.created_at, Comment.id)
+    ).all()
+    ids = {comment.id for comment in comments}
+    nodes = {c.id: Node(c, c.parent_id if c.parent_id in ids else None) for c in comments}
+    for node in nodes.values():
+        if node.parent_id is not None:
+            nodes[node.parent_id].replies.append(node)
+
+    def alive(node: Node) -> bool:
+        node.replies = [reply for reply in node.replies if alive(reply)]
+        return not node.deleted or bool(node.replies)
+
+    roots = [node for node in nodes.values() if node.parent_id is None and alive(node)]
+    shown: list[Node] = []
+
+    def walk(node: Node) -> None:
+        shown.append(node)
+        for reply in node.replies:
+            walk(reply)
+
+    for root in roots:
+        walk(root)
+    return shown
+
+
+def roots_of(nodes: list[Node]) -> list[Node]:
+    """Return the comments on the article itself, in order."""
+    return [node for node in nodes if node.parent_id is None]
+
+
+def thread(page: str, newest_first: bool = False, number: int = 1) -> tuple[list[Node], int, int]:
+    """Return one page of a thread (top comments with their replies), the number of pages and the comment count."""
+    nodes = visible(page)
+    roots = roots_of(nodes)
+    if newest_first:
+        roots.reverse()
+    pages = max(1, math.ceil(len(roots) / THREADS_PER_PAGE))
+    number = min(max(number, 1), pages)
+    start = (number - 1) * THREADS_PER_PAGE
+    count = sum(1 for node in nodes if not node.deleted)
+    return roots[start : start + THREADS_PER_PAGE], pages, count
+
+
+def counts(pages: list[str]) -> dict[str, int]:
+    """Return how many published comments each (normalised) page has."""
+    found = dict(
+        db.session.execute(
+            select(Comment.page, func.count(Comment.id))
+            .where(Comment.page.in_(pages), Comment.status == PUBLISHED, Comment.deleted_at.is_(None))
+            .group_by(Comment.page)
+        ).all()
+    )
+    return {page: found.get(page, 0) for page in pages}
+
+
+def listing(status: str, number: int = 1, per_page: int = 50) -> tuple[list[Comment], int]:
+    """Return one page of the comments with a status, newest first, and the total, for the admin."""
+    total = db.session.scalar(select(func.count(Comment.id)).where(Comment.status == status)) or 0
+    comments = db.session.scalars(
+        select(Comment)
+        .where(Comment.status == status)
+        .order_by(Comment.created_at.desc(), Comment.id.desc())
+        .offset((max(number, 1) - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return list(comments), total
+
+
+def status_counts() -> dict[str, int]:
+    """Return how many comments have each status."""
+    found = dict(db.session.execute(select(Comment.status, func.count(Comment.id)).group_by(Comment.status)).all())
+    return {status: found.get(status, 0) for status in STATUSES}
+
+
+def last_change(page: str) -> datetime | None:
+    """Return when the thread last changed (for the feed's updated element)."""
+    return db.session.scalar(
+        select(func.max(func.coalesce(Comment.edited_at, Comment.published_at, Comment.created_at))).where(
+            Comment.page == page, Comment.status == PUBLISHED
+        )
+    )
+
+
+# -- Operator tools -----------------------------------------------------------------------------------------------
+
+
+def export_all() -> list[dict]:
+    """Return every comment, with everything stored about it, for a backup or a move."""
+    return [
+        {
+            "id": c.id,
+            "page": c.page,
+            "parent_id": c.parent_id,
+            "reply_to_id": c.reply_to_id,
+            "status": c.status,
+            "author": c.author,
+            "email": c.email,
+            "website": c.website,
+            "body": c.body,
+            "body_html": c.body_html,
+            "notify_replies": c.notify_replies,
+            "reason": c.reason,
+            "source": c.source,
+            "created_at": c.created_at.isoformat(),
+            "edited_at": c.edited_at.isoformat() if c.edited_at else None,
+            "published_at": c.published_at.isoformat() if c.published_at else None,
+            "deleted_at": c.deleted_at.isoformat() if c.deleted_at else None,
+        }
+        for c in db.session.scalars(select(Comment).order_by(Comment.id))
+    ]
+
+
+ANONYMOUS = "Anonymous"
+
+
+def erase_commenter(email: str, remove: bool = False) -> int:
+    """Forget an email address: its comments lose it and their name and website, or go (``remove``)."""
+    address = email.strip().lower()
+    begin_writing()
+    try:
+        own = db.session.scalars(
+            select(Comment).where(func.lower(Comment.email) == address).order_by(Comment.id.desc())
+        ).all()
+        for comment in own:
+            if remove:
+                _remove(comment)
+            else:
+                comment.email, comment.website, comment.notify_replies = None, None, False
+                comment.author = ANONYMOUS
+        # Nor in the comment emails kept in the outbox, sent or waiting.
+        db.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.key.startswith("comment-"), OutboxMessage.payload.contains(address)
+            )
+        )
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return len(own)
