@@ -249,3 +249,58 @@ def test_form_post_without_service_is_documented(client, spec):
     response = client.post("/book", data={})
     assert response.status_code == 400
     check_status(spec, "/book", "post", response)
+
+
+@pytest.fixture
+def comment_spec(comment_client):
+    """Return the document as an app with comments open serves it."""
+    return comment_client.get("/api/openapi.json").get_json()
+
+
+def test_comment_answers_match(comment_app, comment_client, comment_spec):
+    """Thread, post (held, then published), counts, edit and delete answer what the document says."""
+    from conftest import ARTICLE, post_comment
+
+    from widget import comments
+
+    spec, client = comment_spec, comment_client
+    first = post_comment(client, comment_app, "First, held for approval.")
+    assert check_response(spec, "/api/comments", "post", first)["status"] == "pending"
+    with comment_app.app_context():
+        comments.moderate([first.get_json()["id"]], "approve")
+    reply = post_comment(client, comment_app, "A reply, published at once.", parent_id=first.get_json()["id"])
+    posted = check_response(spec, "/api/comments", "post", reply)
+    assert posted["status"] == "published"
+
+    thread = check_response(spec, "/api/comments", "get", client.get("/api/comments", query_string={"page": ARTICLE}))
+    assert [c["id"] for c in thread["comments"]] == [first.get_json()["id"], posted["id"]]
+    counts = client.get("/api/comments/counts", query_string={"page": [ARTICLE, ARTICLE + "/"]})
+    assert check_response(spec, "/api/comments/counts", "get", counts) == {ARTICLE: 2, ARTICLE + "/": 2}
+
+    headers = {"X-Comment-Token": posted["edit_token"]}
+    path = f"/api/comments/{posted['id']}"
+    edited = client.patch(path, json={"body": "A reply, edited."}, headers=headers)
+    assert check_response(spec, "/api/comments/{comment_id}", "patch", edited)["body"] == "A reply, edited."
+    refused = client.patch(path, json={"body": "No token."})
+    assert check_response(spec, "/api/comments/{comment_id}", "patch", refused)["errors"]["token"]
+    deleted = client.delete(path, headers=headers)
+    assert deleted.status_code == 204
+    check_status(spec, "/api/comments/{comment_id}", "delete", deleted)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "field"),
+    [
+        pytest.param({"json": {}}, 422, "page", id="missing-fields"),
+        pytest.param({"json": {"page": "https://elsewhere.example/x"}}, 422, "page", id="page-not-allowed"),
+        pytest.param({"data": "body=hi", "content_type": "text/plain"}, 415, "body", id="text-plain"),
+        pytest.param({"data": '{"body": ', "content_type": "application/json"}, 400, "body", id="invalid-json"),
+        pytest.param({"data": " " * 70000, "content_type": "application/json"}, 413, None, id="too-large"),
+    ],
+)
+def test_bad_comment_request_answers_match(comment_client, comment_spec, kwargs, status, field):
+    response = comment_client.post("/api/comments", **kwargs)
+    assert response.status_code == status
+    body = check_response(comment_spec, "/api/comments", "post", response)
+    if field is not None:
+        assert field in body["errors"]

@@ -312,6 +312,256 @@ PATHS = {
 }
 
 
+PAGE = _query(
+    "page",
+    {"type": "string", "format": "uri", "maxLength": 2048},
+    "The article's address; its origin must be one of EMBED_ALLOWED_ORIGINS. Query and fragment are ignored.",
+    required=True,
+)
+COMMENT_ID = {"name": "comment_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+EDIT_TOKEN = {
+    "name": "X-Comment-Token",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The edit_token the POST returned; valid for 15 minutes.",
+}
+LINK_TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _link_page(summary: str) -> dict:
+    """Describe a page reached from a link in an email: GET asks, POST does."""
+    return {
+        "get": {
+            "summary": summary + " (asks first: mail scanners follow links).",
+            "parameters": [LINK_TOKEN],
+            "responses": {"200": _html("Confirmation page."), "410": _html("The link is forged, expired or used up.")},
+        },
+        "post": {
+            "summary": summary + ".",
+            "parameters": [LINK_TOKEN],
+            "responses": {
+                "200": _html("Done."),
+                "400": _html("The confirmation form's token was missing or expired."),
+                "410": _html("The link is forged, expired or used up."),
+            },
+        },
+    }
+
+
+COMMENT_SCHEMAS = {
+    "Comment": {
+        "type": "object",
+        "required": ["id", "parent_id", "author", "website", "body_html", "created_at", "edited_at", "deleted"],
+        "additionalProperties": False,
+        "description": "A published comment. Never carries an email address or anything derived from one.",
+        "properties": {
+            "id": {"type": "integer"},
+            "parent_id": {"type": ["integer", "null"], "description": "The comment it is shown under."},
+            "author": {"type": ["string", "null"], "description": "null when deleted."},
+            "website": {"type": ["string", "null"], "format": "uri"},
+            "body_html": {"type": "string", "description": "Sanitised HTML: p, br, and links (rel=nofollow ugc)."},
+            "created_at": RFC3339,
+            "edited_at": {"type": ["string", "null"], "format": "date-time"},
+            "deleted": {"type": "boolean", "description": "Deleted but kept (blank) because it has replies."},
+        },
+    },
+    "Thread": {
+        "type": "object",
+        "required": ["page", "count", "comments"],
+        "additionalProperties": False,
+        "properties": {
+            "page": {"type": "string", "format": "uri", "description": "The normalised address: the thread's key."},
+            "count": {"type": "integer", "description": "Published comments, not counting deleted ones."},
+            "comments": {"type": "array", "items": _ref("Comment")},
+        },
+    },
+    "CommentRequest": {
+        "type": "object",
+        "required": ["page", "name", "email", "body"],
+        "additionalProperties": False,
+        "properties": {
+            "page": {"type": "string", "format": "uri", "maxLength": 2048},
+            "name": {"type": "string", "maxLength": 100},
+            "email": {"type": "string", "format": "email", "maxLength": 254, "description": "Never published."},
+            "website": {"type": ["string", "null"], "maxLength": 500, "description": "http(s) only."},
+            "body": {"type": "string", "minLength": 2, "maxLength": 10000, "description": "Plain text."},
+            "parent_id": {"type": ["integer", "null"], "description": "The comment answered."},
+            "notify": {"type": "boolean", "description": "Email me when someone replies (after approval)."},
+            "form_token": {
+                "type": "string",
+                "description": "The token of the comment form (from GET /comments); without one a post is spam.",
+            },
+            "homepage": {"type": "string", "description": "The form's trap for robots: leave it empty."},
+        },
+    },
+    "CommentPosted": {
+        "type": "object",
+        "required": ["id", "status", "edit_token", "editable_until", "body", "body_html"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "status": {"type": "string", "enum": ["published", "pending"]},
+            "edit_token": {"type": "string", "description": "Send as X-Comment-Token to edit or delete."},
+            "editable_until": RFC3339,
+            "body": {"type": "string"},
+            "body_html": {"type": "string"},
+        },
+    },
+    "CommentEdited": {
+        "type": "object",
+        "required": ["id", "status", "body", "body_html"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "status": {"type": "string", "enum": ["published", "pending"]},
+            "body": {"type": "string"},
+            "body_html": {"type": "string"},
+        },
+    },
+    "Counts": {
+        "type": "object",
+        "description": "Each page address as given, with its number of published comments.",
+        "additionalProperties": {"type": "integer"},
+    },
+}
+
+COMMENT_PATHS = {
+    "/api/comments": {
+        "get": {
+            "summary": "List an article's published comments.",
+            "parameters": [
+                PAGE,
+                _query("order", {"type": "string", "enum": ["oldest", "newest"]}, "Default: oldest first."),
+            ],
+            "responses": {
+                "200": _json(_ref("Thread"), "The thread."),
+                "422": _errors("The page is missing or not on an allowed site."),
+            },
+        },
+        "post": {
+            "summary": "Post a comment (published at once, or held for the therapist).",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CommentRequest")}}},
+            "responses": {
+                "201": _json(_ref("CommentPosted"), "Stored. status says whether it shows yet."),
+                "400": _errors("The body is not a JSON object."),
+                "409": _errors("The same person already posted this text here."),
+                "413": _json(_ref("Error"), "The body is too large."),
+                "415": _errors("The body is not JSON."),
+                "422": _errors("A field is missing or wrong."),
+                "429": _json(_ref("Error"), "Too many comments from this address; Retry-After says when."),
+            },
+        },
+    },
+    "/api/comments/{comment_id}": {
+        "patch": {
+            "summary": "Change one's own comment, within 15 minutes of posting it.",
+            "parameters": [COMMENT_ID, EDIT_TOKEN],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["body"],
+                            "additionalProperties": False,
+                            "properties": {"body": {"type": "string", "minLength": 2, "maxLength": 10000}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json(_ref("CommentEdited"), "Changed (two links or more send it back for approval)."),
+                "400": _errors("The body is not a JSON object."),
+                "401": _errors("No X-Comment-Token header."),
+                "403": _errors("The token is not valid for this comment, or 15 minutes have passed."),
+                "413": _json(_ref("Error"), "The body is too large."),
+                "415": _errors("The body is not JSON."),
+                "422": _errors("The text is missing or wrong."),
+            },
+        },
+        "delete": {
+            "summary": "Delete one's own comment, within 15 minutes (one with replies is blanked).",
+            "parameters": [COMMENT_ID, EDIT_TOKEN],
+            "responses": {
+                "204": {"description": "Deleted."},
+                "401": _errors("No X-Comment-Token header."),
+                "403": _errors("The token is not valid for this comment, or 15 minutes have passed."),
+            },
+        },
+    },
+    "/api/comments/counts": {
+        "get": {
+            "summary": "Count the published comments of several articles in one call.",
+            "parameters": [
+                {
+                    "name": "page",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
+                    "style": "form",
+                    "explode": True,
+                    "description": "An article address; repeat for each (at most 100).",
+                }
+            ],
+            "responses": {
+                "200": _json(_ref("Counts"), "The counts."),
+                "422": _errors("A page is missing or not on an allowed site."),
+            },
+        }
+    },
+    "/comments": {
+        "get": {
+            "summary": "The comments iframe page: the thread and the form; works without JavaScript.",
+            "parameters": [
+                PAGE,
+                _query("order", {"type": "string", "enum": ["oldest", "newest"]}, "Default: oldest first."),
+                _query("p", {"type": "integer", "minimum": 1}, "Which 50 comments (with their replies)."),
+                _query("reply", {"type": "integer"}, "Show the form as a reply to this comment."),
+                _query("posted", {"type": "string", "enum": ["published", "pending"]}, "Say thank you."),
+                _query("tz", {"type": "string"}, "IANA zone to show dates in."),
+                _query("embed", {"type": "string"}, "The host page's origin (set by embed.js)."),
+                _query("accent", {"type": "string"}, "Accent colour, #rgb or #rrggbb."),
+            ],
+            "responses": {
+                "200": _html("The page."),
+                "404": _html("Comments are not open for that page."),
+            },
+        },
+        "post": {
+            "summary": "Post a comment from the HTML form (without JavaScript).",
+            "requestBody": {
+                "required": True,
+                "content": {"application/x-www-form-urlencoded": {"schema": _ref("CommentRequest")}},
+            },
+            "responses": {
+                "303": {"description": "Stored: back to the thread, which says thank you."},
+                "404": _html("Comments are not open for that page."),
+                "413": _html("The form is too large."),
+                "422": _html("A field is wrong; the form says which, keeping what was typed."),
+                "429": _html("Too many comments from this address."),
+            },
+        },
+    },
+    "/comments/feed.atom": {
+        "get": {
+            "summary": "An article's latest 50 comments as an Atom feed.",
+            "parameters": [PAGE],
+            "responses": {
+                "200": {
+                    "description": "Atom (RFC 4287).",
+                    "content": {"application/atom+xml": {"schema": {"type": "string"}}},
+                },
+                "404": _html("Comments are not open for that page."),
+            },
+        }
+    },
+    "/comments/approve/{token}": _link_page("Publish a held comment (the link in the therapist's email)"),
+    "/comments/delete/{token}": _link_page("Delete a comment (the link in the therapist's email)"),
+    "/comments/unsubscribe/{token}": _link_page("Stop emails about replies (the link in those emails)"),
+}
+
+
 def _admin_paths() -> dict:
     """Describe the admin pages: HTML for the therapist, behind a sign-in."""
     redirect = {"302": {"description": "Not signed in: to the sign-in page, or back to the agenda."}}
@@ -369,6 +619,20 @@ def _admin_paths() -> dict:
                 "responses": redirect,
             }
         },
+        "/admin/comments": {
+            "get": {
+                "summary": "Comments by status (pending, published, spam), newest first.",
+                "parameters": [
+                    _query("status", {"type": "string", "enum": ["pending", "published", "spam"]}, "Default: pending."),
+                    _query("p", {"type": "integer", "minimum": 1}, "Which 50."),
+                ],
+                "responses": {"200": _html("The list."), "404": _html("No such status."), **redirect},
+            },
+            "post": {
+                "summary": "Approve, delete or mark as spam the ticked comments (fields ids, action).",
+                "responses": redirect,
+            },
+        },
         "/admin/bookings/{booking_id}/cancel": {
             "post": {
                 "summary": "Cancel a booking.",
@@ -381,14 +645,14 @@ def _admin_paths() -> dict:
 
 def document() -> dict:
     """Return the OpenAPI document."""
-    paths = {**PATHS, **_admin_paths()}
+    paths = {**PATHS, **COMMENT_PATHS, **_admin_paths()}
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Booking widget",
             "version": "1.0.0",
-            "description": "Booking for a small therapy practice: services, free times, bookings.",
+            "description": "Booking and article comments for a small therapy practice.",
         },
         "paths": paths,
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": {**SCHEMAS, **COMMENT_SCHEMAS}},
     }
