@@ -364,7 +364,7 @@
         button.disabled = false;
         if (response.status === 201) {
           var own = load();
-          own[answer.id] = { token: answer.edit_token, until: Date.parse(answer.editable_until), body: answer.body, page: page };
+          own[answer.id] = { token: answer.edit_token, until: Date.now() + answer.editable_for * 1000, body: answer.body, page: page };
           save(own);
           var parent = data.parent_id;
           form.elements.body.value = "";

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
@@ -30,12 +30,14 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Browser, FrameLocator, Locator, Page, expect, sync_playwright
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from tests.conftest import make_app
 from tests.test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, _chromium_unavailable
-from widget import bookings
+from widget import bookings, comments
 from widget.extensions import db
+from widget.models import Comment
 
 # Tuesday 2026-11-24 09:00 in Denver (MST) = 16:00 UTC: the first bookable slot.
 TUESDAY_NINE = datetime(2026, 11, 24, 16, 0, tzinfo=timezone.utc)
@@ -734,6 +736,35 @@ def _serious_violations(page: Page, name: str, report: dict) -> list[str]:
     ]
 
 
+def _comment_page_violations(page: Page, site: Site, report: dict) -> list[str]:
+    """Run axe on the comments page: empty, with a thread, and with the form's errors shown."""
+    article = f"{site.host}/blog/axe"
+    address = f"{site.widget}/comments?page={quote(article, safe='')}&embed={quote(site.host, safe='')}"
+    page.goto(address)
+    found = _serious_violations(page, "comments, empty", report)
+    with site.app.app_context():
+        for author, text in (("Kim", "First: see https://example.org/a."), ("Lee", "Second comment.")):
+            posted, _ = comments.post(
+                {"page": article, "name": author, "email": f"{author.lower()}@example.org", "body": text}, "", ""
+            )
+            comments.moderate([posted.id], "approve")
+        reply = {"page": article, "name": "Kim", "email": "kim@example.org", "body": "A reply.", "parent_id": posted.id}
+        answer, _ = comments.post(reply, "", "")
+        comments.moderate([answer.id], "approve")
+        db.session.remove()
+    page.goto(address)
+    expect(page.locator("#thread li")).to_have_count(3)
+    found += _serious_violations(page, "comments, thread", report)
+    page.get_by_role("textbox", name="Comment").fill("A comment with a bad website.")
+    page.get_by_role("textbox", name="Name", exact=True).fill("Kim")
+    page.get_by_role("textbox", name="Email", exact=True).fill("kim@example.org")
+    page.get_by_label("Website").fill("ftp://nope")
+    page.get_by_role("button", name="Post comment").click()
+    expect(page.locator("p.error").first).to_be_visible()
+    found += _serious_violations(page, "comments, form errors", report)
+    return found
+
+
 def test_widget_pages_have_no_serious_accessibility_violations(open_page, site: Site):
     """axe-core finds nothing serious or critical on the service, day, time, details, done, manage, comments pages."""
     page = open_page()
@@ -763,9 +794,7 @@ def test_widget_pages_have_no_serious_accessibility_violations(open_page, site: 
     page.goto(page.get_by_role("link", name="manage your booking").get_attribute("href"))
     expect(page.get_by_role("heading", name="Your booking")).to_be_visible()
     found += _serious_violations(page, "manage", report)
-    if page.request.get(f"{site.widget}/comments").status != 404:
-        page.goto(f"{site.widget}/comments?page={quote(site.host + '/', safe='')}")
-        found += _serious_violations(page, "comments", report)
+    found += _comment_page_violations(page, site, report)
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "axe-widget.json").write_text(json.dumps(report, indent=2))
     assert found == [], "axe-core violations:\n" + "\n".join(found)
@@ -802,3 +831,219 @@ def test_framed_widget_url_books_without_javascript(open_page, site: Site):
     assert set(policies) == {f"frame-ancestors 'self' {site.host}"}, "every step may be framed by the host"
     with site.app.app_context():
         assert bookings.booking_for_token(urlsplit(page.url).path.rsplit("/", 1)[1]).name == CLIENT["name"]
+
+
+# --- Comments --------------------------------------------------------------------------------------------------------
+# The app's clock is fixed; a test moves it on by a few seconds before posting, as a reader typing
+# would (a comment posted under 3 s after its form was shown is taken for spam).
+
+READER = {"name": "Zoë Reader", "email": "zoe@reader.example"}
+# Records what the host page receives from the comments frame.
+COMMENT_RECORDER = """<script>
+window.commented = [];
+document.addEventListener("bookingwidget:commented", function (event) {
+  commented.push({detail: event.detail, target: event.target.className});
+});
+</script>"""
+
+
+def _article(site: Site) -> str:
+    """Serve an article with the comments thread under it; return its address."""
+    script = f'<script src="{site.widget}/embed.js" data-widget="comments" data-target="#comments"></script>'
+    site.host_pages["/blog/shoulders.html"] = _host_page(
+        site.widget,
+        body=f'<link rel="canonical" href="{site.host}/blog/shoulders.html">{COMMENT_RECORDER}'
+        f'<section id="comments"></section>{script}',
+    )
+    return f"{site.host}/blog/shoulders.html"
+
+
+def _later(site: Site, seconds: int = 5) -> None:
+    site.app.extensions["clock"].now += timedelta(seconds=seconds)
+
+
+def _fill(frame: FrameLocator, body: str, reader: dict = READER) -> None:
+    frame.get_by_role("textbox", name="Comment").fill(body)
+    frame.get_by_role("textbox", name="Name", exact=True).fill(reader["name"])
+    frame.get_by_role("textbox", name="Email", exact=True).fill(reader["email"])
+
+
+def _stored(site: Site) -> list[Comment]:
+    with site.app.app_context():
+        found = list(db.session.scalars(select(Comment).order_by(Comment.id)))
+        db.session.expunge_all()
+        db.session.remove()
+    return found
+
+
+def _approve(site: Site, comment_id: int) -> None:
+    with site.app.app_context():
+        comments.moderate([comment_id], "approve")
+        db.session.remove()
+
+
+def _mark_frame(frame: FrameLocator) -> None:
+    frame.locator("html").evaluate("() => { window.notReloaded = true; }")
+
+
+def _assert_not_reloaded(frame: FrameLocator) -> None:
+    assert frame.locator("html").evaluate("() => window.notReloaded === true"), "the frame reloaded"
+
+
+def test_reader_comments_replies_and_edits_without_reloading(open_page, site: Site):
+    """JS on, third-party cookies blocked: a first comment is held, the next shows at once, replies nest, edits work."""
+    article = _article(site)
+    page = open_page()
+    page.goto(article)
+    frame = _frame(page)
+    expect(frame.get_by_role("heading", name="Leave a comment")).to_be_visible()
+    expect(frame.get_by_text("Your email address will not be published. Required fields are marked *")).to_be_visible()
+    _assert_third_party_cookies_blocked(frame)
+    _assert_height_follows(page, "empty thread")
+    _mark_frame(frame)
+
+    # The first comment from an address waits for the therapist.
+    _fill(frame, "Does the doorway stretch help with a stiff neck too?")
+    _later(site)
+    frame.get_by_role("button", name="Post comment").click()
+    expect(frame.locator("#comments-notice")).to_have_text(
+        "Thank you! Your comment will appear once the studio has approved it."
+    )
+    expect(frame.get_by_role("article", name="Your comment, awaiting approval")).to_contain_text("stiff neck")
+    held = _stored(site)
+    assert [(c.status, c.page, c.author) for c in held] == [("pending", article, READER["name"])]
+    events = _wait_for(page, lambda: page.evaluate("commented"), "the bookingwidget:commented event")
+    assert events[0]["detail"] == {"page": article, "status": "pending"}
+    assert events[0]["target"].startswith("bw-frame")
+    _assert_not_reloaded(frame)
+
+    # Approved, the reader is known: the next comment is published at once and shows in the thread.
+    _approve(site, held[0].id)
+    _fill(frame, "Thanks, trying it this week.")
+    _later(site)
+    frame.get_by_role("button", name="Post comment").click()
+    expect(frame.locator("#comments-notice")).to_have_text("Thank you! Your comment is published.")
+    expect(frame.locator("#thread > li")).to_have_count(2)
+    expect(frame.get_by_role("heading", level=1)).to_have_text("2 comments")
+    _assert_not_reloaded(frame)
+    _assert_height_follows(page, "two comments", idle=False)
+
+    # Reply inline: the form moves under the comment, the reply nests there.
+    first = frame.locator(f"#comment-{held[0].id}")
+    first.get_by_role("link", name=f"Reply to {READER['name']}").click()
+    expect(frame.get_by_role("heading", name=f"Reply to {READER['name']}")).to_be_visible()
+    expect(first.locator("#comment-form")).to_have_count(1)
+    _fill(frame, "Replying to myself: it did help.", {"name": "Ann Other", "email": "ann@reader.example"})
+    _later(site)
+    frame.get_by_role("button", name="Post comment").click()
+    expect(frame.locator("#comments-notice")).to_contain_text("once the studio has approved it")
+    reply = _stored(site)[-1]
+    assert (reply.parent_id, reply.status) == (held[0].id, "pending")
+    expect(first.locator("ol.replies li.pending")).to_contain_text("it did help")
+    expect(frame.get_by_role("heading", name="Leave a comment")).to_be_visible()  # the form went back home
+
+    # The reader's own published comment can be edited for a while, in place.
+    own = frame.locator("#thread > li").nth(1)
+    own.get_by_role("button", name="Edit").click()
+    frame.get_by_label("Edit your comment").fill("Thanks, trying it this week. Update: see https://example.org/neck")
+    frame.get_by_role("button", name="Save").click()
+    expect(frame.locator("#comments-notice")).to_have_text("Your comment is updated.")
+    link = own.locator(".comment-body a")
+    expect(link).to_have_attribute("href", "https://example.org/neck")
+    expect(link).to_have_attribute("rel", "nofollow ugc noopener")
+    _assert_not_reloaded(frame)
+    _save_screenshot(page, "comments", 1280)
+
+
+def test_comments_work_without_javascript(open_page, site: Site):
+    """With JavaScript off, the framed comments page posts through the form, shows errors inline and says thank you."""
+    article = _article(site)
+    page = open_page(java_script_enabled=False)
+    page.goto(f"{site.widget}/comments?page={quote(article, safe='')}&embed={quote(site.host, safe='')}")
+    _fill(page, "A comment with a bad website.")
+    page.get_by_label("Website").fill("javascript:alert(1)")
+    _later(site)
+    page.get_by_role("button", name="Post comment").click()
+    expect(page.locator("#website-error")).to_have_text("Website must start with http:// or https://")
+    expect(page.get_by_role("textbox", name="Comment")).to_have_value("A comment with a bad website.")
+    assert _stored(site) == []
+
+    page.get_by_label("Website").fill("https://zoe.example")
+    _later(site)
+    page.get_by_role("button", name="Post comment").click()
+    expect(page.locator("#comments-notice")).to_contain_text("once the studio has approved it")
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["posted"] == ["pending"] and query["embed"] == [site.host] and query["page"] == [article]
+    [held] = _stored(site)
+    _approve(site, held.id)
+
+    # A reply without JavaScript: the reply link reloads the page with the form set to answer.
+    page.reload()
+    page.get_by_role("link", name=f"Reply to {READER['name']}").click()
+    expect(page.get_by_role("heading", name=f"Reply to {READER['name']}")).to_be_visible()
+    _fill(page, "A reply, posted by the plain form.")
+    _later(site)
+    page.get_by_role("button", name="Post comment").click()
+    expect(page.locator("#comments-notice")).to_have_text("Thank you! Your comment is published.")
+    expect(page.locator(f"#comment-{held.id} ol.replies")).to_contain_text("posted by the plain form")
+    author = page.locator(f"#comment-{held.id} .comment-author a").first
+    expect(author).to_have_attribute("rel", "nofollow ugc noopener")
+
+
+def test_other_sites_cannot_frame_the_comments(open_page, site: Site):
+    """A site not in EMBED_ALLOWED_ORIGINS cannot show the thread: frame-ancestors refuses it."""
+    article = _article(site)
+    page = open_page()
+    refusals = _watch_refusals(page)
+    page.goto(f"{site.foreign}/popup.html")
+    with page.expect_response(lambda response: urlsplit(response.url).path == "/comments") as framed:
+        page.evaluate(
+            """url => {
+              const frame = document.createElement("iframe");
+              frame.src = url;
+              frame.title = "Comments";
+              document.querySelector("main").appendChild(frame);
+            }""",
+            f"{site.widget}/comments?page={quote(article, safe='')}",
+        )
+    assert framed.value.headers["content-security-policy"] == f"frame-ancestors 'self' {site.host}"
+    _wait_for(page, lambda: refusals, "Chromium to report that it refused the frame")
+    _assert_not_rendered(page, 'iframe[title="Comments"]', site.widget, "Leave a comment")
+
+
+def test_comments_frame_fits_at_phone_width(open_page, site: Site):
+    """At 375 px the thread with a long comment and a reply fits its frame: no inner scrollbar, nothing cut off."""
+    article = _article(site)
+    with site.app.app_context():
+        first = Comment(
+            page=article,
+            status="published",
+            author="Kim",
+            email="kim@reader.example",
+            body="x",
+            body_html=comments.render("A long comment. " * 40 + "https://example.org/" + "a" * 80),
+            notify_replies=False,
+            created_at=site.app.extensions["clock"].now,
+        )
+        db.session.add(first)
+        db.session.flush()
+        db.session.add(
+            Comment(
+                page=article,
+                parent_id=first.id,
+                status="published",
+                author="Lee",
+                body="y",
+                body_html=comments.render("A reply."),
+                notify_replies=False,
+                created_at=site.app.extensions["clock"].now,
+            )
+        )
+        db.session.commit()
+        db.session.remove()
+    page = open_page(width=375)
+    page.goto(article)
+    expect(_frame(page).locator("#thread li")).to_have_count(2)
+    _assert_height_follows(page, "thread at 375 px")
+    _save_screenshot(page, "comments", 375)
+    assert re.search(r"2 comments", _frame(page).get_by_role("heading", level=1).inner_text())

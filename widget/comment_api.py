@@ -97,6 +97,8 @@ def create():
             "status": status,
             "edit_token": edit_token,
             "editable_until": rfc3339(comment.created_at + comments.EDIT_WINDOW, UTC),
+            # Seconds left, for clients whose own clock may differ from the server's.
+            "editable_for": int(comments.EDIT_WINDOW.total_seconds()),
             "body": comment.body,
             "body_html": comment.body_html,
         }

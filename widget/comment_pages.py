@@ -117,15 +117,17 @@ def submit():
     try:
         comment, _ = comments.post(values, form.form_token.data, form.homepage.data or "")
     except comments.InvalidComment as invalid:
+        problems = []
         for name, message in invalid.errors.items():
-            target = getattr(form, name, None) if name in ("name", "email", "website", "body") else None
-            (target.errors if target is not None else form.form_errors).append(
-                message if target is not None else f"{name.replace('_', ' ').capitalize()} {message}"
-            )
+            if name in ("name", "email", "website", "body"):
+                getattr(form, name).errors = [message]
+            else:
+                problems.append(f"{name.replace('_', ' ').capitalize()} {message}")
+        form.form_errors = problems
         form.form_token.data = form.form_token.data or comments.form_token()
         return _thread_page(form, page, 422)
     except comments.BadToken as stale:
-        form.form_errors.append(str(stale))
+        form.form_errors = [str(stale)]
         form.form_token.data = comments.form_token()
         return _thread_page(form, page, 422)
     status = "published" if comment.status == comments.PUBLISHED else "pending"

@@ -397,13 +397,14 @@ COMMENT_SCHEMAS = {
     },
     "CommentPosted": {
         "type": "object",
-        "required": ["id", "status", "edit_token", "editable_until", "body", "body_html"],
+        "required": ["id", "status", "edit_token", "editable_until", "editable_for", "body", "body_html"],
         "additionalProperties": False,
         "properties": {
             "id": {"type": "integer"},
             "status": {"type": "string", "enum": ["published", "pending"]},
             "edit_token": {"type": "string", "description": "Send as X-Comment-Token to edit or delete."},
             "editable_until": RFC3339,
+            "editable_for": {"type": "integer", "description": "Seconds left to edit (immune to clock skew)."},
             "body": {"type": "string"},
             "body_html": {"type": "string"},
         },
