@@ -67,6 +67,8 @@ class Config:
     ADMIN_LOGIN_RATE_LIMIT = _env("ADMIN_LOGIN_RATE_LIMIT", "5 per minute; 30 per hour")
     # Comments (and edits) one client address may post (Flask-Limiter syntax; shared through REDIS_URL).
     COMMENT_RATE_LIMIT = _env("COMMENT_RATE_LIMIT", "5 per minute; 30 per hour; 100 per day")
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none; 1 behind one proxy).
+    TRUSTED_PROXIES = _env("TRUSTED_PROXIES", "0")
     # Largest request body accepted, in bytes.
     MAX_CONTENT_LENGTH = _env("MAX_CONTENT_LENGTH", "65536")
     # Seconds a booking form stays valid after it is shown (its CSRF token's lifetime).

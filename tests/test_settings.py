@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from config import TestingConfig
-from tests.conftest import EXAMPLE_RULES, make_app
+from tests.conftest import COMMENT_ORIGINS, EXAMPLE_RULES, make_app
 from widget import create_app
 from widget.settings import SettingsError
 
@@ -201,3 +201,26 @@ def test_settings_are_converted_to_their_types(tmp_path):
     assert app.config["PUBLIC_URL"] == "https://book.example"
     assert app.config["PREFERRED_URL_SCHEME"] == "https"
     assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+def test_trusted_proxy_gives_each_reader_their_own_rate_limit(tmp_path):
+    """Behind one trusted proxy, X-Forwarded-For names the client: readers do not share the proxy's limit."""
+    app = make_app(
+        tmp_path, TRUSTED_PROXIES="1", COMMENT_RATE_LIMIT="1 per minute", EMBED_ALLOWED_ORIGINS=COMMENT_ORIGINS
+    )
+    client = app.test_client()
+
+    def post(reader: str):
+        return client.post("/api/comments", json={}, headers={"X-Forwarded-For": reader})
+
+    assert post("203.0.113.1").status_code == 422
+    assert post("203.0.113.1").status_code == 429
+    assert post("203.0.113.2").status_code == 422, "another reader behind the same proxy is not limited"
+
+
+def test_untrusted_forwarded_for_is_ignored(tmp_path):
+    """Without TRUSTED_PROXIES a client cannot dodge the limit by sending its own X-Forwarded-For."""
+    app = make_app(tmp_path, COMMENT_RATE_LIMIT="1 per minute", EMBED_ALLOWED_ORIGINS=COMMENT_ORIGINS)
+    client = app.test_client()
+    assert client.post("/api/comments", json={}, headers={"X-Forwarded-For": "203.0.113.1"}).status_code == 422
+    assert client.post("/api/comments", json={}, headers={"X-Forwarded-For": "203.0.113.2"}).status_code == 429

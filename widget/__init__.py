@@ -25,6 +25,12 @@ def create_app(test_config=None):
     if test_config is not None:
         app.config.from_mapping(test_config)
     settings.check(app)
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind a proxy every request comes from the proxy: per-address rate limits need the client's address.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.extensions["business"] = load_business(app.config["BUSINESS_CONFIG"])
 
     db.init_app(app)

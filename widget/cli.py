@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import click
 from flask.cli import with_appcontext
 from werkzeug.security import generate_password_hash
 
+from . import comments
 from .extensions import begin_writing, db
 from .models import Setting
+from .timezones import utc_now
+from .wordpress import ImportProblem, import_wordpress
 
 MIN_PASSWORD = 10
 
@@ -65,7 +69,111 @@ def run_jobs_command(once, interval):
         time.sleep(interval)
 
 
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
+def import_summary(counts: dict) -> str:
+    """Say in one paragraph what an import did."""
+    site = counts["site"] or "no site named"
+    statuses = f"{counts['published']} published, {counts['held']} held for approval, {counts['spam']} spam"
+    lines = [f"Imported {_plural(counts['imported'], 'comment')} from WordPress ({site}): {statuses}."]
+    if counts["already_imported"]:
+        lines.append(f"{_plural(counts['already_imported'], 'comment was', 'comments were')} already imported.")
+    skipped = []
+    if counts["skipped_trash"]:
+        skipped.append(f"{_plural(counts['skipped_trash'], 'comment')} in the trash")
+    if counts["skipped_pingbacks"]:
+        skipped.append(_plural(counts["skipped_pingbacks"], "pingback or trackback", "pingbacks and trackbacks"))
+    if counts["skipped_other"]:
+        skipped.append(
+            f"{_plural(counts['skipped_other'], 'entry', 'entries')} that are not comments (editorial notes and such)"
+        )
+    if counts["skipped_pages"]:
+        origins = ", ".join(counts["refused_origins"])
+        skipped.append(
+            f"the comments of {_plural(counts['skipped_pages'], 'post')} on sites comments are not open for "
+            f"({origins}; add them to EMBED_ALLOWED_ORIGINS and run the import again to take them)"
+        )
+    if skipped:
+        lines.append("Skipped " + "; ".join(skipped) + ".")
+    lines.append("No emails were sent.")
+    return " ".join(lines)
+
+
+@click.command("import-wordpress")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_wordpress_command(file):
+    """Import the comments of a WordPress export (WXR) FILE.
+
+    Approved comments are published, held ones wait for approval, spam stays
+    spam; trash, pingbacks and trackbacks are skipped, and so are posts on
+    sites not in EMBED_ALLOWED_ORIGINS.  Replies keep their threads.  Running
+    it again imports only comments not imported before.  Nothing is written
+    unless the whole file is read.
+    """
+    try:
+        counts = import_wordpress(file)
+    except ImportProblem as problem:
+        raise click.ClickException(str(problem)) from None
+    click.echo(import_summary(counts))
+
+
+def comments_export() -> dict:
+    """Return every comment with everything stored about it, and when the export was made."""
+    return {"exported_at": utc_now().isoformat(), "comments": comments.export_all()}
+
+
+@click.command("export-comments")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, writable=True), help="The file to write (default: standard output)."
+)
+@with_appcontext
+def export_comments_command(output):
+    """Write every comment, email addresses included, as JSON: for a backup or a move."""
+    export = comments_export()
+    data = (json.dumps(export, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    if output is None:
+        click.get_binary_stream("stdout").write(data)
+        return
+    # Atomic: an interrupted export never leaves half a backup under the name asked for.
+    with click.open_file(output, "wb", atomic=True) as file:
+        file.write(data)
+    click.echo(f"Exported {_plural(len(export['comments']), 'comment')} to {output}.")
+
+
+def _email_address(_ctx, _param, value: str) -> str:
+    value = value.strip()
+    local, _, domain = value.rpartition("@")
+    if not local or not domain or any(ch.isspace() for ch in value):
+        raise click.BadParameter(f"{value!r} is not an email address (like ada@example.com)")
+    return value
+
+
+@click.command("erase-commenter")
+@click.argument("email", callback=_email_address)
+@click.option("--remove", is_flag=True, help="Delete their comments instead (those with replies are blanked).")
+@with_appcontext
+def erase_commenter_command(email, remove):
+    """Forget a commenter's EMAIL: their comments become Anonymous, without email or website.
+
+    With --remove their comments are deleted; one that has replies is
+    blanked instead, so the replies keep their place.
+    """
+    count = comments.erase_commenter(email, remove)
+    if not count:
+        click.echo("No comments have that email address; nothing changed.")
+    elif remove:
+        click.echo(f"Removed {_plural(count, 'comment')} (any with replies are blanked, keeping the replies).")
+    else:
+        click.echo(f"Anonymised {_plural(count, 'comment')}: the address, name and website are gone.")
+
+
 def init_app(app) -> None:
     """Register the commands."""
     app.cli.add_command(set_admin_password_command)
     app.cli.add_command(run_jobs_command)
+    app.cli.add_command(import_wordpress_command)
+    app.cli.add_command(export_comments_command)
+    app.cli.add_command(erase_commenter_command)

@@ -159,6 +159,7 @@ def check(app) -> None:
 
     config["MAIL_PORT"] = _integer(config, "MAIL_PORT", 1, 65535)
     config["MAIL_USE_TLS"] = _boolean(config, "MAIL_USE_TLS")
+    config["TRUSTED_PROXIES"] = _integer(config, "TRUSTED_PROXIES", 0, 5)
     config["MAX_CONTENT_LENGTH"] = _integer(config, "MAX_CONTENT_LENGTH", 1024, 100 * 1024 * 1024)
     config["BOOKING_FORM_MAX_AGE"] = _integer(config, "BOOKING_FORM_MAX_AGE", 60, 7 * 86400)
     config["CANCEL_CUTOFF_HOURS"] = _integer(config, "CANCEL_CUTOFF_HOURS", 0, 24 * 30)

@@ -1,0 +1,409 @@
+"""Import the comments of a WordPress export (a WXR file: RSS 2.0 with the ``wp:`` namespace).
+
+The file is read as a stream, one ``<item>`` (post) at a time, with defusedxml:
+a file declaring entities (entity expansion, external entities) is refused.
+The whole import is one transaction, so a refused or broken file writes
+nothing.  Each imported comment keeps where it came from in ``source``
+("wordpress:<site>:<comment id>"); running the import again adds only what is
+new.  No email is sent: these conversations happened long ago.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException, EntitiesForbidden, ExternalReferenceForbidden
+from defusedxml.ElementTree import iterparse
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from . import business, comments
+from .extensions import begin_writing, db
+from .models import PENDING, PUBLISHED, SPAM, Comment
+from .settings import origin_of
+from .timezones import zone_named
+
+EXPORT_NAMESPACE = "http://wordpress.org/export/"
+NAMESPACES = tuple(f"{EXPORT_NAMESPACE}{version}/" for version in ("1.0", "1.1", "1.2"))
+WP_TIME = "%Y-%m-%d %H:%M:%S"
+STATUSES = {"1": PUBLISHED, "0": PENDING, "spam": SPAM}
+# "post-trashed": the comments of a post sent to the trash.
+TRASH = {"trash", "post-trashed"}
+PINGBACKS = {"pingback", "trackback"}
+# Anything else ("note" is WordPress's private editorial note) is not a reader's comment.
+COMMENT_TYPES = {"", "comment"}
+REASONS = {PENDING: "imported from WordPress, not approved there", SPAM: "marked as spam in WordPress"}
+PARAGRAPH = re.compile(r"<p[\s>]", re.IGNORECASE)
+LOOKUP_BATCH = 500
+
+
+class ImportProblem(ValueError):
+    """The file cannot be imported; the message says why, in the operator's terms."""
+
+
+@dataclass
+class WordPressComment:
+    """One ``<wp:comment>`` as the file gives it."""
+
+    id: int
+    parent: int | None
+    kind: str
+    approved: str
+    author: str
+    email: str
+    website: str
+    content: str
+    date: str
+    date_gmt: str
+
+
+def import_wordpress(path) -> dict:
+    """Import the comments of the WXR file at ``path`` in one transaction; return what was done.
+
+    The answer counts ``imported`` (of which ``published``, ``held`` and
+    ``spam``), ``already_imported``, ``skipped_trash``, ``skipped_pingbacks``,
+    ``skipped_other`` (comment types that are not a reader's comment) and
+    ``skipped_pages`` (posts with comments on a site comments are not open
+    for, whose origins are in ``refused_origins``), and names the ``site`` the
+    export came from.  Raise ImportProblem if the file is refused.
+    """
+    zone = zone_named(business.current().studio.timezone)
+    begin_writing()
+    try:
+        counts = _import(path, zone)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ImportProblem("another import wrote the same comments at the same time; nothing was imported") from None
+    except Exception:
+        db.session.rollback()
+        raise
+    return counts
+
+
+def _import(path, zone) -> dict:
+    counts = {
+        "site": None,
+        "imported": 0,
+        "published": 0,
+        "held": 0,
+        "spam": 0,
+        "already_imported": 0,
+        "skipped_trash": 0,
+        "skipped_pingbacks": 0,
+        "skipped_other": 0,
+        "skipped_pages": 0,
+        "refused_origins": [],
+    }
+    refused: set[str] = set()
+    wp = site_url = channel_link = None
+    open_elements: list[Element] = []
+    seen_channel = False
+    try:
+        with open(path, "rb") as file:
+            for event, value in iterparse(file, events=("start-ns", "start", "end")):
+                if event == "start-ns":
+                    wp = _namespace(value[1], wp, path)
+                    continue
+                element: Element = value
+                if event == "start":
+                    if not open_elements and element.tag != "rss":
+                        raise ImportProblem(
+                            f"{path} is not a WordPress export: it is <{_local(element.tag)}>, not <rss>"
+                        )
+                    if len(open_elements) == 1 and element.tag == "channel":
+                        seen_channel = True
+                    open_elements.append(element)
+                    continue
+                open_elements.pop()
+                if len(open_elements) != 2 or open_elements[-1].tag != "channel":
+                    continue
+                # A child of the channel: the export's header, or one post with its comments.
+                if element.tag == "link":
+                    channel_link = (element.text or "").strip()
+                elif wp and element.tag == f"{{{wp}}}base_site_url":
+                    site_url = (element.text or "").strip()
+                elif element.tag == "item":
+                    if wp is None:
+                        raise ImportProblem(f"{path} is an RSS feed, not a WordPress export (no wp: namespace)")
+                    if counts["site"] is None:
+                        counts["site"] = _site(site_url, channel_link, path)
+                    _import_item(element, wp, counts, refused, zone)
+                # Done with it: memory stays bounded however long the file is.
+                open_elements[-1].remove(element)
+                element.clear()
+    except OSError as error:
+        raise ImportProblem(f"{path} cannot be read: {error.strerror or error}") from None
+    except ParseError as error:
+        raise ImportProblem(f"{path} is not well-formed XML ({error}); nothing was imported") from None
+    except EntitiesForbidden as error:
+        kind = f"an external entity ({error.sysid})" if error.sysid else f"the entity {error.name!r}"
+        raise ImportProblem(
+            f"{path} declares {kind}; a WordPress export declares none, and entities can make the importer "
+            "expand text without end or read files, so the file is refused and nothing was imported"
+        ) from None
+    except ExternalReferenceForbidden as error:
+        raise ImportProblem(
+            f"{path} refers to an outside resource ({error.sysid}); the file is refused and nothing was imported"
+        ) from None
+    except DefusedXmlException as error:
+        raise ImportProblem(f"{path} has a document type or entities ({error}); the file is refused") from None
+    if not seen_channel:
+        raise ImportProblem(f"{path} is not a WordPress export (WXR): its <rss> has no <channel>")
+    if wp is None:
+        raise ImportProblem(f"{path} is an RSS feed, not a WordPress export (no wp: namespace)")
+    counts["refused_origins"] = sorted(refused)
+    return counts
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _namespace(uri: str, known: str | None, path) -> str | None:
+    """Return the WXR namespace once a declaration names it; refuse versions this importer does not know."""
+    if not uri.startswith(EXPORT_NAMESPACE):
+        return known
+    if uri not in NAMESPACES:
+        raise ImportProblem(f"{path} is a WordPress export of a version this importer does not read ({uri})")
+    return uri
+
+
+def _site(site_url: str | None, channel_link: str | None, path) -> str:
+    """Return the host[:port] of the exported site, which names its comments in ``source``."""
+    for url in (site_url, channel_link):
+        origin = origin_of(url) if url else None
+        if origin:
+            return origin.split("://", 1)[1]
+    raise ImportProblem(f"{path} does not name its site: no wp:base_site_url or channel link before the first item")
+
+
+# -- One post -----------------------------------------------------------------------------------------------------
+
+
+def _import_item(item: Element, wp: str, counts: dict, refused: set[str], zone) -> None:
+    """Import the comments of one post."""
+    found = item.findall(f"{{{wp}}}comment")
+    if not found:
+        return
+    link = (item.findtext("link") or "").strip()
+    try:
+        page = comments.normalise_page(link)
+    except comments.InvalidComment:
+        counts["skipped_pages"] += 1
+        refused.add(origin_of(link) or link[:200] or "(a post without a link)")
+        return
+    read: dict[int, WordPressComment] = {}
+    for element in found:
+        comment = _read(element, wp, link)
+        if comment.id in read:
+            counts["already_imported"] += 1  # listed twice in the file: imported once
+            continue
+        read[comment.id] = comment
+    kept = set()
+    for comment in read.values():
+        if comment.kind in PINGBACKS:
+            counts["skipped_pingbacks"] += 1
+        elif comment.kind not in COMMENT_TYPES:
+            counts["skipped_other"] += 1
+        elif comment.approved in TRASH:
+            counts["skipped_trash"] += 1
+        else:
+            kept.add(comment.id)
+    if not kept:
+        return
+    created = {number: _created(read[number], zone, link) for number in kept}
+    parents = attach({number: comment.parent for number, comment in read.items()}, kept)
+    site = counts["site"]
+    sources = {number: f"wordpress:{site}:{number}" for number in kept}
+    ours = _existing(sources)
+    for number in _parents_first(kept, parents, created):
+        if number in ours:
+            counts["already_imported"] += 1
+            continue
+        shown, answered = thread_position(parents[number], parents)
+        comment = _comment(read[number], page, created[number], sources[number])
+        comment.parent_id, comment.reply_to_id = ours.get(shown), ours.get(answered)
+        db.session.add(comment)
+        db.session.flush()
+        ours[number] = comment.id
+        counts["imported"] += 1
+        counts[{PUBLISHED: "published", PENDING: "held", SPAM: "spam"}[comment.status]] += 1
+
+
+def _read(element: Element, wp: str, link: str) -> WordPressComment:
+    def text(name: str) -> str:
+        return element.findtext(f"{{{wp}}}comment_{name}") or ""
+
+    try:
+        number = int(text("id").strip())
+        parent = int(text("parent").strip() or "0")
+    except ValueError:
+        raise ImportProblem(f"a comment on {link} has no valid comment_id or comment_parent") from None
+    return WordPressComment(
+        id=number,
+        parent=parent if parent and parent != number else None,
+        kind=text("type").strip().lower(),
+        approved=text("approved").strip().lower(),
+        author=text("author"),
+        email=text("author_email"),
+        website=text("author_url"),
+        content=text("content"),
+        date=text("date").strip(),
+        date_gmt=text("date_gmt").strip(),
+    )
+
+
+def _created(comment: WordPressComment, zone, link: str) -> datetime:
+    """Return when a comment was written: its GMT date, or its local date in the studio's zone when GMT is blank."""
+    try:
+        if comment.date_gmt and not comment.date_gmt.startswith("0000-00-00"):
+            return datetime.strptime(comment.date_gmt, WP_TIME).replace(tzinfo=timezone.utc)
+        return datetime.strptime(comment.date, WP_TIME).replace(tzinfo=zone).astimezone(timezone.utc)
+    except ValueError:
+        raise ImportProblem(
+            f"comment {comment.id} on {link} has no valid date (comment_date_gmt {comment.date_gmt!r}, "
+            f"comment_date {comment.date!r}); nothing was imported"
+        ) from None
+
+
+def _existing(sources: dict[int, str]) -> dict[int, int]:
+    """Return our id of each WordPress comment already imported, by its WordPress id."""
+    number_of = {source: number for number, source in sources.items()}
+    found: dict[int, int] = {}
+    wanted = list(number_of)
+    for start in range(0, len(wanted), LOOKUP_BATCH):
+        rows = db.session.execute(
+            select(Comment.source, Comment.id).where(Comment.source.in_(wanted[start : start + LOOKUP_BATCH]))
+        )
+        found.update({number_of[source]: our_id for source, our_id in rows})
+    return found
+
+
+def _comment(comment: WordPressComment, page: str, created: datetime, source: str) -> Comment:
+    status = STATUSES.get(comment.approved, PENDING)
+    reason = REASONS.get(status)
+    if comment.approved not in STATUSES:
+        reason = f"imported from WordPress with the unknown status {comment.approved[:80]!r}"
+    body = comment.content.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return Comment(
+        page=page,
+        status=status,
+        reason=reason,
+        author=_author(comment.author),
+        email=_email(comment.email),
+        website=_website(comment.website),
+        body=body,
+        body_html=comment_html(body),
+        notify_replies=False,
+        source=source,
+        created_at=created,
+        published_at=created if status == PUBLISHED else None,
+    )
+
+
+def _author(name: str) -> str:
+    name = " ".join(comments.CONTROL.sub("", name).split())
+    return name[: comments.LIMITS["name"]].strip() or comments.ANONYMOUS
+
+
+def _email(address: str) -> str | None:
+    address = address.strip()
+    if not address or len(address) > comments.LIMITS["email"]:
+        return None
+    try:
+        return validate_email(address, check_deliverability=False, allow_smtputf8=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+def _website(url: str) -> str | None:
+    url = url.strip()
+    if not url or len(url) > comments.LIMITS["website"] or comments.CONTROL.search(url):
+        return None
+    if any(ch.isspace() for ch in url):
+        return None
+    if origin_of(url) is None:
+        return None  # javascript:, mailto:, a bare "http://", a host with a password ...
+    return url
+
+
+def comment_html(content: str) -> str:
+    """Return the HTML of a WordPress comment: its paragraphs (as WordPress shows them), sanitised."""
+    text = content.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not PARAGRAPH.search(text):
+        parts = [part.strip("\n") for part in re.split(r"\n[ \t]*\n", text)]
+        text = "".join("<p>" + part.replace("\n", "<br>\n") + "</p>\n" for part in parts if part.strip())
+    return comments.clean_html(text)
+
+
+# -- Threads ------------------------------------------------------------------------------------------------------
+
+
+def attach(parents: Mapping[int, int | None], kept: set[int]) -> dict[int, int | None]:
+    """Return the parent of each kept comment among the kept ones.
+
+    A reply to a comment that is not imported (trash, a pingback) answers that
+    comment's own parent, or the article; a parent missing from the post
+    makes a comment top-level, and so does a loop of parents.
+    """
+    placed: dict[int, int | None] = {}
+    for number in kept:
+        parent, seen = parents.get(number), {number}
+        while parent is not None and parent not in kept:
+            if parent in seen:
+                parent = None
+                break
+            seen.add(parent)
+            parent = parents.get(parent)
+        placed[number] = parent
+    for number in placed:
+        seen, current = {number}, placed[number]
+        while current is not None:
+            if current in seen:
+                placed[number] = None
+                break
+            seen.add(current)
+            current = placed[current]
+    return placed
+
+
+def thread_position(answered: int | None, parents: Mapping[int, int | None]) -> tuple[int | None, int | None]:
+    """Return (the comment a reply is shown under, the comment it answers), given every comment's parent.
+
+    Like a reply posted here (comments.post): replies are shown at most
+    comments.MAX_DEPTH deep; a reply to a comment at that depth is shown
+    beside it, under their ancestor one level up, and still answers it.
+    """
+    if answered is None:
+        return None, None
+    ancestors = [answered]
+    while parents.get(ancestors[-1]) is not None:
+        ancestors.append(parents[ancestors[-1]])
+    # ancestors[-1] is on the article (depth 0); the reply would sit at depth len(ancestors).
+    if len(ancestors) <= comments.MAX_DEPTH:
+        return answered, answered
+    if comments.MAX_DEPTH == 0:
+        return None, answered
+    return ancestors[len(ancestors) - comments.MAX_DEPTH], answered
+
+
+def _parents_first(kept: set[int], parents: Mapping[int, int | None], created: Mapping[int, datetime]) -> list[int]:
+    """Return the kept comments oldest first, each after its parent (a file may list a reply before it)."""
+    order: list[int] = []
+    done: set[int] = set()
+    for number in sorted(kept, key=lambda n: (created[n], n)):
+        chain = []
+        current = number
+        while current is not None and current not in done:
+            chain.append(current)
+            current = parents[current]
+        for each in reversed(chain):
+            order.append(each)
+            done.add(each)
+    return order
