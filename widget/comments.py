@@ -735,6 +735,8 @@ def erase_commenter(email: str, remove: bool = False) -> int:
             select(Comment).where(func.lower(Comment.email) == address).order_by(Comment.id.desc())
         ).all()
         for comment in own:
+            if inspect(comment).deleted or inspect(comment).detached:
+                continue  # gone with its last reply, earlier in this loop
             if remove:
                 _remove(comment)
             else:
