@@ -87,7 +87,7 @@ def import_summary(counts: dict) -> str:
         skipped.append(_plural(counts["skipped_pingbacks"], "pingback or trackback", "pingbacks and trackbacks"))
     if counts["skipped_other"]:
         skipped.append(
-            f"{_plural(counts['skipped_other'], 'entry', 'entries')} that are not comments (editorial notes and such)"
+            f"{_plural(counts['skipped_other'], 'non-comment entry', 'non-comment entries')} (editorial notes and such)"
         )
     if counts["skipped_pages"]:
         origins = ", ".join(counts["refused_origins"])
@@ -135,7 +135,7 @@ def export_comments_command(output):
     export = comments_export()
     data = (json.dumps(export, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     if output is None:
-        click.get_binary_stream("stdout").write(data)
+        click.echo(data, nl=False)  # bytes: written as they are, UTF-8 whatever the terminal
         return
     # Atomic: an interrupted export never leaves half a backup under the name asked for.
     with click.open_file(output, "wb", atomic=True) as file:

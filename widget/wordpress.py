@@ -28,8 +28,9 @@ from .models import PENDING, PUBLISHED, SPAM, Comment
 from .settings import origin_of
 from .timezones import zone_named
 
-EXPORT_NAMESPACE = "http://wordpress.org/export/"
-NAMESPACES = tuple(f"{EXPORT_NAMESPACE}{version}/" for version in ("1.0", "1.1", "1.2"))
+# The wp: namespace names the WXR version; excerpt: lives under it ("http://wordpress.org/export/1.2/excerpt/").
+EXPORT_NAMESPACE = re.compile(r"http://wordpress\.org/export/[0-9.]+/")
+NAMESPACES = tuple(f"http://wordpress.org/export/{version}/" for version in ("1.0", "1.1", "1.2"))
 WP_TIME = "%Y-%m-%d %H:%M:%S"
 STATUSES = {"1": PUBLISHED, "0": PENDING, "spam": SPAM}
 # "post-trashed": the comments of a post sent to the trash.
@@ -167,7 +168,7 @@ def _local(tag: str) -> str:
 
 def _namespace(uri: str, known: str | None, path) -> str | None:
     """Return the WXR namespace once a declaration names it; refuse versions this importer does not know."""
-    if not uri.startswith(EXPORT_NAMESPACE):
+    if not EXPORT_NAMESPACE.fullmatch(uri):
         return known
     if uri not in NAMESPACES:
         raise ImportProblem(f"{path} is a WordPress export of a version this importer does not read ({uri})")
