@@ -6,9 +6,8 @@ from flask import Blueprint, jsonify, request
 
 from . import comments
 from .api import BadRequest, json_body
-from .comment_pages import rate_limit
+from .comment_pages import comment_limit
 from .errors import field_errors
-from .extensions import limiter
 from .timezones import rfc3339, zone_named
 
 bp = Blueprint("comment_api", __name__, url_prefix="/api/comments")
@@ -73,7 +72,7 @@ def thread():
 
 
 @bp.post("")
-@limiter.limit(rate_limit, methods=["POST"])
+@comment_limit
 def create():
     """Post a comment; it is published at once or held for the therapist."""
     body = json_body()
@@ -117,6 +116,7 @@ def _refused(error: comments.BadToken):
 
 
 @bp.patch("/<int:comment_id>")
+@comment_limit
 def edit(comment_id):
     """Change one's own comment, within 15 minutes of posting it."""
     token = _token()
@@ -133,6 +133,7 @@ def edit(comment_id):
 
 
 @bp.delete("/<int:comment_id>")
+@comment_limit
 def remove(comment_id):
     """Delete one's own comment, within 15 minutes of posting it."""
     try:

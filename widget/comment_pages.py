@@ -25,9 +25,12 @@ CARRIED = ("page", "embed", "accent", "tz", "order")
 FEED_ENTRIES = 50
 
 
-def rate_limit() -> str:
-    """Return the per-address limit on posting comments."""
+def _rate_limit() -> str:
     return current_app.config["COMMENT_RATE_LIMIT"]
+
+
+# One budget per address for everything that writes a comment: the form, the API, edits, deletes.
+comment_limit = limiter.shared_limit(_rate_limit, scope="comments", methods=["POST", "PATCH", "DELETE"])
 
 
 def _carry(**changes) -> dict:
@@ -100,7 +103,7 @@ def thread():
 
 
 @bp.post("/comments")
-@limiter.limit(rate_limit, methods=["POST"])
+@comment_limit
 def submit():
     """Post a comment from the form (the page without JavaScript)."""
     form = CommentForm()

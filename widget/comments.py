@@ -325,25 +325,40 @@ def form_age(token: str | None) -> float | None:
     return age
 
 
+def _birth(comment: Comment) -> int:
+    """Return the comment's creation time in microseconds: with the id, it names one comment for good."""
+    return int(comment.created_at.timestamp() * 1_000_000)
+
+
+def _token_for(purpose: str, comment: Comment) -> str:
+    # The creation time rides along with the id so that a token can never act on a later
+    # comment that happens to get the id of a deleted one.
+    return sign(purpose, c=comment.id, b=_birth(comment))
+
+
 def edit_token(comment: Comment) -> str:
     """Return the token that lets a comment's author change or delete it for EDIT_WINDOW."""
-    return sign("edit", c=comment.id)
+    return _token_for("edit", comment)
 
 
 def moderation_token(comment: Comment, action: str) -> str:
     """Return a link token that does one thing ("approve" or "delete") to one comment."""
-    return sign(f"moderate-{action}", c=comment.id)
+    return _token_for(f"moderate-{action}", comment)
 
 
 def unsubscribe_token(comment: Comment) -> str:
     """Return the token of the "stop telling me about replies" link."""
-    return sign("unsubscribe", c=comment.id)
+    return _token_for("unsubscribe", comment)
+
+
+def _named(data: dict) -> Comment | None:
+    comment = db.session.get(Comment, data.get("c")) if isinstance(data.get("c"), int) else None
+    return comment if comment is not None and data.get("b") == _birth(comment) else None
 
 
 def comment_for(purpose: str, token: str, max_age: timedelta | None) -> Comment:
     """Return the comment a token names; raise BadToken if the token or the comment is gone."""
-    data = unsign(purpose, token, max_age)
-    comment = db.session.get(Comment, data.get("c")) if isinstance(data.get("c"), int) else None
+    comment = _named(unsign(purpose, token, max_age))
     if comment is None or comment.deleted_at is not None:
         raise BadToken("That comment has been deleted.")
     return comment
@@ -574,7 +589,7 @@ def unsubscribe(token: str) -> int:
     """Stop reply notifications to the address of the comment a token names; return how many comments it had."""
     data = unsign("unsubscribe", token)
     begin_writing()
-    comment = db.session.get(Comment, data.get("c")) if isinstance(data.get("c"), int) else None
+    comment = _named(data)
     if comment is None or comment.email is None:
         db.session.commit()
         return 0

@@ -213,4 +213,6 @@ class Comment(db.Model):
         Index("ix_comments_page_status", "page", "status", "created_at"),
         Index("ix_comments_email", "email"),
         Index("ix_comments_status_created", "status", "created_at"),
+        # Never reuse the id of a deleted comment (SQLite would, without AUTOINCREMENT).
+        {"sqlite_autoincrement": True},
     )

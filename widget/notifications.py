@@ -169,9 +169,9 @@ def comment_held(comment) -> list:
         admin_url=_comment_link("/admin/comments"),
         link_days=MODERATION_LINK_AGE.days,
     )
-    # Held again after an edit: a new email, with fresh links.
-    stamp = int((comment.edited_at or comment.created_at).timestamp())
-    return [(f"comment-held:{comment.id}:{stamp}", "email", payload)]
+    # At most two emails per comment: when it is first held, and if an edit holds it again
+    # (the link pages always show the current text); editing cannot flood the therapist.
+    return [(f"comment-held:{comment.id}:{'edited' if comment.edited_at else 'new'}", "email", payload)]
 
 
 def comment_reply(reply) -> list:

@@ -37,6 +37,7 @@ def upgrade():
         sa.Column("published_at", UTCDateTime(), nullable=True),
         sa.Column("deleted_at", UTCDateTime(), nullable=True),
         sa.CheckConstraint("status IN ('pending', 'published', 'spam')", name="ck_comments_status"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_comments_page_status", "comments", ["page", "status", "created_at"])
     op.create_index("ix_comments_email", "comments", ["email"])
