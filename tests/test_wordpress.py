@@ -579,3 +579,22 @@ def test_attach_passes_skipped_parents_over_and_breaks_loops():
     placed = attach(parents, kept)
     assert {n: placed[n] for n in (1, 3, 4, 5)} == {1: None, 3: 1, 4: 3, 5: None}
     assert (placed[6], placed[7]) in ((None, 6), (7, None))
+
+
+def test_blogs_of_one_multisite_network_do_not_collide(comment_app, tmp_path):
+    """Two blogs share the network's base_site_url and their comment ids; both imports keep all their comments."""
+    one = write_wxr(tmp_path, [wp_item(ARTICLE, 1, [wp_comment(1, "On the first blog.")])], name="one.xml")
+    two = write_wxr(tmp_path, [wp_item(SECOND, 1, [wp_comment(1, "On the second blog.")])], name="two.xml")
+    text = (tmp_path / "two.xml").read_text(encoding="utf-8")
+    (tmp_path / "two.xml").write_text(
+        text.replace(
+            f"<wp:base_blog_url>{SITE}</wp:base_blog_url>", f"<wp:base_blog_url>{SITE}/two</wp:base_blog_url>"
+        ),
+        encoding="utf-8",
+    )
+    with comment_app.app_context():
+        assert import_wordpress(one)["imported"] == 1
+        second = import_wordpress(two)
+        assert (second["imported"], second["site"]) == (1, "studio.example/two")
+        bodies = sorted(db.session.scalars(select(Comment.body)))
+    assert bodies == ["On the first blog.", "On the second blog."]

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException, EntitiesForbidden, ExternalReferenceForbidden
@@ -102,7 +103,7 @@ def _import(path, zone) -> dict:
         "refused_origins": [],
     }
     refused: set[str] = set()
-    wp = site_url = channel_link = None
+    wp = site_url = blog_url = channel_link = None
     open_elements: list[Element] = []
     seen_channel = False
     try:
@@ -129,11 +130,13 @@ def _import(path, zone) -> dict:
                     channel_link = (element.text or "").strip()
                 elif wp and element.tag == f"{{{wp}}}base_site_url":
                     site_url = (element.text or "").strip()
+                elif wp and element.tag == f"{{{wp}}}base_blog_url":
+                    blog_url = (element.text or "").strip()
                 elif element.tag == "item":
                     if wp is None:
                         raise ImportProblem(f"{path} is an RSS feed, not a WordPress export (no wp: namespace)")
                     if counts["site"] is None:
-                        counts["site"] = _site(site_url, channel_link, path)
+                        counts["site"] = _site(blog_url, site_url, channel_link, path)
                     _import_item(element, wp, counts, refused, zone)
                 # Done with it: memory stays bounded however long the file is.
                 open_elements[-1].remove(element)
@@ -175,13 +178,17 @@ def _namespace(uri: str, known: str | None, path) -> str | None:
     return uri
 
 
-def _site(site_url: str | None, channel_link: str | None, path) -> str:
-    """Return the host[:port] of the exported site, which names its comments in ``source``."""
-    for url in (site_url, channel_link):
+def _site(blog_url: str | None, site_url: str | None, channel_link: str | None, path) -> str:
+    """Return host[:port][/path] of the exported blog, which names its comments in ``source``.
+
+    The blog's own address comes first: the blogs of a WordPress multisite network share the
+    network's site address, and their comment ids overlap.
+    """
+    for url in (blog_url, site_url, channel_link):
         origin = origin_of(url) if url else None
         if origin:
-            return origin.split("://", 1)[1]
-    raise ImportProblem(f"{path} does not name its site: no wp:base_site_url or channel link before the first item")
+            return origin.split("://", 1)[1] + urlsplit(url).path.rstrip("/")
+    raise ImportProblem(f"{path} does not name its site: no wp:base_blog_url, wp:base_site_url or channel link first")
 
 
 # -- One post -----------------------------------------------------------------------------------------------------
