@@ -201,7 +201,7 @@ def moderate_comments():
     """Approve, delete or mark as spam the chosen comments."""
     status = request.args.get("status", comments.PENDING)
     action = request.form.get("action", "")
-    ids = [int(value) for value in request.form.getlist("ids") if value.isdigit()]
+    ids = [number for number in map(comments.comment_id, request.form.getlist("ids")) if number is not None]
     if not ActionForm().validate_on_submit():
         flash("The form expired; please try again.", "error")
     elif action not in COMMENT_ACTIONS:

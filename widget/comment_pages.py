@@ -14,7 +14,7 @@ from xml.etree import ElementTree as ET
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from . import business, comments
-from .extensions import limiter
+from .extensions import db, limiter
 from .forms import ActionForm, CommentForm
 from .models import Comment
 from .timezones import utc_now, zone_named
@@ -62,10 +62,15 @@ def _thread_page(form: CommentForm, page: str, status: int = 200, notice: str | 
         number = 1
     roots, pages, count = comments.thread(page, newest_first, number)
     reply_to = None
-    parent = form.parent_id.data or request.args.get("reply")
-    if parent and str(parent).isdigit():
-        candidate = comments.db.session.get(Comment, int(parent))
-        if candidate is not None and candidate.page == page and candidate.status == comments.PUBLISHED:
+    parent = comments.comment_id(form.parent_id.data or request.args.get("reply"))
+    if parent is not None:
+        candidate = db.session.get(Comment, parent)
+        if (
+            candidate is not None
+            and candidate.page == page
+            and candidate.status == comments.PUBLISHED
+            and candidate.deleted_at is None
+        ):
             reply_to = candidate
             form.parent_id.data = str(candidate.id)
     return (

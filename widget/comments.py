@@ -50,6 +50,9 @@ THREADS_PER_PAGE = 50
 
 URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Half of a UTF-16 pair: JSON can carry one ("\ud800"), but it is not text and cannot be stored.
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+ID = re.compile(r"[0-9]{1,18}")
 TRAILING = ".,;:!?'\"]}*"
 
 
@@ -96,7 +99,7 @@ def normalise_page(url: object, allowed: list[str] | None = None) -> str:
     except ValueError:
         raise InvalidComment({"page": f"{url!r} is not a web address"}) from None
     scheme, host = parts.scheme.lower(), (parts.hostname or "")
-    if scheme not in ("http", "https") or not host or CONTROL.search(url) or " " in url:
+    if scheme not in ("http", "https") or not host or CONTROL.search(url) or SURROGATE.search(url) or " " in url:
         raise InvalidComment({"page": f"{url!r} is not an http(s) web address"})
     if port is not None and port != {"http": 80, "https": 443}[scheme]:
         host = f"{host}:{port}"
@@ -176,18 +179,27 @@ class Draft:
     notify: bool
 
 
+def comment_id(value: object) -> int | None:
+    """Return a comment id given as a number or as ASCII digits, or None if it cannot be one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and ID.fullmatch(value):
+        value = int(value)
+    return value if isinstance(value, int) and 0 < value < 2**63 else None
+
+
 def _text(values: dict, name: str) -> str:
     value = values.get(name)
     if value is None:
         return ""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or SURROGATE.search(value):
         raise TypeError
     return value
 
 
 def clean_body(body: object) -> str:
     """Return a comment's text with line endings unified and control characters removed, or raise InvalidComment."""
-    if not isinstance(body, str):
+    if not isinstance(body, str) or SURROGATE.search(body):
         raise InvalidComment({"body": "must be text"})
     body = CONTROL.sub("", body.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if len(body) < BODY_MIN:
@@ -237,7 +249,7 @@ def check(values: dict) -> Draft:
             errors["name"] = "is required"
         elif len(name) > LIMITS["name"]:
             errors["name"] = f"must be at most {LIMITS['name']} characters"
-        elif CONTROL.search(name) or "\n" in name:
+        elif CONTROL.search(name) or "\n" in name or "\r" in name:
             errors["name"] = "must be on one line, without control characters"
     email = cleaned.get("email")
     if email is not None:
@@ -264,10 +276,10 @@ def check(values: dict) -> Draft:
     parent = values.get("parent_id")
     if parent in (None, ""):
         cleaned["parent_id"] = None
-    elif isinstance(parent, bool) or not isinstance(parent, (int, str)) or not str(parent).isdigit():
+    elif comment_id(parent) is None:
         errors["parent_id"] = "must be the id of the comment answered"
     else:
-        cleaned["parent_id"] = int(parent)
+        cleaned["parent_id"] = comment_id(parent)
     notify = values.get("notify", False)
     if notify in (None, "", "0", "false"):
         notify = False
@@ -297,7 +309,7 @@ def unsign(purpose: str, token: str, max_age: timedelta | None = None) -> dict:
     """Return the data of a token made for ``purpose``; raise BadToken if forged, misused or older than max_age."""
     try:
         data = _serializer(purpose).loads(token or "")
-    except BadSignature:
+    except (BadSignature, UnicodeError):
         raise BadToken("This link is not valid. Check that it was copied whole.") from None
     if not isinstance(data, dict) or not isinstance(data.get("t"), (int, float)):
         raise BadToken("This link is not valid.")
