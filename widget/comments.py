@@ -402,28 +402,18 @@ def _depth(comment: Comment) -> int:
     return depth
 
 
-def _same_text(body: str) -> str:
-    return " ".join(body.split()).casefold()
-
-
 def _repeats(draft: Draft) -> str | None:
-    """Return "duplicate" if this person said this here already, "spam" if others pasted it recently."""
-    text = _same_text(draft.body)
+    """Return "duplicate" if this person said this here already, "spam" if others posted it recently."""
     since = utc_now() - REPEAT_WINDOW
-    candidates = db.session.execute(
-        select(Comment.page, Comment.email, Comment.body).where(
-            Comment.created_at >= since, func.length(Comment.body).between(len(draft.body) - 50, len(draft.body) + 50)
+    earlier = db.session.execute(
+        select(Comment.page, Comment.email).where(
+            Comment.text_key == Comment.text_key_of(draft.body), Comment.created_at >= since
         )
     ).all()
-    spam = False
-    for page, email, body in candidates:
-        if _same_text(body) != text:
-            continue
-        if email == draft.email and page == draft.page:
-            return "duplicate"
-        if len(text) >= REPEAT_MIN_LENGTH and email != draft.email:
-            spam = True
-    return "spam" if spam else None
+    if any(email == draft.email and page == draft.page for page, email in earlier):
+        return "duplicate"
+    long_enough = len(" ".join(draft.body.split())) >= REPEAT_MIN_LENGTH
+    return "spam" if long_enough and any(email != draft.email for _, email in earlier) else None
 
 
 def _known_commenter(email: str) -> bool:
@@ -433,7 +423,7 @@ def _known_commenter(email: str) -> bool:
     )
 
 
-def _verdict(draft: Draft, honeypot: str, age: float | None) -> tuple[str, str | None]:
+def _verdict(draft: Draft, honeypot: str, age: float | None, repeats: str | None) -> tuple[str, str | None]:
     """Return (status, reason) for a new comment."""
     if honeypot:
         return SPAM, "filled in the hidden field only robots see"
@@ -441,7 +431,7 @@ def _verdict(draft: Draft, honeypot: str, age: float | None) -> tuple[str, str |
         return SPAM, "posted without the comment form's token"
     if age < MIN_FILL.total_seconds():
         return SPAM, f"posted {age:.1f} s after the form was shown"
-    if _repeats(draft) == "spam":
+    if repeats == "spam":
         return SPAM, "the same text was posted by someone else"
     links = len(links_in(draft.body))
     if links >= HOLD_LINKS:
@@ -462,9 +452,10 @@ def post(values: dict, token: str | None, honeypot: str = "") -> tuple[Comment, 
     begin_writing()
     try:
         parent_id, reply_to_id = _parent(draft)
-        if _repeats(draft) == "duplicate":
+        repeats = _repeats(draft)
+        if repeats == "duplicate":
             raise DuplicateComment({"body": "You already posted this comment here."})
-        status, reason = _verdict(draft, honeypot, age)
+        status, reason = _verdict(draft, honeypot, age, repeats)
         now = utc_now()
         comment = Comment(
             page=draft.page,
@@ -484,12 +475,13 @@ def post(values: dict, token: str | None, honeypot: str = "") -> tuple[Comment, 
         db.session.add(comment)
         db.session.flush()
         rows = _announce(comment)
+        token = edit_token(comment)  # before the commit, which would make reading created_at a query
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     jobs.deliver_now(rows)
-    return comment, edit_token(comment)
+    return comment, token
 
 
 def _announce(comment: Comment) -> list:

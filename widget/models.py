@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, Index, Integer, String, Text, TypeDecorator
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from .extensions import db
 
@@ -189,6 +190,16 @@ class Comment(db.Model):
 
     __tablename__ = "comments"
 
+    @staticmethod
+    def text_key_of(body: str) -> str:
+        """Return the fingerprint of a text: the same words, whatever the case and spacing, give the same key."""
+        return hashlib.sha256(" ".join(body.split()).casefold().encode()).hexdigest()
+
+    @validates("body")
+    def _keep_text_key(self, _name, body):
+        self.text_key = self.text_key_of(body)
+        return body
+
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     page: Mapped[str] = mapped_column(String(2048))
     parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -199,6 +210,8 @@ class Comment(db.Model):
     website: Mapped[str | None] = mapped_column(String(500), nullable=True)
     body: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
+    # The text's fingerprint (see text_key), so repeats are found by an index, not by reading texts.
+    text_key: Mapped[str] = mapped_column(String(64))
     notify_replies: Mapped[bool] = mapped_column(db.Boolean, default=False)
     # Why the comment is held or was taken for spam, for the therapist.
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -213,6 +226,7 @@ class Comment(db.Model):
         Index("ix_comments_page_status", "page", "status", "created_at"),
         Index("ix_comments_email", "email"),
         Index("ix_comments_status_created", "status", "created_at"),
+        Index("ix_comments_text_key", "text_key", "created_at"),
         # Never reuse the id of a deleted comment (SQLite would, without AUTOINCREMENT).
         {"sqlite_autoincrement": True},
     )

@@ -29,6 +29,7 @@ def upgrade():
         sa.Column("website", sa.String(500), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("body_html", sa.Text(), nullable=False),
+        sa.Column("text_key", sa.String(64), nullable=False),
         sa.Column("notify_replies", sa.Boolean(), nullable=False),
         sa.Column("reason", sa.String(200), nullable=True),
         sa.Column("source", sa.String(300), nullable=True, unique=True),
@@ -42,6 +43,7 @@ def upgrade():
     op.create_index("ix_comments_page_status", "comments", ["page", "status", "created_at"])
     op.create_index("ix_comments_email", "comments", ["email"])
     op.create_index("ix_comments_status_created", "comments", ["status", "created_at"])
+    op.create_index("ix_comments_text_key", "comments", ["text_key", "created_at"])
 
 
 def downgrade():
