@@ -40,6 +40,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/availability.py
 	$(BIN)/python bench/page_weight.py
+	$(BIN)/python bench/comments.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) bench/.venv-isso .pytest_cache .hypothesis
