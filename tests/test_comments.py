@@ -1300,3 +1300,16 @@ def test_reply_parameter_ignores_a_deleted_comment(comment_app, comment_client):
     _, document = comments_page(comment_client, reply=blanked["id"])
     assert document.one("h2", id="form-title").text == "Leave a comment"
     assert form_of(document)[1]["parent_id"] == ""
+
+
+def test_allowed_sites_may_read_counts_from_their_scripts(shared_client):
+    """A blog index on the studio's site can fetch comment counts: the API echoes allowed origins only, for reads."""
+    url = "/api/comments/counts"
+    allowed = shared_client.get(url, query_string={"page": ARTICLE}, headers={"Origin": SITE})
+    assert allowed.headers["Access-Control-Allow-Origin"] == SITE
+    assert "Origin" in allowed.headers["Vary"]
+    foreign = shared_client.get(url, query_string={"page": ARTICLE}, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in foreign.headers
+    assert "Access-Control-Allow-Credentials" not in allowed.headers
+    posted = shared_client.post("/api/comments", json={}, headers={"Origin": SITE})
+    assert "Access-Control-Allow-Origin" not in posted.headers, "writes are not shared across origins"

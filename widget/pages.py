@@ -63,7 +63,22 @@ def _security_headers(response):
         ancestors = "'none'"
         response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Content-Security-Policy", f"frame-ancestors {ancestors}")
+    _share_with_allowed_sites(response)
     return response
+
+
+def _share_with_allowed_sites(response) -> None:
+    """Let the studio's own pages read public API answers from their scripts (comment counts on a blog index).
+
+    Only reads, and only for EMBED_ALLOWED_ORIGINS: the origin is echoed, never "*", and no
+    credentials are involved (no API answer depends on a cookie).
+    """
+    if request.method not in ("GET", "HEAD") or not request.path.startswith("/api/"):
+        return
+    response.vary.add("Origin")
+    origin = request.headers.get("Origin", "")
+    if origin and origin in current_app.config["EMBED_ALLOWED_ORIGINS"]:
+        response.headers["Access-Control-Allow-Origin"] = origin
 
 
 ACCENT = re.compile(r"#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?")
