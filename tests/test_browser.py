@@ -96,12 +96,17 @@ def open_page(browser: Browser, live: LiveServer):
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+        # Anything the pages' Content-Security-Policy blocks (an inline script, a stray resource) is a fault.
+        page.on(
+            "console",
+            lambda message: "Content Security Policy" in message.text and errors.append(f"{page.url}: {message.text}"),
+        )
         return page
 
     yield opener
     for context in contexts:
         context.close()
-    assert not errors, f"JavaScript errors in the page: {errors}"
+    assert not errors, f"JavaScript or Content-Security-Policy errors in the page: {errors}"
 
 
 def _slot_starts(page: Page) -> list[str]:

@@ -178,3 +178,13 @@ def test_unknown_page_answers_html_404(client):
     response = client.get("/no-such-page", headers={"Accept": "text/html"})
     assert response.status_code == 404
     assert response.mimetype == "text/html"
+
+
+@pytest.mark.parametrize("path", ["/book", "/book?service=massage-60", "/manage/not-a-token"])
+def test_public_pages_run_only_their_own_scripts(client, path):
+    """Pages that show what visitors typed allow scripts from the service only, and no plugins or base tricks."""
+    policy = client.get(path).headers["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["script-src"] == "'self'"
+    assert directives["default-src"] == "'none'" and directives["base-uri"] == "'none'"
+    assert "unsafe-inline" not in directives["script-src"] and "unsafe-eval" not in policy

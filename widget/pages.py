@@ -15,6 +15,14 @@ from .timezones import clock, long_date, zone_abbreviation, zone_named
 bp = Blueprint("pages", __name__)
 
 EMBED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "embed")
+# Pages that show what the public typed (comments, names) run only our own scripts: a second
+# line of defence should anything ever slip through the escaping and the sanitiser.  Styles may
+# be inline (the accent colour is a style attribute); the admin keeps its inline confirm() handlers.
+LOCKED_DOWN = ("book", "manage", "comment_pages")
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'"
+)
 # Pages a host site may frame; every other page refuses to be framed at all.
 FRAMEABLE = ("book.widget", "book.submit", "book.done", "comment_pages.thread", "comment_pages.submit")
 
@@ -62,7 +70,10 @@ def _security_headers(response):
     else:
         ancestors = "'none'"
         response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Content-Security-Policy", f"frame-ancestors {ancestors}")
+    policy = f"frame-ancestors {ancestors}"
+    if (request.blueprint or "") in LOCKED_DOWN:
+        policy = f"{PAGE_POLICY}; {policy}"
+    response.headers.setdefault("Content-Security-Policy", policy)
     _share_with_allowed_sites(response)
     return response
 
