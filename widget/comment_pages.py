@@ -1,7 +1,7 @@
 """The comments iframe page, its no-JavaScript form, the Atom feed, and the links in emails.
 
 The page works as plain HTML (reply links and a form that posts and
-redirects); static/widget.js upgrades it to post through the JSON API and
+redirects); static/comments.js upgrades it to post through the JSON API and
 reply inline.  What travels between requests (the article, the host's
 origin, the order) is in the query string: a framed page cannot count on
 cookies.
@@ -186,52 +186,58 @@ def feed():
     return body, 200, {"Content-Type": "application/atom+xml; charset=utf-8"}
 
 
-def _moderation(action: str, token: str):
-    """Show (GET) or carry out (POST) what a link from the therapist's email does to one comment."""
+def _said(title: str, message: str, status: int = 200):
+    return render_template("comments/link.html", title=title, message=message), status
+
+
+def _link_page(find, act, done: str, ask):
+    """Answer a link from an email: GET shows what it will do, POST (with that page's CSRF token) does it.
+
+    The link's token is the authority; asking first means mail scanners, which only GET, change nothing.
+    """
     try:
-        comment = comments.comment_for(f"moderate-{action}", token, comments.MODERATION_LINK_AGE)
+        target = find()
     except comments.BadToken as error:
-        return render_template("comments/link.html", title="This link cannot be used", message=str(error)), 410
+        return _said("This link cannot be used", str(error), 410)
     form = ActionForm()
-    if request.method == "POST":
-        # The link's token is the authority (mail scanners only GET); the form's CSRF token is still checked.
-        if not form.validate_on_submit():
-            return render_template("comments/link.html", title="Please try again", message=_form_problem(form)), 400
-        comments.moderate([comment.id], action)
-        done = {"approve": "The comment is published.", "delete": "The comment is deleted."}[action]
-        return render_template("comments/link.html", title="Done", message=done)
-    return render_template("comments/moderate.html", comment=comment, action=action, form=form, zone=_zone())
+    if request.method != "POST":
+        return ask(target, form)
+    if not form.validate_on_submit():
+        problems = " ".join(message for messages in form.errors.values() for message in messages)
+        return _said("Please try again", problems or "The form was not valid.", 400)
+    act(target)
+    return _said("Done", done)
 
 
-def _form_problem(form) -> str:
-    return " ".join(message for messages in form.errors.values() for message in messages) or "The form was not valid."
+def _moderation(action: str, token: str, done: str):
+    return _link_page(
+        lambda: comments.comment_for(f"moderate-{action}", token, comments.MODERATION_LINK_AGE),
+        lambda comment: comments.moderate([comment.id], action),
+        done,
+        lambda comment, form: render_template(
+            "comments/moderate.html", comment=comment, action=action, form=form, zone=_zone()
+        ),
+    )
 
 
 @bp.route("/comments/approve/<token>", methods=["GET", "POST"])
 def approve(token):
     """Approve the comment a link from the therapist's email names (GET asks, POST does)."""
-    return _moderation("approve", token)
+    return _moderation("approve", token, "The comment is published.")
 
 
 @bp.route("/comments/delete/<token>", methods=["GET", "POST"])
 def delete(token):
     """Delete the comment a link from the therapist's email names (GET asks, POST does)."""
-    return _moderation("delete", token)
+    return _moderation("delete", token, "The comment is deleted.")
 
 
 @bp.route("/comments/unsubscribe/<token>", methods=["GET", "POST"])
 def unsubscribe(token):
     """Stop reply notifications for the commenter a link names (GET asks, POST does)."""
-    try:
-        comments.unsign("unsubscribe", token)
-    except comments.BadToken as error:
-        return render_template("comments/link.html", title="This link cannot be used", message=str(error)), 410
-    form = ActionForm()
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            return render_template("comments/link.html", title="Please try again", message=_form_problem(form)), 400
-        comments.unsubscribe(token)
-        return render_template(
-            "comments/link.html", title="Done", message="You will get no more emails about replies to your comments."
-        )
-    return render_template("comments/unsubscribe.html", form=form)
+    return _link_page(
+        lambda: comments.unsign("unsubscribe", token),
+        lambda _data: comments.unsubscribe(token),
+        "You will get no more emails about replies to your comments.",
+        lambda _data, form: render_template("comments/unsubscribe.html", form=form),
+    )
