@@ -32,6 +32,14 @@
     return node;
   }
 
+  // Move the focus to what just changed (made focusable by script only, so Tab skips it).
+  function focusOn(element) {
+    if (!element.hasAttribute("tabindex") && !/^(A|BUTTON|INPUT|TEXTAREA|SELECT)$/.test(element.tagName)) {
+      element.setAttribute("tabindex", "-1");
+    }
+    element.focus();
+  }
+
   function notice(text) {
     var box = document.getElementById("comments-notice");
     box.textContent = text;
@@ -66,7 +74,7 @@
         problems.hidden = false;
       }
     });
-    (first || problems).focus && (first || problems).focus();
+    focusOn(first || problems);
   }
 
   function replyTo(id) {
@@ -104,7 +112,7 @@
       if (empty && document.querySelector("#thread > li")) empty.remove();
       decorate();
       var target = focusId && document.getElementById("comment-" + focusId);
-      if (target) { target.setAttribute("tabindex", "-1"); target.focus(); }
+      if (target) focusOn(target);
     });
   }
 
@@ -151,7 +159,11 @@
     if (!body || item.querySelector(".edit-form")) return;
     var editor = el("form", { "class": "edit-form" });
     var label = el("label", { "for": "edit-" + id, "class": "visually-hidden" }, "Edit your comment");
-    var area = el("textarea", { id: "edit-" + id, name: "body", rows: "5", minlength: "2", maxlength: "10000", required: "" });
+    var limits = form.elements.body;  // the same limits as the comment form's
+    var area = el("textarea", {
+      id: "edit-" + id, name: "body", rows: "5", required: "",
+      minlength: limits.getAttribute("minlength"), maxlength: limits.getAttribute("maxlength")
+    });
     area.value = entry.body;
     var saveButton = el("button", { type: "submit" }, "Save");
     var cancel = el("button", { type: "button", "class": "secondary" }, "Cancel");
@@ -221,7 +233,7 @@
         var nextPager = next.querySelector(".pager");
         if (nextPager && nextPager.querySelector(".more-comments")) pager.replaceWith(nextPager); else pager.remove();
         decorate();
-        if (first) { first.setAttribute("tabindex", "-1"); first.focus(); }
+        if (first) focusOn(first);
       }).catch(function () { window.location.href = link.href; });
     }
   });
@@ -272,8 +284,7 @@
               document.getElementById("thread").appendChild(preview);
             }
             ownControls(preview, String(answer.id), own[answer.id]);
-            document.getElementById("comments-notice").focus && document.getElementById("comments-notice").setAttribute("tabindex", "-1");
-            document.getElementById("comments-notice").focus();
+            focusOn(document.getElementById("comments-notice"));
           }
         } else if (response.status === 429) {
           showErrors({ form: "You are posting very fast. Please wait a minute and try again." });

@@ -19,6 +19,8 @@ from wtforms import (
 from wtforms.csrf.core import CSRF
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from .comments import BODY_MAX, BODY_MIN, LIMITS
+
 
 class SignedFormCSRF(CSRF):
     """A CSRF token that needs no cookie: the server's signature on a timestamp.
@@ -87,7 +89,8 @@ class CommentForm(FlaskForm):
     """A reader's comment under an article.
 
     widget.comments checks the fields (one set of rules for this form and the
-    JSON API); the limits here only tell the browser.  There is no CSRF token:
+    JSON API); the lengths here, taken from there, only become the inputs'
+    minlength and maxlength for the browser.  There is no CSRF token:
     posting a comment needs no signed-in user, so a forged post could do
     nothing a visitor cannot do directly.  ``form_token`` is what the form
     carries instead: signed by the server with the time the form was shown,
@@ -102,10 +105,10 @@ class CommentForm(FlaskForm):
     page = HiddenField()
     parent_id = HiddenField()
     form_token = HiddenField()
-    name = StringField("Name", validators=[Length(max=100)])
-    email = EmailField("Email", validators=[Length(max=254)])
-    website = StringField("Website", validators=[Length(max=500)])
-    body = TextAreaField("Comment", validators=[Length(max=10_000)])
+    name = StringField("Name", validators=[Length(max=LIMITS["name"])])
+    email = EmailField("Email", validators=[Length(max=LIMITS["email"])])
+    website = StringField("Website", validators=[Length(max=LIMITS["website"])])
+    body = TextAreaField("Comment", validators=[Length(min=BODY_MIN, max=BODY_MAX)])
     notify = BooleanField("Email me when someone replies to this comment")
     homepage = StringField("Leave this field empty")
 
