@@ -13,7 +13,10 @@ from flask import current_app
 
 from . import business
 from .calendar_file import booking_ics, google_calendar_link
+from .comments import MODERATION_LINK_AGE, moderation_token, unsubscribe_token
+from .extensions import db
 from .mail import compose
+from .models import PUBLISHED, Comment
 from .timezones import clock, long_date, zone_abbreviation, zone_named
 
 ICS = "text/calendar; method={method}; charset=utf-8"
@@ -153,8 +156,6 @@ def _comment_link(path: str) -> str:
 
 def comment_held(comment) -> list:
     """Return the therapist's email about a comment waiting for her, with approve and delete links."""
-    from .comments import MODERATION_LINK_AGE, moderation_token
-
     therapist = current_app.config.get("THERAPIST_EMAIL")
     if not therapist:
         return []
@@ -176,10 +177,6 @@ def comment_held(comment) -> list:
 
 def comment_reply(reply) -> list:
     """Return the email telling a commenter who asked for it that their comment was answered."""
-    from .comments import unsubscribe_token
-    from .extensions import db
-    from .models import PUBLISHED, Comment
-
     answered = db.session.get(Comment, reply.reply_to_id) if reply.reply_to_id else None
     if (
         answered is None
