@@ -188,7 +188,7 @@ def comment_list():
         items=items,
         total=total,
         number=number,
-        per_page=50,
+        per_page=comments.LISTED_PER_PAGE,
         tallies=comments.status_counts(),
         zone=zone_named(business.current().studio.timezone),
         action_form=ActionForm(),

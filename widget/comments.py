@@ -47,6 +47,7 @@ MODERATION_LINK_AGE = timedelta(days=7)
 REPEAT_WINDOW = timedelta(days=30)
 REPEAT_MIN_LENGTH = 20
 THREADS_PER_PAGE = 50
+LISTED_PER_PAGE = 50  # in the admin's lists
 
 URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -685,7 +686,7 @@ def counts(pages: list[str]) -> dict[str, int]:
     return {page: found.get(page, 0) for page in pages}
 
 
-def listing(status: str, number: int = 1, per_page: int = 50) -> tuple[list[Comment], int]:
+def listing(status: str, number: int = 1, per_page: int = LISTED_PER_PAGE) -> tuple[list[Comment], int]:
     """Return one page of the comments with a status, newest first, and the total, for the admin."""
     total = db.session.scalar(select(func.count(Comment.id)).where(Comment.status == status)) or 0
     comments = db.session.scalars(
