@@ -420,6 +420,19 @@ def _assert_not_rendered(page: Page, frame_selector: str, widget: str, heading: 
     assert not [url for url in _child_frame_urls(page) if url.startswith(widget)], _child_frame_urls(page)
 
 
+def _add_frame(page: Page, url: str, title: str) -> None:
+    """Put an iframe of ``url`` into the page's main content."""
+    page.evaluate(
+        """([url, title]) => {
+          const frame = document.createElement("iframe");
+          frame.src = url;
+          frame.title = title;
+          document.querySelector("main").appendChild(frame);
+        }""",
+        [url, title],
+    )
+
+
 def frame_ancestors(policy: str) -> str:
     """Return the frame-ancestors directive of a Content-Security-Policy header."""
     [directive] = [part.strip() for part in policy.split(";") if part.strip().startswith("frame-ancestors ")]
@@ -558,15 +571,7 @@ def test_messages_from_a_foreign_origin_change_nothing(open_page, site: Site):
     _assert_height_follows(page, "service")
     height = page.locator(FRAME).evaluate("frame => [frame.style.height, frame.getBoundingClientRect().height]")
 
-    page.evaluate(
-        """url => {
-          const advert = document.createElement("iframe");
-          advert.src = url;
-          advert.title = "Advert";
-          document.querySelector("main").appendChild(advert);
-        }""",
-        f"{site.foreign}/foreign-message.html",
-    )
+    _add_frame(page, f"{site.foreign}/foreign-message.html", "Advert")
     _wait_for(
         page,
         lambda: len([m for m in page.evaluate("bw.messages") if m["origin"] == site.foreign]) == 2,
@@ -1012,15 +1017,7 @@ def test_other_sites_cannot_frame_the_comments(open_page, site: Site):
     refusals = _watch_refusals(page)
     page.goto(f"{site.foreign}/popup.html")
     with page.expect_response(lambda response: urlsplit(response.url).path == "/comments") as framed:
-        page.evaluate(
-            """url => {
-              const frame = document.createElement("iframe");
-              frame.src = url;
-              frame.title = "Comments";
-              document.querySelector("main").appendChild(frame);
-            }""",
-            f"{site.widget}/comments?page={quote(article, safe='')}",
-        )
+        _add_frame(page, f"{site.widget}/comments?page={quote(article, safe='')}", "Comments")
     assert frame_ancestors(framed.value.headers["content-security-policy"]) == f"frame-ancestors 'self' {site.host}"
     _wait_for(page, lambda: refusals, "Chromium to report that it refused the frame")
     _assert_not_rendered(page, 'iframe[title="Comments"]', site.widget, "Leave a comment")
