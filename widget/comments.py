@@ -476,7 +476,9 @@ def post(values: dict, token: str | None, honeypot: str = "") -> tuple[Comment, 
         db.session.add(comment)
         db.session.flush()
         rows = _announce(comment)
-        token = edit_token(comment)  # before the commit, which would make reading created_at a query
+        token = edit_token(comment)
+        # Handed back as written: detached, its fields stay readable without a query after the commit.
+        db.session.expunge(comment)
         db.session.commit()
     except Exception:
         db.session.rollback()
