@@ -15,8 +15,9 @@ from widget import create_app
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE_RULES = os.path.join(ROOT, "business.example.toml")
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-REDIS_URL = "redis://127.0.0.1:6379/15"
+# Overridable so that two test runs on one machine can each have a database of their own.
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 # Monday 2026-11-23, 08:00 in Denver: the first bookable slot (12 h notice) is Tuesday 09:00.
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
 
