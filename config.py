@@ -67,6 +67,10 @@ class Config:
     ADMIN_LOGIN_RATE_LIMIT = _env("ADMIN_LOGIN_RATE_LIMIT", "5 per minute; 30 per hour")
     # Comments (and edits) one client address may post (Flask-Limiter syntax; shared through REDIS_URL).
     COMMENT_RATE_LIMIT = _env("COMMENT_RATE_LIMIT", "5 per minute; 30 per hour; 100 per day")
+    # Bookings one client address may attempt, form and API together (Flask-Limiter syntax; shared through REDIS_URL).
+    BOOKING_RATE_LIMIT = _env("BOOKING_RATE_LIMIT", "10 per hour; 20 per day")
+    # Upcoming confirmed bookings one email address, or one phone number, may hold at once.
+    MAX_FUTURE_BOOKINGS = _env("MAX_FUTURE_BOOKINGS", "4")
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none; 1 behind one proxy).
     TRUSTED_PROXIES = _env("TRUSTED_PROXIES", "0")
     # Largest request body accepted, in bytes.
@@ -83,6 +87,8 @@ class TestingConfig(Config):
     SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only; never used to run the service
     ADMIN_LOGIN_RATE_LIMIT = "1000 per minute"
     COMMENT_RATE_LIMIT = "1000 per minute"
+    BOOKING_RATE_LIMIT = "1000 per minute"
+    MAX_FUTURE_BOOKINGS = "100"
     MAIL_SERVER = "127.0.0.1"
     MAIL_PORT = "1"  # nothing listens there: a test that sends mail starts its own SMTP server
     THERAPIST_EMAIL = "therapist@studio.example"

@@ -80,11 +80,63 @@ def test_booking_returns_201_and_its_time_disappears(client):
     assert "2026-11-24T10:15:00-07:00" in _slots(client)
 
 
-def test_same_booking_posted_twice_is_one_booking(client):
-    first = client.post("/api/bookings", json=BODY)
-    second = client.post("/api/bookings", json=BODY)
+def test_same_booking_posted_twice_with_its_idempotency_key_is_one_booking(client):
+    key = {"Idempotency-Key": "0b6f2c1e-9d43-4c2a-8d1e-5f7a3b9c2d10"}
+    first = client.post("/api/bookings", json=BODY, headers=key)
+    second = client.post("/api/bookings", json=BODY, headers=key)
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json["id"] == second.json["id"]
+    assert first.json["manage_url"] == second.json["manage_url"]
+
+
+# Was: the same service, start and email (in any case) answered 200 with the booking and its manage_url.
+@pytest.mark.parametrize("headers", [{}, {"Idempotency-Key": "a-guess"}], ids=["without a key", "with another key"])
+@pytest.mark.parametrize("email", ["ada@example.com", "ADA@EXAMPLE.COM"])
+def test_a_stranger_who_knows_the_email_cannot_take_the_booking_over(client, headers, email):
+    client.post("/api/bookings", json=BODY, headers={"Idempotency-Key": "ada-own-key"})
+    response = client.post("/api/bookings", json={**BODY, "email": email}, headers=headers)
+    assert response.status_code == 409
+    assert set(response.json) == {"errors", "alternatives"}
+    assert "manage" not in response.text and "ada" not in response.text.lower()
+
+
+def test_an_idempotency_key_reused_for_another_booking_is_422(client):
+    client.post("/api/bookings", json=BODY, headers={"Idempotency-Key": "k-1"})
+    response = client.post(
+        "/api/bookings", json={**BODY, "start": "2026-11-24T13:00:00-07:00"}, headers={"Idempotency-Key": "k-1"}
+    )
+    assert response.status_code == 422
+    assert set(response.json["errors"]) == {"Idempotency-Key"}
+
+
+def test_bookings_per_address_are_rate_limited_with_retry_after(tmp_path):
+    from tests.conftest import make_app
+
+    client = make_app(tmp_path, BOOKING_RATE_LIMIT="2 per hour").test_client()
+    starts = ["2026-11-24T09:00:00-07:00", "2026-11-24T13:00:00-07:00", "2026-11-24T15:00:00-07:00"]
+    answers = [
+        client.post("/api/bookings", json={**BODY, "start": start, "email": f"c{i}@example.com"})
+        for i, start in enumerate(starts)
+    ]
+    assert [answer.status_code for answer in answers] == [201, 201, 429]
+    limited = answers[-1]
+    assert int(limited.headers["Retry-After"]) > 0
+    assert "801-471-0877" in limited.json["errors"]["booking"] and limited.json["phone"] == "801-471-0877"
+    # The widget's form shares the same budget.
+    page = client.post("/book", data={"service": "massage-60", "start": starts[2]})
+    assert page.status_code == 429 and "801-471-0877" in page.text
+
+
+def test_future_bookings_per_email_are_capped_with_429(tmp_path):
+    from tests.conftest import make_app
+
+    client = make_app(tmp_path, MAX_FUTURE_BOOKINGS="2").test_client()
+    for day in ("24", "25"):
+        assert client.post("/api/bookings", json={**BODY, "start": f"2026-11-{day}T09:00:00-07:00"}).status_code == 201
+    response = client.post("/api/bookings", json={**BODY, "start": "2026-11-26T09:00:00-07:00"})
+    assert response.status_code == 429
+    assert "2 upcoming appointments" in response.json["errors"]["email"]
+    assert response.json["phone"] == "801-471-0877"
 
 
 def test_taken_time_answers_409_with_nearest_alternatives(client):
@@ -204,4 +256,5 @@ def test_wrong_method_answers_json_405(client):
 
 
 def test_healthz_reports_database_and_calendar(client):
-    assert client.get("/healthz").json == {"status": "ok", "database": "ok", "calendar": "ok"}
+    health = client.get("/healthz").json
+    assert health == {"status": "ok", "database": "ok", "calendar": "ok", "ratelimits": "per-process"}

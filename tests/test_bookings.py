@@ -20,9 +20,11 @@ TEN_AM = datetime(2026, 11, 24, 17, 0, tzinfo=timezone.utc)
 CLIENT = {"name": "Ada Client", "email": "ada@example.com", "phone": "801-555-0101"}
 
 
-def _book(service="massage-60", start=TEN_AM, **details):
+def _book(service="massage-60", start=TEN_AM, key=None, **details):
     fields = {**CLIENT, **details}
-    return bookings.book(service, start, fields["name"], fields["email"], fields["phone"], "", "America/Denver")
+    return bookings.book(
+        service, start, fields["name"], fields["email"], fields["phone"], "", "America/Denver", idempotency_key=key
+    )
 
 
 def _confirmed_count() -> int:
@@ -42,13 +44,68 @@ def test_booking_is_stored_and_written_to_the_local_calendar(any_db_app):
         assert "801-555-0101" in event.description and "ada@example.com" not in event.description
 
 
-def test_same_request_twice_makes_one_booking(any_db_app):
+def test_same_request_twice_with_its_key_makes_one_booking(any_db_app):
     with any_db_app.app_context():
-        first, created_first = _book()
-        second, created_second = _book(email="ADA@example.com")
+        first, created_first = _book(key="retry-me-1")
+        second, created_second = _book(key="retry-me-1", email="ADA@example.com")
         assert (created_first, created_second) == (True, False)
         assert first.id == second.id
         assert _confirmed_count() == 1
+
+
+# Was: the same service, start and email returned the booking (and its manage link) to anyone.
+@pytest.mark.parametrize("key", [None, "someone-elses-key"])
+def test_knowing_the_email_does_not_hand_over_the_booking(any_db_app, key):
+    with any_db_app.app_context():
+        _book(key="the-clients-own-key")
+        with pytest.raises(bookings.SlotTaken):
+            _book(key=key)
+        assert _confirmed_count() == 1
+
+
+def test_a_key_used_for_another_booking_is_refused_by_name(any_db_app):
+    with any_db_app.app_context():
+        _book(key="one-key")
+        with pytest.raises(bookings.InvalidBooking) as invalid:
+            _book(start=TEN_AM + timedelta(days=1), key="one-key")
+        assert set(invalid.value.errors) == {"Idempotency-Key"}
+        assert _confirmed_count() == 1
+
+
+@pytest.mark.parametrize("key", ["", None])
+def test_no_key_means_no_replay(any_db_app, key):
+    with any_db_app.app_context():
+        _book(key=key)
+        _, created = _book(start=TEN_AM + timedelta(days=1), key=key)
+        assert created and _confirmed_count() == 2
+
+
+@pytest.mark.parametrize("key", ["x" * 256, "with space", "caf\u00e9", 12])
+def test_malformed_key_is_refused(app, key):
+    with app.app_context(), pytest.raises(bookings.InvalidBooking) as invalid:
+        _book(key=key)
+    assert "Idempotency-Key" in invalid.value.errors
+
+
+@pytest.mark.parametrize(
+    ("second_client", "field"),
+    [
+        ({"email": "ADA@example.com", "phone": "801-555-0199"}, "email"),
+        ({"email": "other@example.com", "phone": "(801) 555 0101"}, "phone"),
+    ],
+)
+def test_future_bookings_are_capped_per_email_and_per_phone(tmp_path, second_client, field):
+    app = make_app(tmp_path, MAX_FUTURE_BOOKINGS="2")
+    with app.app_context():
+        _book()
+        _book(start=TEN_AM + timedelta(days=1))
+        with pytest.raises(bookings.TooManyBookings) as too_many:
+            _book(start=TEN_AM + timedelta(days=2), **second_client)
+        assert too_many.value.field == field
+        # A cancelled booking no longer counts.
+        bookings.cancel(db.session.scalar(select(Booking).limit(1)), by_studio=True)
+        _, created = _book(start=TEN_AM + timedelta(days=2), **second_client)
+        assert created
 
 
 @pytest.mark.parametrize(

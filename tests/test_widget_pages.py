@@ -27,6 +27,7 @@ def _submit(client, page, **changes):
         "service": "massage-60",
         "start": re.search(r'name="start" type="hidden" value="([^"]+)"', page.text).group(1),
         "tz": "America/Denver",
+        "idempotency_key": re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', page.text).group(1),
         **DETAILS,
         **changes,
     }
@@ -139,6 +140,16 @@ def test_same_form_submitted_twice_makes_one_booking(client):
     page = _details_page(client)
     first, second = _submit(client, page), _submit(client, page)
     assert first.headers["Location"] == second.headers["Location"]
+
+
+# Was: another visitor's form with the same time and email was redirected to the client's booking.
+def test_another_form_for_a_booked_time_does_not_lead_to_the_booking(client):
+    mine, theirs = _details_page(client), _details_page(client)
+    first = _submit(client, mine)
+    stranger = _submit(client, theirs)
+    assert stranger.status_code == 409
+    assert "/book/done/" not in stranger.text and first.headers["Location"] not in stranger.text
+    assert "/manage/" not in stranger.text
 
 
 def test_details_step_for_a_time_not_free_offers_others(client):

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Blueprint, jsonify, request
+from flask_limiter.errors import RateLimitExceeded
 
 from . import bookings, business
+from .book import booking_limit
 from .errors import field_errors
 from .openapi import document
 from .timezones import days_range, parse_instant, rfc3339, utc_now, zone_named
@@ -33,6 +35,18 @@ def _bad_request(error: BadRequest):
 @bp.errorhandler(bookings.InvalidBooking)
 def _invalid_booking(error: bookings.InvalidBooking):
     return field_errors(error.errors)
+
+
+def _limited(errors: dict[str, str]):
+    """Answer 429 with what was limited and the phone number, where a person can still book."""
+    phone = business.current().studio.phone
+    return field_errors(errors, 429, phone=phone)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _too_many_requests(_error: RateLimitExceeded):
+    # Flask-Limiter adds Retry-After to this answer (RATELIMIT_HEADERS_ENABLED).
+    return _limited({"booking": bookings.RATE_LIMITED.format(phone=business.current().studio.phone)})
 
 
 def _slot_json(slot, zone) -> dict:
@@ -129,8 +143,9 @@ def booking_json(booking) -> dict:
 
 
 @bp.post("/bookings")
+@booking_limit
 def create_booking():
-    """Book an appointment."""
+    """Book an appointment; a repeat with the same Idempotency-Key header returns the same booking."""
     body = json_body()
     unknown = sorted(set(body) - BOOKING_FIELDS)
     errors = {name: "is not a field of a booking" for name in unknown}
@@ -169,7 +184,10 @@ def create_booking():
             body["phone"],
             body.get("notes") or "",
             zone_name,
+            idempotency_key=request.headers.get("Idempotency-Key"),
         )
+    except bookings.TooManyBookings as too_many:
+        return _limited({too_many.field: bookings.too_many_message(too_many)})
     except bookings.SlotTaken as taken:
         zone = zone_named(zone_name or business.current().studio.timezone)
         return field_errors(

@@ -8,11 +8,14 @@ browsers may refuse cookies to a widget framed by another site.
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_limiter.errors import RateLimitExceeded
 
 from . import availability, bookings, business, calendars
+from .extensions import limiter
 from .forms import DetailsForm
 from .timezones import day_start, days_range, parse_instant, utc_now, zone_named
 
@@ -20,6 +23,17 @@ bp = Blueprint("book", __name__)
 
 DAYS_SHOWN = 14
 PREFILL = ("name", "email", "phone")
+
+# One budget per client address for making bookings, through the widget and the API alike.
+booking_limit = limiter.shared_limit(
+    lambda: current_app.config["BOOKING_RATE_LIMIT"], scope="bookings", methods=["POST"]
+)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _too_many_requests(_error: RateLimitExceeded):
+    message = bookings.RATE_LIMITED.format(phone=business.current().studio.phone)
+    return render_template("book/paused.html", message=message), 429
 
 
 def _zone():
@@ -77,6 +91,8 @@ def widget():
             service=service.id,
             start=start.isoformat(),
             tz=zone_name,
+            # The form's own Idempotency-Key: sending it twice (a double click, a retry) books once.
+            idempotency_key=secrets.token_urlsafe(24),
             **{key: request.args.get(key, "") for key in PREFILL},
         )
         return _details(form, service, start, context)
@@ -124,6 +140,7 @@ def _details(form, service, start, context, status=200, taken=None):
 
 
 @bp.post("/book")
+@booking_limit
 def submit():
     """Book the appointment from the details form."""
     form = DetailsForm()
@@ -148,12 +165,18 @@ def submit():
             form.phone.data,
             form.notes.data or "",
             zone_name,
+            idempotency_key=form.idempotency_key.data or None,
         )
+    except bookings.TooManyBookings as too_many:
+        message = f"This {too_many.field} {bookings.too_many_message(too_many)}"
+        return render_template("book/paused.html", message=message), 429
     except bookings.SlotTaken as taken:
         return _details(form, service, start, context, status=409, taken=taken.alternatives)
     except bookings.InvalidBooking as invalid:
         for field, message in invalid.errors.items():
             target = getattr(form, field, None) if field in ("name", "email", "phone", "notes") else None
+            if field == "Idempotency-Key":
+                message = "This form was already used for another booking. Please reload the page."
             (target.errors if target is not None else form.form_errors).append(message)
         if "start" in invalid.errors:
             return _details(

@@ -9,9 +9,11 @@ there to give people good answers; the constraint is what makes it true.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,6 +41,30 @@ class InvalidBooking(ValueError):
     def __init__(self, errors: dict[str, str]):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+
+
+class TooManyBookings(Exception):
+    """The client already holds as many upcoming bookings as one client may; ``field`` is email or phone."""
+
+    def __init__(self, field: str, limit: int):
+        super().__init__(f"{field} already has {limit} upcoming appointments")
+        self.field, self.limit = field, limit
+
+
+RATE_LIMITED = "Many bookings came from your connection in a short time. Please try later, or call {phone}."
+
+
+def too_many_message(error: TooManyBookings) -> str:
+    """Say, in the client's words, why she cannot book more online."""
+    phone = business.current().studio.phone
+    return (
+        f"already has {error.limit} upcoming appointments, the most we take online. "
+        f"To book another, please call {phone}."
+    )
+
+
+class BookingChanged(Exception):
+    """The booking was moved or cancelled by someone else after the caller looked at it."""
 
 
 class SlotTaken(Exception):
@@ -190,24 +216,87 @@ def service_named(service_id) -> Service:
     return services[service_id]
 
 
-def _replay(service: Service, start: datetime, email: str) -> Booking | None:
-    """Return the confirmed booking this exact request already made, if any."""
-    return db.session.scalar(
-        select(Booking).where(
-            Booking.status == CONFIRMED,
-            Booking.service_id == service.id,
-            Booking.start_at == start,
-            func.lower(Booking.email) == email.lower(),
-        )
-    )
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
-def _lock_day(start: datetime) -> None:
-    """On PostgreSQL, serialise bookings of one studio day so the daily limit holds."""
-    # SQLite's IMMEDIATE transaction already serialises every writer.
-    if db.session.get_bind().dialect.name == "postgresql":
-        day = start.astimezone(business.current().rules.timezone).date()
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": day.toordinal()})
+def idempotency_digest(key) -> str | None:
+    """Return the stored form of an Idempotency-Key, or None for none; InvalidBooking if it is malformed."""
+    if key is None or key == "":
+        return None
+    if not isinstance(key, str) or not IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidBooking({"Idempotency-Key": "must be 1 to 255 visible ASCII characters, like a UUID"})
+    # Only a digest is kept: the key is the client's proof of having made the booking.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _replay(digest: str | None, service: Service, start: datetime, email: str) -> Booking | None:
+    """Return the booking made earlier with this Idempotency-Key, if it was this same request.
+
+    Only the holder of the key gets a booking back: a request for a taken time
+    without it is a plain conflict, whatever email it names, so knowing a
+    client's email never reveals her booking or its manage link.
+    """
+    if digest is None:
+        return None
+    earlier = db.session.scalar(select(Booking).where(Booking.idempotency_key == digest))
+    if earlier is None:
+        return None
+    if (earlier.service_id, earlier.start_at, earlier.email.lower()) != (service.id, start, email.lower()):
+        raise InvalidBooking({"Idempotency-Key": "was already used for another booking; send a new key"})
+    return earlier
+
+
+def phone_key(phone: str) -> str:
+    """Return the digits of a phone number: one client however the number is written."""
+    return "".join(ch for ch in phone if ch.isdigit())
+
+
+# Kinds of PostgreSQL advisory lock (the first of the two keys), so that their numbers never meet.
+LOCK_DAY, LOCK_EMAIL, LOCK_PHONE = 1, 2, 3
+
+
+def _lock_key(text_value: str) -> int:
+    return zlib.crc32(text_value.encode()) - 2**31  # a signed 32-bit key
+
+
+def _lock(*keys: tuple[int, int]) -> None:
+    """On PostgreSQL, take transaction locks on studio days and clients, always in one order.
+
+    They serialise what the constraints cannot see: the daily limit and the cap
+    on a client's upcoming bookings.  SQLite's IMMEDIATE transaction already
+    serialises every writer.  Taking them sorted means two transactions never
+    wait on each other in a circle.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for kind, key in sorted(set(keys)):
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:kind, :key)"), {"kind": kind, "key": key})
+
+
+def _day_lock(start: datetime) -> tuple[int, int]:
+    return LOCK_DAY, start.astimezone(business.current().rules.timezone).date().toordinal()
+
+
+def _check_daily_limit(service: Service, start: datetime, now: datetime, moving: str | None = None) -> None:
+    """Raise SlotTaken if the studio day of ``start`` is full; call it holding the day's lock."""
+    rules = business.current().rules
+    if rules.daily_limit is None:
+        return
+    _, booked = _booked_intervals(start - timedelta(days=2), start + timedelta(days=2), moving)
+    if availability.slot_problem(rules, service, start, now, (), booked) == availability.FULL:
+        raise SlotTaken([])
+
+
+def _check_future_cap(details: Details, now: datetime) -> None:
+    """Raise TooManyBookings if this email or phone already holds the most upcoming bookings allowed."""
+    from flask import current_app
+
+    limit = current_app.config["MAX_FUTURE_BOOKINGS"]
+    upcoming = select(func.count()).select_from(Booking).where(Booking.status == CONFIRMED, Booking.start_at > now)
+    if db.session.scalar(upcoming.where(func.lower(Booking.email) == details.email.lower())) >= limit:
+        raise TooManyBookings("email", limit)
+    if db.session.scalar(upcoming.where(Booking.phone_key == phone_key(details.phone))) >= limit:
+        raise TooManyBookings("phone", limit)
 
 
 def book(
@@ -219,15 +308,16 @@ def book(
     notes="",
     client_timezone: str | None = None,
     now: datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> tuple[Booking, bool]:
     """Book an appointment; return (booking, created).
 
-    The same request made twice (same service, start and email) returns the
-    first booking with ``created`` False.  Raises InvalidBooking for bad input
-    and SlotTaken when the time is not free.
+    A request repeated with the same ``idempotency_key`` (and the same
+    service, start and email) returns the first booking with ``created``
+    False.  Raises InvalidBooking for bad input, SlotTaken when the time is
+    not free and TooManyBookings past the client's cap.
     """
     now = now or utc_now()
-    rules = business.current().rules
     errors = {}
     try:
         service = service_named(service_id)
@@ -245,10 +335,14 @@ def book(
         errors["timezone"] = str(error)
     if not isinstance(start, datetime) or start.tzinfo is None:
         errors["start"] = "must be a date-time with a UTC offset"
+    try:
+        digest = idempotency_digest(idempotency_key)
+    except InvalidBooking as error:
+        errors.update(error.errors)
     if errors:
         raise InvalidBooking(errors)
 
-    existing = _replay(service, start, details.email)
+    existing = _replay(digest, service, start, details.email)
     if existing is not None:
         return existing, False
     # Asked of the calendar afresh: a cached answer may miss an event the therapist just added.
@@ -257,6 +351,7 @@ def book(
         raise SlotTaken(alternatives(service, start, zone_named(zone_name), now))
     if problem is not None:
         raise InvalidBooking({"start": _problem_message(problem)})
+    _check_future_cap(details, now)
 
     blocked_start, blocked_end = service.blocked_range(start)
     booking = Booking(
@@ -269,6 +364,8 @@ def book(
         blocked_start=blocked_start,
         blocked_end=blocked_end,
         client_timezone=zone_name,
+        idempotency_key=digest,
+        phone_key=phone_key(details.phone),
         **vars(details),
     )
     booking.created_at = now
@@ -279,23 +376,58 @@ def book(
     db.session.rollback()
     begin_writing()
     try:
-        _lock_day(start)
-        if rules.daily_limit is not None:
-            _, booked = _booked_intervals(start - timedelta(days=2), start + timedelta(days=2))
-            if availability.slot_problem(rules, service, start, now, (), booked) == availability.FULL:
-                raise SlotTaken([])
+        _lock(
+            _day_lock(start),
+            (LOCK_EMAIL, _lock_key(details.email.lower())),
+            (LOCK_PHONE, _lock_key(booking.phone_key)),
+        )
+        # Checked again under the locks: the answers above may be stale by now.
+        _check_daily_limit(service, start, now)
+        _check_future_cap(details, now)
         db.session.add(booking)
-        queued = [jobs.enqueue(key, kind, payload) for key, kind, payload in messages]
+        queued = _queue(booking, messages)
         db.session.commit()
+    except TooManyBookings:
+        db.session.rollback()
+        raise
     except (IntegrityError, SlotTaken):
         db.session.rollback()
-        existing = _replay(service, start, details.email)
+        # The same key sent twice at once: the loser hands back what the winner made.
+        existing = _replay(digest, service, start, details.email)
         if existing is not None:
             return existing, False
         raise SlotTaken(alternatives(service, start, zone_named(zone_name), now)) from None
 
     jobs.deliver_now(queued)
     return booking, True
+
+
+def outbox_stream(booking_id: str, kind: str, payload: dict) -> str:
+    """Return the outbox stream of a booking's entry: its calendar writes, or its emails to one address.
+
+    A stream is delivered in order, one message at a time, so the last email
+    a client receives is always about the booking as it now is; the
+    therapist's mail server being slow never holds the client's back.
+    """
+    if kind != "email":
+        return f"booking:{booking_id}:{kind}"
+    recipient = hashlib.sha256(",".join(payload["to"]).lower().encode()).hexdigest()[:16]
+    return f"booking:{booking_id}:email:{recipient}"
+
+
+def _queue(booking: Booking, entries: list[tuple[str, str, dict]]) -> list:
+    """Add a booking's outbox entries to the transaction, each in its stream."""
+    return [
+        jobs.enqueue(key, kind, payload, stream=outbox_stream(booking.id, kind, payload))
+        for key, kind, payload in entries
+    ]
+
+
+def _locked(booking_id: str) -> Booking:
+    """Return a booking read afresh and locked for the rest of the write transaction."""
+    return db.session.execute(
+        select(Booking).where(Booking.id == booking_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 def calendar_event(booking: Booking) -> Event:
@@ -346,15 +478,28 @@ def deliver_calendar_entry(payload: dict) -> None:
 
 
 def cancel(booking: Booking, by_studio: bool = False, now: datetime | None = None) -> Booking:
-    """Cancel a booking, tell the client and the therapist, and take it off the calendar."""
+    """Cancel a booking, tell the client and the therapist, and take it off the calendar.
+
+    The booking is locked and read afresh first: a cancellation racing a move
+    either comes after it (and says so last) or finds nothing left to do.
+    A client (not ``by_studio``) past the deadline gets BookingChanged.
+    """
+    now = now or utc_now()
+    booking_id = booking.id
+    db.session.rollback()
     begin_writing()
+    booking = _locked(booking_id)
     if booking.status == CANCELLED:
+        db.session.commit()
         return booking
+    if not by_studio and not can_change(booking, now):
+        db.session.rollback()
+        raise BookingChanged("it is too late to cancel online")
     booking.status = CANCELLED
-    booking.cancelled_at = now or utc_now()
+    booking.cancelled_at = now
     booking.sequence += 1
     entries = [calendar_entry(booking, "delete"), *notifications.cancelled(booking, manage_url(booking), by_studio)]
-    queued = [jobs.enqueue(key, kind, payload) for key, kind, payload in entries]
+    queued = _queue(booking, entries)
     db.session.commit()
     jobs.deliver_now(queued)
     return booking
@@ -387,7 +532,12 @@ def _without(intervals, hole):
 
 
 def reschedule(booking: Booking, start: datetime, now: datetime | None = None) -> Booking:
-    """Move a booking to a new start in one step; raise InvalidBooking or SlotTaken if it cannot move there."""
+    """Move a booking to a new start in one step.
+
+    Raises InvalidBooking or SlotTaken if it cannot move there, and
+    BookingChanged if someone moved or cancelled it since ``booking`` was read
+    (its sequence tells): of several moves at once, exactly one happens.
+    """
     now = now or utc_now()
     service = service_named(booking.service_id)
     if booking.status != CONFIRMED:
@@ -401,14 +551,17 @@ def reschedule(booking: Booking, start: datetime, now: datetime | None = None) -
     if problem is not None:
         raise InvalidBooking({"start": _problem_message(problem)})
 
-    previous_start = booking.start_at
+    seen_sequence, booking_id = booking.sequence, booking.id
     blocked_start, blocked_end = service.blocked_range(start)
-    booking_id = booking.id
     db.session.rollback()
     begin_writing()
-    booking = db.session.get(Booking, booking_id)
     try:
-        _lock_day(start)
+        booking = _locked(booking_id)
+        if booking.status != CONFIRMED or booking.sequence != seen_sequence:
+            raise BookingChanged("the booking was changed meanwhile")
+        previous_start = booking.start_at
+        _lock(_day_lock(start))
+        _check_daily_limit(service, start, now, moving=booking.id)
         booking.start_at, booking.end_at = start, start + service.duration
         booking.blocked_start, booking.blocked_end = blocked_start, blocked_end
         booking.sequence += 1
@@ -417,9 +570,12 @@ def reschedule(booking: Booking, start: datetime, now: datetime | None = None) -
             calendar_entry(booking, "write"),
             *notifications.rescheduled(booking, manage_url(booking), previous_start),
         ]
-        queued = [jobs.enqueue(key, kind, payload) for key, kind, payload in entries]
+        queued = _queue(booking, entries)
         db.session.commit()
-    except IntegrityError:
+    except BookingChanged:
+        db.session.rollback()
+        raise
+    except (IntegrityError, SlotTaken):
         db.session.rollback()
         raise SlotTaken(alternatives(service, start, zone, now)) from None
     jobs.deliver_now(queued)

@@ -69,6 +69,7 @@ class DetailsForm(PublicForm):
     service = HiddenField(validators=[InputRequired()])
     start = HiddenField(validators=[InputRequired()])
     tz = HiddenField()
+    idempotency_key = HiddenField()
     name = StringField("Name", validators=[InputRequired(message="is required"), Length(max=100)])
     email = EmailField("Email", validators=[InputRequired(message="is required"), Length(max=254)])
     phone = TelField("Phone", validators=[InputRequired(message="is required"), Length(max=32)])

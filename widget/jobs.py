@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import aliased
 
 from .extensions import begin_writing, db
 from .mail import PermanentFailure
@@ -49,12 +50,22 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
-def enqueue(key: str, kind: str, payload: dict) -> OutboxMessage | None:
-    """Add a side effect to the current transaction; the caller commits it with the change."""
+def enqueue(key: str, kind: str, payload: dict, stream: str | None = None) -> OutboxMessage | None:
+    """Add a side effect to the current transaction; the caller commits it with the change.
+
+    Rows of one ``stream`` are delivered in the order they were queued, never
+    two at once: a later one waits until every earlier one is sent or failed.
+    """
     if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is not None:
         return None
     row = OutboxMessage(
-        key=key, kind=kind, payload=json.dumps(payload), status=PENDING, attempts=0, next_attempt_at=utc_now()
+        key=key,
+        kind=kind,
+        stream=stream,
+        payload=json.dumps(payload),
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=utc_now(),
     )
     db.session.add(row)
     return row
@@ -70,6 +81,14 @@ def backoff(attempts: int) -> timedelta:
 
 def _claim(row_id: int, worker: str, now: datetime) -> bool:
     begin_writing()
+    earlier = aliased(OutboxMessage)
+    # The first pending row of its stream only: an earlier one, in flight or waiting
+    # for a retry, holds the later ones back (one statement, so two workers agree).
+    first_of_stream = ~(
+        select(earlier.id)
+        .where(earlier.stream == OutboxMessage.stream, earlier.status == PENDING, earlier.id < OutboxMessage.id)
+        .exists()
+    )
     result = db.session.execute(
         update(OutboxMessage)
         .where(
@@ -77,6 +96,7 @@ def _claim(row_id: int, worker: str, now: datetime) -> bool:
             OutboxMessage.status == PENDING,
             OutboxMessage.next_attempt_at <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            or_(OutboxMessage.stream.is_(None), first_of_stream),
         )
         .values(claimed_until=now + LEASE, claimed_by=worker)
     )
@@ -159,6 +179,7 @@ def deliver_due(limit: int = 200, worker: str | None = None) -> Counter:
 
 def queue_reminders() -> int:
     """Queue the reminder of every booking that starts within the reminder window; return how many."""
+    from .bookings import outbox_stream
     from .notifications import reminder
 
     now = utc_now()
@@ -183,7 +204,10 @@ def queue_reminders() -> int:
         )
         # Booked inside the window: the confirmation has just said it all.
         if marked.rowcount == 1 and booking.created_at <= booking.start_at - window:
-            rows = [enqueue(key, kind, payload) for key, kind, payload in reminder(booking)]
+            rows = [
+                enqueue(key, kind, payload, stream=outbox_stream(booking.id, kind, payload))
+                for key, kind, payload in reminder(booking)
+            ]
             queued += len([row for row in rows if row is not None])
         db.session.commit()
     return queued

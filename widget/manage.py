@@ -73,7 +73,19 @@ def cancel(token):
             deadline=bookings.change_deadline(booking),
             cancel_form=form,
         )
-    bookings.cancel(booking)
+    try:
+        bookings.cancel(booking)
+    except bookings.BookingChanged:
+        # Moved past the deadline a moment ago: show it as it is now.
+        booking = _booking(token)
+        return booking_page(
+            "book/manage.html",
+            token,
+            status=409,
+            can_change=bookings.can_change(booking),
+            deadline=bookings.change_deadline(booking),
+            cancel_form=form,
+        )
     return redirect(url_for("manage.show", token=token, done="cancelled"), 303)
 
 
@@ -142,6 +154,9 @@ def reschedule(token):
         bookings.reschedule(booking, start)
     except bookings.SlotTaken as taken:
         return _reschedule_page(token, booking, status=409, form=form, taken=taken.alternatives)
+    except bookings.BookingChanged:
+        problem = "This booking was changed a moment ago; here it is as it is now. Please choose again."
+        return _reschedule_page(token, _booking(token), status=409, form=form, problem=problem)
     except bookings.InvalidBooking as invalid:
         message = "; ".join(f"{field} {text}" for field, text in invalid.errors.items())
         return _reschedule_page(

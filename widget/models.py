@@ -70,6 +70,10 @@ class Booking(db.Model):
     notes: Mapped[str] = mapped_column(Text, default="")
     client_timezone: Mapped[str] = mapped_column(String(64))
     calendar_event_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    # The digest of the Idempotency-Key the booking was made with: only its holder gets the booking back.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The phone's digits alone, so "801-471-0877" and "(801) 471 0877" count as one client.
+    phone_key: Mapped[str] = mapped_column(String(32), default="")
     # Counts changes, for the SEQUENCE of calendar files sent to the client.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     reminder_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -80,6 +84,8 @@ class Booking(db.Model):
     __table_args__ = (
         Index("ix_bookings_status_blocked", "status", "blocked_start", "blocked_end"),
         Index("ix_bookings_email_start", "email", "start_at"),
+        Index("ix_bookings_phone_key_start", "phone_key", "start_at"),
+        Index("ix_bookings_idempotency_key", "idempotency_key", unique=True),
     )
 
 
@@ -127,6 +133,8 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
+    # Rows of one stream (one booking's emails to one person, say) are delivered one at a time, in order.
+    stream: Mapped[str | None] = mapped_column(String(100), nullable=True)
     payload: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -137,7 +145,10 @@ class OutboxMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_stream", "stream", "status", "id"),
+    )
 
 
 class GoogleConnection(db.Model):

@@ -120,6 +120,11 @@ SCHEMAS = {
             "status": {"type": "string", "enum": ["ok", "degraded"]},
             "database": {"type": "string"},
             "calendar": {"type": "string"},
+            "ratelimits": {
+                "type": "string",
+                "enum": ["shared", "per-process"],
+                "description": "shared: counted in Redis for every worker; per-process: each worker counts alone.",
+            },
         },
     },
 }
@@ -174,16 +179,35 @@ PATHS = {
     "/api/bookings": {
         "post": {
             "summary": "Book an appointment.",
-            "description": "Sending the same service, start and email again returns the same booking (200).",
+            "description": (
+                "Send an `Idempotency-Key` header to make retrying safe: the same request with the same key "
+                "returns the booking it made (200). Without the key, a request for a time already booked is a "
+                "409, whoever it names. Booking attempts per client address are limited, and so are upcoming "
+                "bookings per email and per phone (429)."
+            ),
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"},
+                    "description": "A value unique to this booking attempt (a UUID, say); resend it on retries.",
+                }
+            ],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("BookingRequest")}}},
             "responses": {
                 "201": _json(_ref("Booking"), "Booked."),
-                "200": _json(_ref("Booking"), "This exact booking already exists; nothing new was made."),
+                "200": _json(_ref("Booking"), "The booking this Idempotency-Key made; nothing new was made."),
                 "400": _errors("The body is not a JSON object."),
                 "409": _json(_ref("Conflict"), "The time is no longer free; here are the nearest free ones."),
                 "413": _json(_ref("Error"), "The body is too large."),
                 "415": _errors("The body is not JSON."),
-                "422": _errors("A field is missing or wrong."),
+                "422": _errors("A field (or the Idempotency-Key) is missing or wrong."),
+                "429": _json(
+                    _ref("Paused"),
+                    "Too many booking attempts from this address (Retry-After says when to try again), or the "
+                    "email or phone already holds the most upcoming bookings taken online; `phone` to call instead.",
+                ),
                 "503": _json(_ref("Paused"), "Online booking is paused: the calendar cannot be read."),
             },
         }
@@ -243,6 +267,7 @@ PATHS = {
                 "400": _html("The form names no service or time."),
                 "409": _html("The time is no longer free; nearby times are offered."),
                 "422": _html("A field is wrong; the form says which."),
+                "429": _html("Too many bookings from this address, or for this email or phone: call instead."),
             },
         },
     },

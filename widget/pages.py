@@ -55,7 +55,13 @@ def healthz():
     except Exception:
         calendar = "unavailable"
     healthy = database == "ok" and calendar == "ok"
-    body = {"status": "ok" if healthy else "degraded", "database": database, "calendar": calendar}
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "database": database,
+        "calendar": calendar,
+        # Without Redis each worker process counts rate limits on its own.
+        "ratelimits": "shared" if current_app.config.get("REDIS_URL") else "per-process",
+    }
     return jsonify(body), 200 if healthy else 503
 
 

@@ -5,12 +5,20 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import os
 import secrets
 import tempfile
 from urllib.parse import urlsplit
 
 from limits import parse_many
+
+log = logging.getLogger(__name__)
+
+PER_PROCESS_LIMITS = (
+    "REDIS_URL is not set: every worker process counts rate limits (bookings, comments, sign-in attempts) "
+    "on its own, so a client gets the limits once per worker. Set REDIS_URL when running more than one worker."
+)
 
 
 class SettingsError(RuntimeError):
@@ -149,9 +157,11 @@ def check(app) -> None:
     if redis_url and not str(redis_url).startswith(("redis://", "rediss://", "unix://")):
         _fail("REDIS_URL", f"{redis_url!r} is not a redis:// URL")
     config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
+    if config["ENV"] == "production" and not redis_url:
+        log.warning(PER_PROCESS_LIMITS)
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
 
-    for name in ("ADMIN_LOGIN_RATE_LIMIT", "COMMENT_RATE_LIMIT"):
+    for name in ("ADMIN_LOGIN_RATE_LIMIT", "COMMENT_RATE_LIMIT", "BOOKING_RATE_LIMIT"):
         try:
             parse_many(str(config.get(name) or ""))
         except ValueError:
@@ -162,6 +172,7 @@ def check(app) -> None:
     config["TRUSTED_PROXIES"] = _integer(config, "TRUSTED_PROXIES", 0, 5)
     config["MAX_CONTENT_LENGTH"] = _integer(config, "MAX_CONTENT_LENGTH", 1024, 100 * 1024 * 1024)
     config["BOOKING_FORM_MAX_AGE"] = _integer(config, "BOOKING_FORM_MAX_AGE", 60, 7 * 86400)
+    config["MAX_FUTURE_BOOKINGS"] = _integer(config, "MAX_FUTURE_BOOKINGS", 1, 1000)
     config["CANCEL_CUTOFF_HOURS"] = _integer(config, "CANCEL_CUTOFF_HOURS", 0, 24 * 30)
     config["REMINDER_HOURS_BEFORE"] = _integer(config, "REMINDER_HOURS_BEFORE", 1, 24 * 14)
     config["JOBS_INTERVAL"] = _integer(config, "JOBS_INTERVAL", 1, 3600)
@@ -187,3 +198,9 @@ def check(app) -> None:
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["SESSION_COOKIE_SECURE"] = production
     config["PREFERRED_URL_SCHEME"] = urlsplit(public).scheme
+
+
+def check_workers(config, workers: int) -> None:
+    """Refuse to serve production from several workers that would each count rate limits alone."""
+    if config.get("ENV") == "production" and workers > 1 and not config.get("REDIS_URL"):
+        _fail("REDIS_URL", f"is required in production with {workers} workers. {PER_PROCESS_LIMITS}")

@@ -1,0 +1,166 @@
+"""The service as an operator runs it: gunicorn with several workers, real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as clock_time
+from zoneinfo import ZoneInfo
+
+import requests
+from sqlalchemy import func, select
+
+from tests.conftest import EXAMPLE_RULES, POSTGRES_URL, ROOT, make_app, reset_postgres
+from widget import bookings, jobs
+from widget.extensions import db
+from widget.models import CANCELLED, PENDING, Booking, OutboxMessage
+
+SECRET = "gunicorn-test-secret-key-of-enough-length"
+DENVER = ZoneInfo("America/Denver")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _gunicorn(workers: int, **settings) -> tuple[subprocess.Popen, str]:
+    """Start gunicorn from the project folder (so it reads gunicorn.conf.py); return it and its address."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "SECRET_KEY": SECRET,
+        "BUSINESS_CONFIG": EXAMPLE_RULES,
+        "PUBLIC_URL": "http://widget.test",
+        **settings,
+    }
+    for name in ("REDIS_URL", "WIDGET_ENV", "DATABASE_URL"):
+        if name not in settings:
+            env.pop(name, None)
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "wsgi:app"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def _wait_ready(process: subprocess.Popen, base: str) -> dict:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"gunicorn stopped: {process.stderr.read()}")
+        try:
+            return requests.get(f"{base}/healthz", timeout=10).json()
+        except (requests.ConnectionError, requests.Timeout):  # workers still starting
+            time.sleep(0.2)
+    raise AssertionError("gunicorn did not answer within 30 s")
+
+
+def _stop(process: subprocess.Popen) -> str:
+    process.terminate()
+    try:
+        _, stderr = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, stderr = process.communicate()
+    return stderr
+
+
+def test_production_with_several_workers_and_no_redis_refuses_to_start(tmp_path):
+    process, _ = _gunicorn(2, WIDGET_ENV="production", DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}")
+    try:
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            _stop(process)
+    assert process.returncode != 0
+    assert "REDIS_URL" in stderr and "2 workers" in stderr
+
+
+def test_one_worker_without_redis_warns_and_says_so_in_healthz(tmp_path):
+    process, base = _gunicorn(1, WIDGET_ENV="production", DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}")
+    try:
+        health = _wait_ready(process, base)
+    finally:
+        stderr = _stop(process)
+    assert health["ratelimits"] == "per-process"
+    assert "REDIS_URL is not set" in stderr
+
+
+def test_several_workers_with_redis_share_their_limits(tmp_path, redis_url):
+    process, base = _gunicorn(
+        2, WIDGET_ENV="production", DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}", REDIS_URL=redis_url
+    )
+    try:
+        health = _wait_ready(process, base)
+    finally:
+        _stop(process)
+    assert health["ratelimits"] == "shared"
+
+
+def _open_day(after: date) -> date:
+    """Return the first Wednesday from ``after`` on that the example rules keep open."""
+    day = after
+    while day.weekday() != 2 or day.isoformat() in ("2026-12-23", "2026-12-24", "2026-12-25", "2027-01-01"):
+        day += timedelta(days=1)
+    return day
+
+
+def test_four_workers_on_postgresql_cancel_and_moves_at_once(tmp_path, mailbox):
+    """The cancel-and-move race over real HTTP: one truth in the database, the emails end with it."""
+    reset_postgres()
+    app = make_app(tmp_path, POSTGRES_URL, SECRET_KEY=SECRET, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mailbox.port))
+    app.extensions.pop("clock")  # the workers run on the real clock; so does this process
+    day = _open_day(datetime.now(timezone.utc).astimezone(DENVER).date() + timedelta(days=3))
+    start = datetime.combine(day, clock_time(9), tzinfo=DENVER).astimezone(timezone.utc)
+    with app.app_context():
+        booking, _ = bookings.book("massage-60", start, "Ada Client", "ada@example.com", "801-555-0101")
+        booking_id, token = booking.id, bookings.manage_token(booking)
+        db.engine.dispose()
+
+    process, base = _gunicorn(
+        4, DATABASE_URL=POSTGRES_URL, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mailbox.port), MAIL_USE_TLS="false"
+    )
+    try:
+        _wait_ready(process, base)
+        page = requests.get(f"{base}/manage/{token}", timeout=10)
+        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+        targets = [start + timedelta(hours=4, minutes=15 * i) for i in range(6)]
+        calls = [("cancel", {"csrf_token": csrf})] * 6 + [
+            ("reschedule", {"csrf_token": csrf, "start": target.isoformat()}) for target in targets
+        ]
+        barrier = threading.Barrier(len(calls))
+        statuses = []
+
+        def call(action, form):
+            barrier.wait(timeout=30)
+            answer = requests.post(f"{base}/manage/{token}/{action}", data=form, allow_redirects=False, timeout=60)
+            statuses.append((action, answer.status_code))
+
+        threads = [threading.Thread(target=call, args=call_args) for call_args in calls]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=90)
+    finally:
+        _stop(process)
+
+    assert not [status for _, status in statuses if status >= 500], statuses
+    assert len(statuses) == len(calls)
+    moves = [status for action, status in statuses if action == "reschedule" and status == 303]
+    assert len(moves) <= 1, statuses
+    with app.app_context():
+        for _ in range(30):
+            if not db.session.scalar(select(func.count()).where(OutboxMessage.status == PENDING)):
+                break
+            time.sleep(0.2)
+            jobs.deliver_due()
+        booking = db.session.get(Booking, booking_id)
+        assert booking.status == CANCELLED and booking.sequence == 1 + len(moves)
+    subjects = [str(message["Subject"]).strip().split(":")[0] for message in mailbox.received_by("ada@example.com")]
+    assert subjects == ["Booked", *(["Moved"] * len(moves)), "Cancelled"], subjects
