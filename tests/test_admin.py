@@ -194,3 +194,59 @@ def test_undelivered_messages_are_listed_and_can_be_retried(app, admin, client):
         row = db.session.get(OutboxMessage, row_id)
         # Tried again at once (still no mail server): pending, with a fresh count of attempts.
         assert row.status == PENDING and row.attempts == 1
+
+
+# --- Hostile clients: sessions ----------------------------------------------------------------------------------------
+
+
+def _sign_out(client) -> None:
+    agenda = client.get("/admin")
+    assert agenda.status_code == 200
+    client.post("/admin/logout", data={"csrf_token": csrf_token(agenda.text)})
+
+
+def _replay(app, cookie: str):
+    """Ask for the agenda from a fresh client that carries only a copied session cookie."""
+    thief = app.test_client()
+    thief.set_cookie("session", cookie)
+    return thief.get("/admin")
+
+
+def test_signing_out_ends_a_copied_session_cookie(app, admin, client):
+    """A session cookie copied before sign-out no longer signs anyone in afterwards."""
+    admin.login()
+    copy = client.get_cookie("session").value
+    assert _replay(app, copy).status_code == 200, "the copy works while the session is alive"
+    _sign_out(client)
+    assert client.get("/admin").status_code == 302
+    replayed = _replay(app, copy)
+    assert replayed.status_code == 302 and "/admin/login" in replayed.headers["Location"]
+
+
+def test_signing_out_signs_every_browser_out(app, admin, client):
+    """Signing out on one device ends the session of a second browser too."""
+    admin.login()
+    laptop = Admin(app, app.test_client())
+    laptop.login()
+    assert laptop.client.get("/admin").status_code == 200
+    _sign_out(client)
+    assert laptop.client.get("/admin").status_code == 302
+
+
+def test_password_change_ends_a_copied_session_cookie_even_with_the_same_password(app, admin, client):
+    """set-admin-password ends every session, also when the new password equals the old one."""
+    admin.login()
+    copy = client.get_cookie("session").value
+    admin.set_password(Admin.PASSWORD)
+    assert _replay(app, copy).status_code == 302
+    assert client.get("/admin").status_code == 302
+    assert admin.login().status_code == 302 and client.get("/admin").status_code == 200
+
+
+def test_sign_out_from_a_stranger_ends_no_session(app, admin, client):
+    """The sign-in page's CSRF token lets anyone post to /admin/logout: that must not sign the therapist out."""
+    admin.login()
+    stranger = app.test_client()
+    login_page = stranger.get("/admin/login")
+    stranger.post("/admin/logout", data={"csrf_token": csrf_token(login_page.text)})
+    assert client.get("/admin").status_code == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import secrets
 from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -13,7 +14,7 @@ from werkzeug.security import check_password_hash
 
 from . import bookings, business, calendars, comments, jobs
 from .calendars import Event
-from .extensions import db, limiter
+from .extensions import begin_writing, db, limiter
 from .forms import ActionForm, BlockTimeForm, LoginForm
 from .models import Booking, CalendarEvent, OutboxMessage, Setting, new_id
 from .timezones import utc_now, zone_named
@@ -21,6 +22,7 @@ from .timezones import utc_now, zone_named
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 PASSWORD_KEY = "admin_password_hash"  # noqa: S105 - the name of a setting, not a secret
+SESSION_VERSION_KEY = "admin_session_version"
 
 
 def password_hash() -> str | None:
@@ -29,16 +31,35 @@ def password_hash() -> str | None:
     return row.value if row else None
 
 
-def _session_mark(stored_hash: str) -> str:
-    # Bound to the current hash: setting a new password signs every session out.
-    return hmac.new(current_app.config["SECRET_KEY"].encode(), stored_hash.encode(), hashlib.sha256).hexdigest()[:32]
+def _session_version() -> str:
+    row = db.session.get(Setting, SESSION_VERSION_KEY)
+    return row.value if row else ""
+
+
+def end_sessions() -> None:
+    """Sign every browser out: session cookies issued before now stop being accepted.
+
+    Sessions live in a signed cookie the browser keeps, so forgetting one on the
+    server is impossible; instead each cookie carries the version current when it
+    was issued, and a fresh version (stored with the caller's next commit) makes
+    every older cookie worthless, copies included.
+    """
+    row = db.session.get(Setting, SESSION_VERSION_KEY) or Setting(key=SESSION_VERSION_KEY)
+    row.value = secrets.token_hex(16)
+    db.session.add(row)
+
+
+def _session_mark(stored_hash: str, version: str) -> str:
+    # Bound to the password hash and the session version: a new password or a sign-out ends every session.
+    message = f"{stored_hash}:{version}".encode()
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
 def signed_in() -> bool:
     """Say whether this browser is signed in as the therapist."""
     stored = password_hash()
     mark = session.get("admin")
-    return bool(stored and mark and hmac.compare_digest(mark, _session_mark(stored)))
+    return bool(stored and mark and hmac.compare_digest(mark, _session_mark(stored, _session_version())))
 
 
 def sign_in_required(view):
@@ -62,7 +83,7 @@ def login():
     if form.validate_on_submit():
         if stored and check_password_hash(stored, form.password.data):
             session.clear()
-            session["admin"] = _session_mark(stored)
+            session["admin"] = _session_mark(stored, _session_version())
             target = request.args.get("next", "")
             # Only paths inside the admin: never an open redirect.
             if not target.startswith("/admin") or target.startswith("//"):
@@ -75,9 +96,13 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign the therapist out."""
-    if ActionForm().validate_on_submit():
-        session.clear()
+    """Sign the therapist out, on every device."""
+    # Only a signed-in browser may end the sessions: the sign-in page hands a CSRF token to anyone.
+    if ActionForm().validate_on_submit() and signed_in():
+        begin_writing()
+        end_sessions()
+        db.session.commit()
+    session.clear()
     return redirect(url_for("admin.login"))
 
 
