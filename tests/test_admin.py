@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 
+import pytest
+
 from tests.conftest import Admin, csrf_token, make_app
 
 BODY = {
@@ -250,3 +252,56 @@ def test_sign_out_from_a_stranger_ends_no_session(app, admin, client):
     login_page = stranger.get("/admin/login")
     stranger.post("/admin/logout", data={"csrf_token": csrf_token(login_page.text)})
     assert client.get("/admin").status_code == 200
+
+
+# --- Hostile clients: the sign-in page's next= and the comment list's p= ----------------------------------------------
+
+
+def _sign_in_to(client, target: str):
+    page = client.get("/admin/login", query_string={"next": target})
+    assert page.status_code == 200
+    return client.post(
+        "/admin/login",
+        query_string={"next": target},
+        data={"password": Admin.PASSWORD, "csrf_token": csrf_token(page.text)},
+    )
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param("/admin\r\nSet-Cookie: x=1", id="crlf"),
+        pytest.param("/admin\nLocation: https://evil.example/", id="lf"),
+        pytest.param("/admin\x00", id="nul"),
+        pytest.param("/admin\t/x", id="tab"),
+        pytest.param("/admin//evil.example/", id="double-slash-inside"),
+        pytest.param("//evil.example/admin", id="protocol-relative"),
+        pytest.param("/\\evil.example/admin", id="backslash-host"),
+        pytest.param("/admin\\..\\..\\evil", id="backslash-path"),
+        pytest.param("https://evil.example/admin", id="scheme"),
+        pytest.param("javascript:alert(1)//admin", id="javascript"),
+        pytest.param("/admin.evil.example", id="not-the-admin"),
+        pytest.param("/book", id="outside-the-admin"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_next_parameter_only_takes_a_plain_admin_path(admin, client, target):
+    """Anything but a plain local path inside the admin sends the therapist to the agenda, never a 500."""
+    response = _sign_in_to(client, target)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin"
+
+
+@pytest.mark.parametrize("target", ["/admin/comments?status=spam", "/admin/google"])
+def test_next_parameter_returns_to_the_admin_page_asked_for(admin, client, target):
+    response = _sign_in_to(client, target)
+    assert response.status_code == 302 and response.headers["Location"] == target
+
+
+@pytest.mark.parametrize("number", ["9" * 30, "9" * 5000, "-3", "0", "two", "1.5", ""])
+def test_comment_list_page_number_out_of_range_shows_the_first_page(admin, client, number):
+    """A huge, negative or non-numeric p= shows page 1, never a 500."""
+    admin.login()
+    response = client.get("/admin/comments", query_string={"status": "published", "p": number})
+    assert response.status_code == 200, response.text[:300]
+    assert "<h1>Comments</h1>" in response.text

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import select
@@ -74,6 +75,18 @@ def sign_in_required(view):
     return wrapped
 
 
+def _admin_path(target: str) -> bool:
+    """Say whether ``next=`` is a plain local path inside the admin, safe to redirect to."""
+    # Browsers read a backslash as "/" and drop tabs and newlines, and a newline in a header is refused:
+    # anything unusual goes to the agenda rather than becoming an open redirect or a 500.
+    if any(ord(char) < 32 or ord(char) == 127 or char == "\\" for char in target) or "//" in target:
+        return False
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return False
+    return parts.path == bp.url_prefix or parts.path.startswith(bp.url_prefix + "/")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["ADMIN_LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():
@@ -85,10 +98,7 @@ def login():
             session.clear()
             session["admin"] = _session_mark(stored, _session_version())
             target = request.args.get("next", "")
-            # Only paths inside the admin: never an open redirect.
-            if not target.startswith("/admin") or target.startswith("//"):
-                target = url_for("admin.agenda")
-            return redirect(target)
+            return redirect(target if _admin_path(target) else url_for("admin.agenda"))
         form.password.errors.append("That password is not right.")
         return render_template("admin/login.html", form=form, configured=bool(stored)), 401
     return render_template("admin/login.html", form=form, configured=bool(stored))
@@ -202,9 +212,14 @@ def comment_list():
     status = request.args.get("status", comments.PENDING)
     if status not in comments.STATUSES:
         abort(404)
+    tallies = comments.status_counts()
+    last_page = max(1, -(-tallies[status] // comments.LISTED_PER_PAGE))
     try:
-        number = max(int(request.args.get("p", "1")), 1)
-    except ValueError:
+        number = int(request.args.get("p", "1"))
+    except ValueError:  # not a number, or more digits than Python converts
+        number = 1
+    # A page past the end would be empty, and a huge one overflows the database's integers.
+    if not 1 <= number <= last_page:
         number = 1
     items, total = comments.listing(status, number)
     return render_template(
@@ -214,7 +229,7 @@ def comment_list():
         total=total,
         number=number,
         per_page=comments.LISTED_PER_PAGE,
-        tallies=comments.status_counts(),
+        tallies=tallies,
         zone=zone_named(business.current().studio.timezone),
         action_form=ActionForm(),
     )
