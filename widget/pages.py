@@ -23,6 +23,10 @@ PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'"
 )
+# Pages that carry a client's booking link or the therapist's data, and the answers to their forms:
+# no browser or shared cache may keep a copy for the next person at the same computer or proxy.
+PRIVATE = ("manage", "admin", "oauth")
+PRIVATE_PAGES = ("book.submit", "book.done")
 # Pages a host site may frame; every other page refuses to be framed at all.
 FRAMEABLE = ("book.widget", "book.submit", "book.done", "comment_pages.thread", "comment_pages.submit")
 
@@ -74,6 +78,8 @@ def _security_headers(response):
     if (request.blueprint or "") in LOCKED_DOWN:
         policy = f"{PAGE_POLICY}; {policy}"
     response.headers.setdefault("Content-Security-Policy", policy)
+    if request.blueprint in PRIVATE or request.endpoint in PRIVATE_PAGES:
+        response.headers["Cache-Control"] = "no-store"
     _share_with_allowed_sites(response)
     return response
 

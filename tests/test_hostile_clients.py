@@ -1,0 +1,108 @@
+"""What an attacker tries against a production-mode instance: caches, forged Host headers, the database file."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import csrf_token
+
+BODY = {
+    "service": "massage-60",
+    "start": "2026-11-25T09:00:00-07:00",  # Wednesday, 49 hours after NOW: still changeable online
+    "name": "Ada Client",
+    "email": "ada@example.com",
+    "phone": "801-555-0101",
+}
+
+
+def _manage_path(client) -> str:
+    response = client.post("/api/bookings", json=BODY)
+    assert response.status_code == 201, response.json
+    return response.json["manage_url"].replace("http://widget.test", "")
+
+
+def _post_form(client, page_path: str, target: str, **data):
+    page = client.get(page_path)
+    assert page.status_code == 200, page.text[:300]
+    return client.post(target, data={"csrf_token": csrf_token(page.text), **data})
+
+
+def _book_through_the_form(client, **changes):
+    page = client.get("/book", query_string={"service": "massage-60", "start": BODY["start"], "tz": "America/Denver"})
+    start = re.search(r'name="start" type="hidden" value="([^"]+)"', page.text).group(1)
+    data = {
+        "csrf_token": csrf_token(page.text),
+        "service": "massage-60",
+        "start": start,
+        "tz": "America/Denver",
+        "name": BODY["name"],
+        "email": BODY["email"],
+        "phone": BODY["phone"],
+        **changes,
+    }
+    return client.post("/book?tz=America/Denver", data=data)
+
+
+# --- Pages with a client's link or the therapist's data are never stored by a cache ---------------------------------
+
+
+def _no_store(response) -> bool:
+    return "no-store" in response.headers.get("Cache-Control", "")
+
+
+def test_manage_pages_and_their_answers_are_not_stored(client):
+    """The manage page, its reschedule step, a bad link and the cancel/reschedule answers send no-store."""
+    path = _manage_path(client)
+    assert _no_store(client.get(path))
+    assert _no_store(client.get(f"{path}/reschedule?date=2026-11-26"))
+    assert _no_store(client.get("/manage/not-a-token"))
+    moved = _post_form(
+        client, f"{path}/reschedule?date=2026-11-26", f"{path}/reschedule", start="2026-11-26T10:00:00-07:00"
+    )
+    assert moved.status_code in (302, 303) and _no_store(moved), moved.text[:300]
+    cancelled = _post_form(client, path, f"{path}/cancel")
+    assert cancelled.status_code == 303 and _no_store(cancelled)
+    assert _no_store(client.post(f"{path}/cancel", data={}))
+
+
+def test_booking_confirmation_and_the_form_answers_are_not_stored(client):
+    """The redirect to /book/done/<token>, the confirmation itself and a refused form send no-store."""
+    refused = _book_through_the_form(client, email="not an address")
+    assert refused.status_code == 422 and _no_store(refused)
+    booked = _book_through_the_form(client)
+    assert booked.status_code == 303 and "/book/done/" in booked.headers["Location"]
+    assert _no_store(booked)
+    done = client.get(booked.headers["Location"])
+    assert done.status_code == 200 and "booked" in done.text and _no_store(done)
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin", "/admin/login", "/admin/comments", "/admin/comments?status=spam", "/admin/google"]
+)
+def test_admin_pages_are_not_stored(admin, client, path):
+    admin.login()
+    response = client.get(path)
+    assert response.status_code == 200 and _no_store(response)
+
+
+def test_admin_answers_and_redirects_are_not_stored(app, admin, client):
+    """Sign-in, the redirect to it, the admin's form posts and sign-out all send no-store."""
+    assert _no_store(client.get("/admin"))  # the redirect to the sign-in page
+    assert _no_store(admin.login("not the password"))
+    signed_in = admin.login()
+    assert signed_in.status_code == 302 and _no_store(signed_in)
+    blocked = _post_form(client, "/admin", "/admin/block", day="2026-11-24", start="12:00", end="13:00", reason="x")
+    assert blocked.status_code == 302 and _no_store(blocked)
+    moderated = _post_form(client, "/admin/comments", "/admin/comments", action="approve")
+    assert moderated.status_code == 302 and _no_store(moderated)
+    signed_out = _post_form(client, "/admin", "/admin/logout")
+    assert signed_out.status_code == 302 and _no_store(signed_out)
+    assert _no_store(client.get("/oauth2callback"))
+
+
+def test_public_pages_stay_cacheable(client):
+    """Only private pages give up caching: the loader script keeps its max-age."""
+    assert not _no_store(client.get("/embed.js"))
+    assert not _no_store(client.get("/api/services"))
