@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import csrf_token
+from tests.conftest import ARTICLE, Admin, csrf_token, post_comment
 
 BODY = {
     "service": "massage-60",
@@ -106,3 +106,98 @@ def test_public_pages_stay_cacheable(client):
     """Only private pages give up caching: the loader script keeps its max-age."""
     assert not _no_store(client.get("/embed.js"))
     assert not _no_store(client.get("/api/services"))
+
+
+# --- Absolute addresses come from PUBLIC_URL, never from the Host header ----------------------------------------------
+
+FORGED = "evil.example"
+PUBLIC = "http://widget.test"
+
+
+def _forged_client(app):
+    """Return a client whose every request names a Host the service does not own."""
+    client = app.test_client()
+    opened = client.open
+
+    def open_with_forged_host(*args, **kwargs):
+        kwargs["headers"] = {**dict(kwargs.get("headers") or {}), "Host": FORGED}
+        return opened(*args, **kwargs)
+
+    client.open = open_with_forged_host
+    return client
+
+
+def _assert_untouched(response) -> None:
+    assert response.request.host == FORGED, "the request did not carry the forged Host"
+    assert FORGED not in response.get_data(as_text=True), response.get_data(as_text=True)[:500]
+    assert not [value for value in response.headers.values() if FORGED in value], dict(response.headers)
+
+
+def test_feed_self_link_ignores_a_forged_host(comment_app):
+    forged = _forged_client(comment_app)
+    feed = forged.get("/comments/feed.atom", query_string={"page": ARTICLE})
+    assert feed.status_code == 200
+    self_link = re.search(r'<link rel="self" href="([^"]+)"', feed.text).group(1)
+    assert self_link.startswith(f"{PUBLIC}/comments/feed.atom?page="), self_link
+    _assert_untouched(feed)
+
+
+def test_widget_accepts_no_forged_host_as_its_embedding_origin(app):
+    """A page framed with embed=<the forged Host> must not post its messages there."""
+    forged = _forged_client(app)
+    page = forged.get("/book", query_string={"embed": f"http://{FORGED}"})
+    assert page.status_code == 200 and "data-embed" not in page.text
+    own = forged.get("/book", query_string={"embed": PUBLIC})
+    assert f'data-embed="{PUBLIC}"' in own.text, "the service's own demo page may still embed it"
+
+
+def test_demo_page_canonical_link_ignores_a_forged_host(app):
+    page = _forged_client(app).get("/")
+    assert f'<link rel="canonical" href="{PUBLIC}/">' in page.text
+    _assert_untouched(page)
+
+
+def test_no_page_or_answer_hands_out_a_forged_host(comment_app, mailbox):
+    """Walk the public pages, a booking, its manage pages, the comments and the admin with a forged Host."""
+    forged = _forged_client(comment_app)
+    for path in ("/", "/book", "/book?service=massage-60", "/api/openapi.json", "/no-such-page", "/healthz"):
+        _assert_untouched(forged.get(path))
+    booked = _book_through_the_form(forged)
+    assert booked.status_code == 303
+    _assert_untouched(booked)
+    _assert_untouched(forged.get(booked.headers["Location"]))
+    api = forged.post("/api/bookings", json={**BODY, "start": "2026-11-25T11:00:00-07:00"})
+    assert api.status_code == 201 and api.json["manage_url"].startswith(f"{PUBLIC}/manage/")
+    _assert_untouched(api)
+    manage = api.json["manage_url"].replace(PUBLIC, "")
+    _assert_untouched(forged.get(manage))
+    _assert_untouched(forged.get(f"{manage}/reschedule?date=2026-11-26"))
+    for path in ("/comments", "/api/comments", "/comments/feed.atom"):
+        _assert_untouched(forged.get(path, query_string={"page": ARTICLE}))
+    _assert_untouched(forged.get("/admin"))
+    helper = Admin(comment_app, forged)
+    helper.set_password()
+    _assert_untouched(helper.login())
+    for path in ("/admin", "/admin/comments", "/admin/google"):
+        _assert_untouched(forged.get(path))
+
+
+def test_emails_link_to_the_public_url_whatever_host_the_request_named(comment_app, mailbox):
+    """Booking emails and the therapist's comment email carry PUBLIC_URL links only."""
+    forged = _forged_client(comment_app)
+    assert _book_through_the_form(forged).status_code == 303
+    response = post_comment(forged, comment_app, "Is the hot-stone massage safe in pregnancy?")
+    assert response.status_code == 201 and response.json["status"] == "pending", response.text
+    messages = mailbox.wait_for(3)
+    for message in messages:
+        for part in message.walk():
+            if part.get_content_maintype() != "text":
+                continue
+            text = part.get_content()
+            assert FORGED not in text, (message["Subject"], text)
+            links = re.findall(r"https?://[^\s\"<>]+", text)
+            ours = [link for link in links if "/manage/" in link or "/comments/approve/" in link]
+            assert all(link.startswith(f"{PUBLIC}/") for link in ours), ours
+    assert any(
+        "/manage/" in part.get_content() for m in messages for part in m.walk() if part.get_content_maintype() == "text"
+    )

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from . import business, calendars
 from .extensions import db
+from .settings import origin_of, public_url
 from .timezones import clock, long_date, zone_abbreviation, zone_named
 
 bp = Blueprint("pages", __name__)
@@ -114,7 +115,7 @@ def _embedding() -> dict:
     allowed = current_app.config["EMBED_ALLOWED_ORIGINS"]
     accent = request.args.get("accent", "")
     return {
-        "embed_origin": host if host in allowed or host == request.host_url.rstrip("/") else "",
+        "embed_origin": host if host in allowed or host == origin_of(current_app.config["PUBLIC_URL"]) else "",
         "accent": accent if ACCENT.fullmatch(accent) else "",
     }
 
@@ -126,5 +127,6 @@ def init_app(app) -> None:
     app.add_template_filter(long_date)
     app.add_template_filter(zone_abbreviation)
     app.add_template_filter(zone_named, "tzinfo")
+    app.add_template_global(public_url)
     app.context_processor(lambda: {"studio": business.current().studio, "services": business.current().services})
     app.context_processor(_embedding)

@@ -10,6 +10,7 @@ import secrets
 import tempfile
 from urllib.parse import urlsplit
 
+from flask import current_app
 from limits import parse_many
 
 
@@ -56,6 +57,14 @@ def origin_of(url: str) -> str | None:
     default = {"http": 80, "https": 443}[parts.scheme]
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def public_url(endpoint: str, **values) -> str:
+    """Return the absolute address of an endpoint under PUBLIC_URL, whatever Host a request named."""
+    # Flask's url_for(_external=True) takes the host from the request, which any client may forge.
+    parts = urlsplit(current_app.config["PUBLIC_URL"])
+    adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
+    return adapter.build(endpoint, values, force_external=True)
 
 
 MIN_SECRET = 32
