@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 
 import pytest
 
-from tests.conftest import ARTICLE, Admin, csrf_token, post_comment
+from tests.conftest import ARTICLE, Admin, csrf_token, make_app, post_comment
+from widget.extensions import db
 
 BODY = {
     "service": "massage-60",
@@ -201,3 +204,26 @@ def test_emails_link_to_the_public_url_whatever_host_the_request_named(comment_a
     assert any(
         "/manage/" in part.get_content() for m in messages for part in m.walk() if part.get_content_maintype() == "text"
     )
+
+
+# --- The database file ------------------------------------------------------------------------------------------------
+
+
+def test_sqlite_database_files_are_readable_by_their_owner_only(tmp_path):
+    """A fresh start creates the database (and SQLite its -wal and -shm files) with mode 0600, whatever the umask."""
+    previous = os.umask(0o022)
+    try:
+        app = make_app(tmp_path)
+        helper = Admin(app, app.test_client())
+        helper.set_password()  # a write, so that the write-ahead log exists
+        with app.app_context():
+            connection = db.engine.raw_connection()  # keeps the -wal and -shm files open while we look
+            try:
+                connection.cursor().execute("SELECT count(*) FROM settings").fetchall()
+                modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in tmp_path.glob("widget.db*")}
+            finally:
+                connection.close()
+    finally:
+        os.umask(previous)
+    assert {"widget.db", "widget.db-wal", "widget.db-shm"} <= set(modes), modes
+    assert all(mode == 0o600 for mode in modes.values()), {name: oct(mode) for name, mode in modes.items()}
