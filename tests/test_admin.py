@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 
 import pytest
 
@@ -305,3 +306,18 @@ def test_comment_list_page_number_out_of_range_shows_the_first_page(admin, clien
     response = client.get("/admin/comments", query_string={"status": "published", "p": number})
     assert response.status_code == 200, response.text[:300]
     assert "<h1>Comments</h1>" in response.text
+
+
+# --- Hostile clients: the admin's script policy -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/admin/login", "/admin", "/admin/comments", "/admin/google"])
+def test_admin_pages_run_only_the_services_own_scripts(admin, client, path):
+    """The admin shows what the public typed (comments, names, notes): no inline script may run there."""
+    admin.login()
+    response = client.get(path)
+    assert response.status_code == 200
+    directives = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+    assert directives["script-src"] == "'self'" and directives["default-src"] == "'none'"
+    assert directives["form-action"].startswith("'self'") and directives["frame-ancestors"] == "'none'"
+    assert not re.search(r"<script(?![^>]*\bsrc=)|\son[a-z]+=", response.text), "an inline script or handler"

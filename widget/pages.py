@@ -18,8 +18,10 @@ bp = Blueprint("pages", __name__)
 EMBED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "embed")
 # Pages that show what the public typed (comments, names) run only our own scripts: a second
 # line of defence should anything ever slip through the escaping and the sanitiser.  Styles may
-# be inline (the accent colour is a style attribute); the admin keeps its inline confirm() handlers.
+# be inline (the accent colour is a style attribute).  The admin shows every comment, spam
+# included, and runs only static/admin.js under the same policy.
 LOCKED_DOWN = ("book", "manage", "comment_pages")
+ADMIN = ("admin", "oauth")
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'"
@@ -78,6 +80,11 @@ def _security_headers(response):
     policy = f"frame-ancestors {ancestors}"
     if (request.blueprint or "") in LOCKED_DOWN:
         policy = f"{PAGE_POLICY}; {policy}"
+    elif request.blueprint in ADMIN:
+        # "Connect Google Calendar" is a form whose answer redirects to Google's consent page.
+        google = origin_of(current_app.config["GOOGLE_AUTH_URI"])
+        admin_policy = PAGE_POLICY.replace("form-action 'self'", f"form-action 'self' {google}")
+        policy = f"{admin_policy}; {policy}"
     response.headers.setdefault("Content-Security-Policy", policy)
     if request.blueprint in PRIVATE or request.endpoint in PRIVATE_PAGES:
         response.headers["Cache-Control"] = "no-store"
