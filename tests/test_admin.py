@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
+
+import pytest
 
 from tests.conftest import Admin, csrf_token, make_app
 
@@ -194,3 +197,127 @@ def test_undelivered_messages_are_listed_and_can_be_retried(app, admin, client):
         row = db.session.get(OutboxMessage, row_id)
         # Tried again at once (still no mail server): pending, with a fresh count of attempts.
         assert row.status == PENDING and row.attempts == 1
+
+
+# --- Hostile clients: sessions ----------------------------------------------------------------------------------------
+
+
+def _sign_out(client) -> None:
+    agenda = client.get("/admin")
+    assert agenda.status_code == 200
+    client.post("/admin/logout", data={"csrf_token": csrf_token(agenda.text)})
+
+
+def _replay(app, cookie: str):
+    """Ask for the agenda from a fresh client that carries only a copied session cookie."""
+    thief = app.test_client()
+    thief.set_cookie("session", cookie)
+    return thief.get("/admin")
+
+
+def test_signing_out_ends_a_copied_session_cookie(app, admin, client):
+    """A session cookie copied before sign-out no longer signs anyone in afterwards."""
+    admin.login()
+    copy = client.get_cookie("session").value
+    assert _replay(app, copy).status_code == 200, "the copy works while the session is alive"
+    _sign_out(client)
+    assert client.get("/admin").status_code == 302
+    replayed = _replay(app, copy)
+    assert replayed.status_code == 302 and "/admin/login" in replayed.headers["Location"]
+
+
+def test_signing_out_signs_every_browser_out(app, admin, client):
+    """Signing out on one device ends the session of a second browser too."""
+    admin.login()
+    laptop = Admin(app, app.test_client())
+    laptop.login()
+    assert laptop.client.get("/admin").status_code == 200
+    _sign_out(client)
+    assert laptop.client.get("/admin").status_code == 302
+
+
+def test_password_change_ends_a_copied_session_cookie_even_with_the_same_password(app, admin, client):
+    """set-admin-password ends every session, also when the new password equals the old one."""
+    admin.login()
+    copy = client.get_cookie("session").value
+    admin.set_password(Admin.PASSWORD)
+    assert _replay(app, copy).status_code == 302
+    assert client.get("/admin").status_code == 302
+    assert admin.login().status_code == 302 and client.get("/admin").status_code == 200
+
+
+def test_sign_out_from_a_stranger_ends_no_session(app, admin, client):
+    """The sign-in page's CSRF token lets anyone post to /admin/logout: that must not sign the therapist out."""
+    admin.login()
+    stranger = app.test_client()
+    login_page = stranger.get("/admin/login")
+    stranger.post("/admin/logout", data={"csrf_token": csrf_token(login_page.text)})
+    assert client.get("/admin").status_code == 200
+
+
+# --- Hostile clients: the sign-in page's next= and the comment list's p= ----------------------------------------------
+
+
+def _sign_in_to(client, target: str):
+    page = client.get("/admin/login", query_string={"next": target})
+    assert page.status_code == 200
+    return client.post(
+        "/admin/login",
+        query_string={"next": target},
+        data={"password": Admin.PASSWORD, "csrf_token": csrf_token(page.text)},
+    )
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param("/admin\r\nSet-Cookie: x=1", id="crlf"),
+        pytest.param("/admin\nLocation: https://evil.example/", id="lf"),
+        pytest.param("/admin\x00", id="nul"),
+        pytest.param("/admin\t/x", id="tab"),
+        pytest.param("/admin//evil.example/", id="double-slash-inside"),
+        pytest.param("//evil.example/admin", id="protocol-relative"),
+        pytest.param("/\\evil.example/admin", id="backslash-host"),
+        pytest.param("/admin\\..\\..\\evil", id="backslash-path"),
+        pytest.param("https://evil.example/admin", id="scheme"),
+        pytest.param("javascript:alert(1)//admin", id="javascript"),
+        pytest.param("/admin.evil.example", id="not-the-admin"),
+        pytest.param("/book", id="outside-the-admin"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_next_parameter_only_takes_a_plain_admin_path(admin, client, target):
+    """Anything but a plain local path inside the admin sends the therapist to the agenda, never a 500."""
+    response = _sign_in_to(client, target)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin"
+
+
+@pytest.mark.parametrize("target", ["/admin/comments?status=spam", "/admin/google"])
+def test_next_parameter_returns_to_the_admin_page_asked_for(admin, client, target):
+    response = _sign_in_to(client, target)
+    assert response.status_code == 302 and response.headers["Location"] == target
+
+
+@pytest.mark.parametrize("number", ["9" * 30, "9" * 5000, "-3", "0", "two", "1.5", ""])
+def test_comment_list_page_number_out_of_range_shows_the_first_page(admin, client, number):
+    """A huge, negative or non-numeric p= shows page 1, never a 500."""
+    admin.login()
+    response = client.get("/admin/comments", query_string={"status": "published", "p": number})
+    assert response.status_code == 200, response.text[:300]
+    assert "<h1>Comments</h1>" in response.text
+
+
+# --- Hostile clients: the admin's script policy -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/admin/login", "/admin", "/admin/comments", "/admin/google"])
+def test_admin_pages_run_only_the_services_own_scripts(admin, client, path):
+    """The admin shows what the public typed (comments, names, notes): no inline script may run there."""
+    admin.login()
+    response = client.get(path)
+    assert response.status_code == 200
+    directives = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+    assert directives["script-src"] == "'self'" and directives["default-src"] == "'none'"
+    assert directives["form-action"].startswith("'self'") and directives["frame-ancestors"] == "'none'"
+    assert not re.search(r"<script(?![^>]*\bsrc=)|\son[a-z]+=", response.text), "an inline script or handler"

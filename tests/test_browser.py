@@ -20,7 +20,8 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from tests.conftest import ROOT, Admin, make_app, services_required
+from tests.conftest import COMMENT_ORIGINS, ROOT, Admin, make_app, post_comment, services_required
+from tests.google_standin import GoogleStandIn
 from widget.cli import set_admin_password
 from widget.extensions import db
 from widget.models import CONFIRMED, Booking
@@ -37,6 +38,7 @@ ARTIFACTS = Path(ROOT) / "test-artifacts"
 SLOTS_URL = "/api/slots?service=massage-60&start=2026-11-24&end=2026-11-24"
 # Tuesday 2026-11-24 09:00 in Denver (MST): the first bookable slot, 16:00 in London.
 FIRST_SLOT = "2026-11-24T09:00:00-07:00"
+BOOKING = {"service": "massage-60", "name": "Grace London", "email": "grace@example.com", "phone": "801-555-0118"}
 
 
 @dataclass
@@ -84,6 +86,16 @@ def live(tmp_path):
         thread.join(timeout=5)
 
 
+def _watch(page: Page, errors: list[str]) -> None:
+    """Record the page's uncaught JavaScript errors and anything its Content-Security-Policy blocks."""
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+    # Anything the pages' Content-Security-Policy blocks (an inline script, a stray resource) is a fault.
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and errors.append(f"{page.url}: {message.text}"),
+    )
+
+
 @pytest.fixture
 def open_page(browser: Browser, live: LiveServer):
     """Return a function opening a page in a new browser context on the live server; no JS errors allowed."""
@@ -95,12 +107,7 @@ def open_page(browser: Browser, live: LiveServer):
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-        # Anything the pages' Content-Security-Policy blocks (an inline script, a stray resource) is a fault.
-        page.on(
-            "console",
-            lambda message: "Content Security Policy" in message.text and errors.append(f"{page.url}: {message.text}"),
-        )
+        _watch(page, errors)
         return page
 
     yield opener
@@ -273,3 +280,120 @@ def test_booking_with_the_keyboard_only(open_page, live):
     expect(page.locator("dl.booking")).to_contain_text("Tuesday, November 24, 2026, 9:00 AM–9:30 AM MST")
     expect(page.locator("dl.booking")).to_contain_text("Kay Board")
     assert FIRST_SLOT not in _slot_starts(page)
+
+
+@pytest.fixture
+def google_live(tmp_path, monkeypatch):
+    """Serve an app on the Google backend (the stand-in over loopback HTTP), its PUBLIC_URL the live server."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the stand-in is plain http
+    monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+    with GoogleStandIn() as standin:
+        app = make_app(
+            tmp_path,
+            CALENDAR_BACKEND="google",
+            GOOGLE_CLIENT_ID=standin.client_id,
+            GOOGLE_CLIENT_SECRET=standin.client_secret,
+            GOOGLE_AUTH_URI=standin.auth_uri,
+            GOOGLE_TOKEN_URI=standin.token_uri,
+            GOOGLE_API_ENDPOINT=standin.api_endpoint,
+            GOOGLE_RETRY_SECONDS="2",
+            GOOGLE_TIMEOUT="2",
+            EMBED_ALLOWED_ORIGINS=COMMENT_ORIGINS,
+        )
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        url = f"http://127.0.0.1:{server.server_port}"
+        app.config["PUBLIC_URL"] = url  # Google sends the browser back to this server
+        standin.redirect_uris.append(f"{url}/oauth2callback")
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="google-live", daemon=True)
+        thread.start()
+        try:
+            yield LiveServer(app, url)
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+        assert standin.internal_errors == []
+
+
+def _answer_next_dialog(page: Page, accept: bool, asked: list[str]) -> None:
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", answer)
+
+
+def test_admin_runs_under_its_script_policy_with_every_confirmation(browser: Browser, google_live: LiveServer):
+    """Sign in, connect Google, cancel a booking, delete comments, disconnect: confirmations work, no CSP violation."""
+    app = google_live.app
+    with app.app_context():
+        set_admin_password(Admin.PASSWORD)
+    context = browser.new_context(base_url=google_live.url, viewport={"width": 1280, "height": 900}, locale="en-US")
+    context.set_default_timeout(10_000)
+    page, errors, asked = context.new_page(), [], []
+    _watch(page, errors)
+    try:
+        page.goto("/admin")
+        policy = page.request.get("/admin/login").headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+        page.get_by_label("Password").fill(Admin.PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Agenda", level=1)).to_be_visible()
+
+        # Connect: the form's answer redirects to Google's consent page, which the policy's form-action allows.
+        page.get_by_role("link", name="Calendar connection").click()
+        page.get_by_role("button", name="Connect Google Calendar").click()
+        expect(page.get_by_text("Google Calendar is connected.")).to_be_visible()
+
+        booked = page.request.post("/api/bookings", data={**BOOKING, "start": FIRST_SLOT})
+        assert booked.status == 201, booked.text()
+        page.goto("/admin")
+        booking = page.locator(".agenda-item.booking")
+        expect(booking).to_have_count(1)
+        _answer_next_dialog(page, False, asked)
+        booking.get_by_role("button", name="Cancel booking").click()
+        assert asked == ["Cancel this appointment?"]
+        expect(booking).to_have_count(1)  # dismissed: nothing was sent
+        _answer_next_dialog(page, True, asked)
+        booking.get_by_role("button", name="Cancel booking").click()
+        expect(page.get_by_text("Cancelled Grace London's appointment.")).to_be_visible()
+        expect(booking).to_have_count(0)
+
+        client = app.test_client()
+        for number in range(3):
+            response = post_comment(client, app, f"Question number {number} about hot stones.")
+            assert response.json["status"] == "pending", response.json
+        page.goto("/admin/comments")
+        rows = page.locator(".comment-row input[name=ids]")
+        expect(rows).to_have_count(3)
+        select_all = page.get_by_label("Select all")
+        select_all.check()
+        for index in range(3):
+            expect(rows.nth(index)).to_be_checked()
+        rows.nth(0).uncheck()
+        expect(select_all).not_to_be_checked()
+        select_all.check()
+        _answer_next_dialog(page, False, asked)
+        page.get_by_role("button", name="Delete").click()
+        assert asked[-1] == "Delete the ticked comments?"
+        expect(rows).to_have_count(3)
+        _answer_next_dialog(page, True, asked)
+        page.get_by_role("button", name="Delete").click()
+        expect(page.get_by_text("3 comments deleted.")).to_be_visible()
+        expect(page.locator(".comment-row")).to_have_count(0)
+
+        page.goto("/admin/google")
+        _answer_next_dialog(page, False, asked)
+        page.get_by_role("button", name="Disconnect").click()
+        assert asked[-1].startswith("Disconnect Google Calendar?")
+        expect(page.get_by_role("button", name="Disconnect")).to_be_visible()
+        _answer_next_dialog(page, True, asked)
+        page.get_by_role("button", name="Disconnect").click()
+        expect(page.get_by_text("Google Calendar is disconnected.")).to_be_visible()
+
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="Sign in", level=1)).to_be_visible()
+        assert len(asked) == 6
+    finally:
+        context.close()
+    assert not errors, f"JavaScript or Content-Security-Policy errors in the admin: {errors}"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import secrets
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import select
@@ -13,7 +15,7 @@ from werkzeug.security import check_password_hash
 
 from . import bookings, business, calendars, comments, jobs
 from .calendars import Event
-from .extensions import db, limiter
+from .extensions import begin_writing, db, limiter
 from .forms import ActionForm, BlockTimeForm, LoginForm
 from .models import Booking, CalendarEvent, OutboxMessage, Setting, new_id
 from .timezones import utc_now, zone_named
@@ -21,6 +23,7 @@ from .timezones import utc_now, zone_named
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 PASSWORD_KEY = "admin_password_hash"  # noqa: S105 - the name of a setting, not a secret
+SESSION_VERSION_KEY = "admin_session_version"
 
 
 def password_hash() -> str | None:
@@ -29,16 +32,35 @@ def password_hash() -> str | None:
     return row.value if row else None
 
 
-def _session_mark(stored_hash: str) -> str:
-    # Bound to the current hash: setting a new password signs every session out.
-    return hmac.new(current_app.config["SECRET_KEY"].encode(), stored_hash.encode(), hashlib.sha256).hexdigest()[:32]
+def _session_version() -> str:
+    row = db.session.get(Setting, SESSION_VERSION_KEY)
+    return row.value if row else ""
+
+
+def end_sessions() -> None:
+    """Sign every browser out: session cookies issued before now stop being accepted.
+
+    Sessions live in a signed cookie the browser keeps, so forgetting one on the
+    server is impossible; instead each cookie carries the version current when it
+    was issued, and a fresh version (stored with the caller's next commit) makes
+    every older cookie worthless, copies included.
+    """
+    row = db.session.get(Setting, SESSION_VERSION_KEY) or Setting(key=SESSION_VERSION_KEY)
+    row.value = secrets.token_hex(16)
+    db.session.add(row)
+
+
+def _session_mark(stored_hash: str, version: str) -> str:
+    # Bound to the password hash and the session version: a new password or a sign-out ends every session.
+    message = f"{stored_hash}:{version}".encode()
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
 def signed_in() -> bool:
     """Say whether this browser is signed in as the therapist."""
     stored = password_hash()
     mark = session.get("admin")
-    return bool(stored and mark and hmac.compare_digest(mark, _session_mark(stored)))
+    return bool(stored and mark and hmac.compare_digest(mark, _session_mark(stored, _session_version())))
 
 
 def sign_in_required(view):
@@ -53,6 +75,18 @@ def sign_in_required(view):
     return wrapped
 
 
+def _admin_path(target: str) -> bool:
+    """Say whether ``next=`` is a plain local path inside the admin, safe to redirect to."""
+    # Browsers read a backslash as "/" and drop tabs and newlines, and a newline in a header is refused:
+    # anything unusual goes to the agenda rather than becoming an open redirect or a 500.
+    if any(ord(char) < 32 or ord(char) == 127 or char == "\\" for char in target) or "//" in target:
+        return False
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return False
+    return parts.path == bp.url_prefix or parts.path.startswith(bp.url_prefix + "/")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["ADMIN_LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():
@@ -62,12 +96,9 @@ def login():
     if form.validate_on_submit():
         if stored and check_password_hash(stored, form.password.data):
             session.clear()
-            session["admin"] = _session_mark(stored)
+            session["admin"] = _session_mark(stored, _session_version())
             target = request.args.get("next", "")
-            # Only paths inside the admin: never an open redirect.
-            if not target.startswith("/admin") or target.startswith("//"):
-                target = url_for("admin.agenda")
-            return redirect(target)
+            return redirect(target if _admin_path(target) else url_for("admin.agenda"))
         form.password.errors.append("That password is not right.")
         return render_template("admin/login.html", form=form, configured=bool(stored)), 401
     return render_template("admin/login.html", form=form, configured=bool(stored))
@@ -75,9 +106,13 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign the therapist out."""
-    if ActionForm().validate_on_submit():
-        session.clear()
+    """Sign the therapist out, on every device."""
+    # Only a signed-in browser may end the sessions: the sign-in page hands a CSRF token to anyone.
+    if ActionForm().validate_on_submit() and signed_in():
+        begin_writing()
+        end_sessions()
+        db.session.commit()
+    session.clear()
     return redirect(url_for("admin.login"))
 
 
@@ -177,9 +212,14 @@ def comment_list():
     status = request.args.get("status", comments.PENDING)
     if status not in comments.STATUSES:
         abort(404)
+    tallies = comments.status_counts()
+    last_page = max(1, -(-tallies[status] // comments.LISTED_PER_PAGE))
     try:
-        number = max(int(request.args.get("p", "1")), 1)
-    except ValueError:
+        number = int(request.args.get("p", "1"))
+    except ValueError:  # not a number, or more digits than Python converts
+        number = 1
+    # A page past the end would be empty, and a huge one overflows the database's integers.
+    if not 1 <= number <= last_page:
         number = 1
     items, total = comments.listing(status, number)
     return render_template(
@@ -189,7 +229,7 @@ def comment_list():
         total=total,
         number=number,
         per_page=comments.LISTED_PER_PAGE,
-        tallies=comments.status_counts(),
+        tallies=tallies,
         zone=zone_named(business.current().studio.timezone),
         action_form=ActionForm(),
     )

@@ -19,8 +19,8 @@ MIN_PASSWORD = 10
 
 
 def set_admin_password(password: str) -> None:
-    """Store a new admin password (as a hash); other sessions are signed out."""
-    from .admin import PASSWORD_KEY
+    """Store a new admin password (as a hash); every session is signed out."""
+    from .admin import PASSWORD_KEY, end_sessions
 
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"the password must be at least {MIN_PASSWORD} characters")
@@ -28,6 +28,7 @@ def set_admin_password(password: str) -> None:
     row = db.session.get(Setting, PASSWORD_KEY) or Setting(key=PASSWORD_KEY)
     row.value = generate_password_hash(password)
     db.session.add(row)
+    end_sessions()
     db.session.commit()
 
 

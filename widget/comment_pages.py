@@ -17,6 +17,7 @@ from . import business, comments
 from .extensions import db, limiter
 from .forms import ActionForm, CommentForm
 from .models import Comment
+from .settings import public_url
 from .timezones import utc_now, zone_named
 
 bp = Blueprint("comment_pages", __name__)
@@ -164,7 +165,7 @@ def feed():
     _text(atom, "id", f"{current_app.config['PUBLIC_URL']}/comments/feed.atom?page={page}")
     _text(atom, "title", f"Comments on {page}")
     _text(atom, "updated", _atom_time(comments.last_change(page) or utc_now()))
-    ET.SubElement(atom, "link", rel="self", href=url_for("comment_pages.feed", page=page, _external=True))
+    ET.SubElement(atom, "link", rel="self", href=public_url("comment_pages.feed", page=page))
     ET.SubElement(atom, "link", rel="alternate", type="text/html", href=page)
     _text(ET.SubElement(atom, "author"), "name", studio.name)
     for node in nodes[:FEED_ENTRIES]:

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from . import business, calendars
 from .extensions import db
+from .settings import origin_of, public_url
 from .timezones import clock, long_date, zone_abbreviation, zone_named
 
 bp = Blueprint("pages", __name__)
@@ -17,12 +18,18 @@ bp = Blueprint("pages", __name__)
 EMBED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "embed")
 # Pages that show what the public typed (comments, names) run only our own scripts: a second
 # line of defence should anything ever slip through the escaping and the sanitiser.  Styles may
-# be inline (the accent colour is a style attribute); the admin keeps its inline confirm() handlers.
+# be inline (the accent colour is a style attribute).  The admin shows every comment, spam
+# included, and runs only static/admin.js under the same policy.
 LOCKED_DOWN = ("book", "manage", "comment_pages")
+ADMIN = ("admin", "oauth")
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'"
 )
+# Pages that carry a client's booking link or the therapist's data, and the answers to their forms:
+# no browser or shared cache may keep a copy for the next person at the same computer or proxy.
+PRIVATE = ("manage", "admin", "oauth")
+PRIVATE_PAGES = ("book.submit", "book.done")
 # Pages a host site may frame; every other page refuses to be framed at all.
 FRAMEABLE = ("book.widget", "book.submit", "book.done", "comment_pages.thread", "comment_pages.submit")
 
@@ -79,7 +86,14 @@ def _security_headers(response):
     policy = f"frame-ancestors {ancestors}"
     if (request.blueprint or "") in LOCKED_DOWN:
         policy = f"{PAGE_POLICY}; {policy}"
+    elif request.blueprint in ADMIN:
+        # "Connect Google Calendar" is a form whose answer redirects to Google's consent page.
+        google = origin_of(current_app.config["GOOGLE_AUTH_URI"])
+        admin_policy = PAGE_POLICY.replace("form-action 'self'", f"form-action 'self' {google}")
+        policy = f"{admin_policy}; {policy}"
     response.headers.setdefault("Content-Security-Policy", policy)
+    if request.blueprint in PRIVATE or request.endpoint in PRIVATE_PAGES:
+        response.headers["Cache-Control"] = "no-store"
     _share_with_allowed_sites(response)
     return response
 
@@ -114,7 +128,7 @@ def _embedding() -> dict:
     allowed = current_app.config["EMBED_ALLOWED_ORIGINS"]
     accent = request.args.get("accent", "")
     return {
-        "embed_origin": host if host in allowed or host == request.host_url.rstrip("/") else "",
+        "embed_origin": host if host in allowed or host == origin_of(current_app.config["PUBLIC_URL"]) else "",
         "accent": accent if ACCENT.fullmatch(accent) else "",
     }
 
@@ -126,5 +140,6 @@ def init_app(app) -> None:
     app.add_template_filter(long_date)
     app.add_template_filter(zone_abbreviation)
     app.add_template_filter(zone_named, "tzinfo")
+    app.add_template_global(public_url)
     app.context_processor(lambda: {"studio": business.current().studio, "services": business.current().services})
     app.context_processor(_embedding)

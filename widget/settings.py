@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import logging
 import os
@@ -11,7 +12,9 @@ import secrets
 import tempfile
 from urllib.parse import urlsplit
 
+from flask import current_app
 from limits import parse_many
+from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,26 @@ def origin_of(url: str) -> str | None:
     default = {"http": 80, "https": 443}[parts.scheme]
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def public_url(endpoint: str, **values) -> str:
+    """Return the absolute address of an endpoint under PUBLIC_URL, whatever Host a request named."""
+    # Flask's url_for(_external=True) takes the host from the request, which any client may forge.
+    parts = urlsplit(current_app.config["PUBLIC_URL"])
+    adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def _create_private_sqlite_file(url: str) -> None:
+    """Create a missing SQLite database file readable and writable by its owner only."""
+    # SQLite would create it under the umask, usually readable by every local user; its -wal
+    # and -shm files take the database file's mode, so they are private too.
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    # Already there (left as its owner set it), or SQLite will say why it cannot open it.
+    with contextlib.suppress(OSError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 MIN_SECRET = 32
@@ -132,6 +155,8 @@ def check(app) -> None:
         url = "postgresql+psycopg:" + url.split(":", 1)[1]
     elif scheme not in ("sqlite", "sqlite+pysqlite"):
         _fail("DATABASE_URL", f"{scheme!r} databases are not supported (use sqlite:/// or postgresql://)")
+    if url.startswith("sqlite"):
+        _create_private_sqlite_file(url)
     config["DATABASE_URL"] = url
     config["SQLALCHEMY_DATABASE_URI"] = url
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
