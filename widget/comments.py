@@ -158,14 +158,17 @@ def render(text: str) -> str:
 
 def clean_html(html: str) -> str:
     """Return HTML reduced to what a comment may contain (also used for imported comments)."""
-    return nh3.clean(
+    cleaned = nh3.clean(
         html,
         tags={"p", "br", "a", "em", "strong", "b", "i", "blockquote", "code"},
         attributes={"a": {"href"}},
         url_schemes={"http", "https"},
         link_rel="nofollow ugc noopener",
         set_tag_attribute_values={"a": {"target": "_blank"}},
-    ).strip()
+    )
+    # A character reference ("&#1;") comes out as the control character itself, which the
+    # Atom feed's XML cannot carry; removed, as from a typed text (clean_body).
+    return CONTROL.sub("", cleaned).strip()
 
 
 # -- Checking input -----------------------------------------------------------------------------------------------
@@ -202,6 +205,15 @@ def _text(values: dict, name: str) -> str:
     return value
 
 
+def line_problem(name: str, value: str) -> str | None:
+    """Return how a trimmed name, email or website breaks the comment rules (length, control characters), or None."""
+    if len(value) > LIMITS[name]:
+        return f"must be at most {LIMITS[name]} characters"
+    if CONTROL.search(value) or "\n" in value or "\r" in value:
+        return "must be on one line, without control characters"
+    return None
+
+
 def clean_body(body: object) -> str:
     """Return a comment's text with line endings unified and control characters removed, or raise InvalidComment."""
     if not isinstance(body, str) or SURROGATE.search(body):
@@ -218,10 +230,13 @@ def _website(raw: str) -> str | None:
     raw = raw.strip()
     if not raw:
         return None
-    if CONTROL.search(raw) or any(ch.isspace() for ch in raw):
-        raise ValueError("must be a web address without spaces")
     if "://" not in raw and ":" not in raw.split("/", 1)[0]:
         raw = "https://" + raw.lstrip("/")  # "studio.example" means a web site
+    problem = line_problem("website", raw)
+    if problem:
+        raise ValueError(problem)
+    if any(ch.isspace() for ch in raw):
+        raise ValueError("must be a web address without spaces")
     try:
         parts = urlsplit(raw)
     except ValueError:
@@ -230,8 +245,6 @@ def _website(raw: str) -> str | None:
         raise ValueError("must start with http:// or https://")
     if not parts.hostname or "." not in parts.hostname and parts.hostname != "localhost":
         raise ValueError("is not a web address")
-    if len(raw) > LIMITS["website"]:
-        raise ValueError(f"must be at most {LIMITS['website']} characters")
     return raw
 
 
@@ -252,16 +265,14 @@ def check(values: dict) -> Draft:
     if name is not None:
         if not name:
             errors["name"] = "is required"
-        elif len(name) > LIMITS["name"]:
-            errors["name"] = f"must be at most {LIMITS['name']} characters"
-        elif CONTROL.search(name) or "\n" in name or "\r" in name:
-            errors["name"] = "must be on one line, without control characters"
+        elif problem := line_problem("name", name):
+            errors["name"] = problem
     email = cleaned.get("email")
     if email is not None:
         if not email:
             errors["email"] = "is required (it is never published)"
-        elif len(email) > LIMITS["email"]:
-            errors["email"] = f"must be at most {LIMITS['email']} characters"
+        elif problem := line_problem("email", email):
+            errors["email"] = problem
         else:
             try:
                 # ASCII local parts only: a reply notification must be able to reach it.
