@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import html
 import re
+import threading
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from tests.conftest import (
     ARTICLE,
     COMMENT_ORIGINS,
+    POSTGRES_URL,
     SITE,
     Admin,
     csrf_token,
     form_token,
     make_app,
     post_comment,
+    reset_postgres,
 )
 from widget import comments
 from widget.extensions import db
@@ -780,3 +784,219 @@ def test_body_over_max_content_length_is_413_json_and_nothing_is_stored(comment_
     # Just under the limit the request is read, and the body's own limit answers.
     payload["body"] = "x" * (limit - 1000)
     assert comment_client.post("/api/comments", json=payload).status_code == 422
+
+
+# --- 7. Edits, known commenters and stale links: what a hostile commenter tries -------------------------------------
+
+
+def _edit(client, posted, body: str):
+    """Change one's own comment through the API with its edit token; return the answer."""
+    return client.patch(
+        f"/api/comments/{posted['id']}", json={"body": body}, headers={"X-Comment-Token": posted["edit_token"]}
+    )
+
+
+def _known(app, client, person: dict = ADA) -> None:
+    """Give a person one approved comment, on another article, so that their next ones publish at once."""
+    _published(app, client, f"Hello from {person['name']}, here before.", page=OTHER_ARTICLE, **person)
+
+
+def test_edit_adding_a_link_to_a_published_comment_holds_it_again(comment_app, comment_client, mailbox):
+    _known(comment_app, comment_client)
+    posted = post_comment(comment_client, comment_app, "Plain praise for the article.", **ADA).json
+    assert posted["status"] == "published"
+    before = len(mailbox.messages)
+
+    answer = _edit(comment_client, posted, "Plain praise, and see https://pills.example/cheap")
+    assert answer.status_code == 200 and answer.json["status"] == "pending"
+    assert _row(comment_app, posted["id"])["reason"] == "edited to add a link"
+    assert _shown(comment_client) == []
+    # The therapist is asked, with links that work on the new text.
+    emails = mailbox.wait_for(before + 1)
+    assert emails[-1]["To"] == THERAPIST and "https://pills.example/cheap" in _text(emails[-1])
+    page = comment_client.get(_link(emails[-1], "approve"))
+    assert "https://pills.example/cheap" in page.text
+    pressed = comment_client.post(_link(emails[-1], "approve"), data={"csrf_token": csrf_token(page.text)})
+    assert pressed.status_code == 200
+    assert [c["id"] for c in _shown(comment_client)] == [posted["id"]]
+
+
+def test_edit_keeping_the_same_link_by_a_known_commenter_stays_published(comment_app, comment_client, mailbox):
+    _known(comment_app, comment_client)
+    posted = post_comment(comment_client, comment_app, "Oils: https://studio.example/oils are good.", **ADA).json
+    assert posted["status"] == "published"
+    before = len(mailbox.messages)
+    answer = _edit(comment_client, posted, "Oils at https://studio.example/oils are lovely, I mean.")
+    assert answer.status_code == 200 and answer.json["status"] == "published"
+    assert "lovely" in _shown(comment_client)[0]["body_html"]
+    assert len(mailbox.messages) == before
+
+
+def test_edit_of_a_first_comment_approved_by_the_therapist_goes_back_to_her(comment_app, comment_client, mailbox):
+    posted = post_comment(comment_client, comment_app, "Is hot stone safe for me?", **CAROL).json
+    assert posted["status"] == "pending"
+    emails = mailbox.wait_for(1)
+    assert _confirm(comment_client, _link(emails[0], "approve")).status_code == 200
+    assert [c["id"] for c in _shown(comment_client)] == [posted["id"]]
+
+    answer = _edit(comment_client, posted, "Visit my casino for free spins, no links needed.")
+    assert answer.status_code == 200 and answer.json["status"] == "pending"
+    assert _shown(comment_client) == []
+    stored = _row(comment_app, posted["id"])
+    assert stored["reason"] == "edited after publication: no other approved comment by this name and email"
+    emails = mailbox.wait_for(2)
+    assert "free spins" in _text(emails[1])
+
+    # Approved again and rewritten again: she is asked again, each time.
+    assert _confirm(comment_client, _link(emails[1], "approve")).status_code == 200
+    assert _edit(comment_client, posted, "Free spins, once more.").json["status"] == "pending"
+    emails = mailbox.wait_for(3)
+    assert "once more" in _text(emails[2])
+    assert _shown(comment_client) == []
+
+
+def test_edit_by_a_known_commenter_without_a_new_link_stays_published(comment_app, comment_client, mailbox):
+    _known(comment_app, comment_client)
+    posted = post_comment(comment_client, comment_app, "A first draft of my thanks.", **ADA).json
+    assert posted["status"] == "published"
+    before = len(mailbox.messages)
+    answer = _edit(comment_client, posted, "The final version of my thanks.")
+    assert answer.status_code == 200 and answer.json["status"] == "published"
+    assert "final version" in _shown(comment_client)[0]["body_html"]
+    assert len(mailbox.messages) == before
+
+
+def test_known_email_with_another_name_is_held_and_answered_like_a_first_comment(comment_app, comment_client, mailbox):
+    _known(comment_app, comment_client)
+    regular = _published(comment_app, comment_client, "Ada's own words on this very article.", **ADA)
+    impostor = {"name": "Mallory", "email": ADA["email"]}
+
+    posed = post_comment(comment_client, comment_app, "Posing as a regular, with her address.", **impostor)
+    newcomer = post_comment(comment_client, comment_app, "A genuine first comment from me.", **CAROL)
+    assert posed.status_code == newcomer.status_code == 201
+    assert posed.json["status"] == newcomer.json["status"] == "pending"
+    assert set(posed.json) == set(newcomer.json)
+    assert _row(comment_app, posed.json["id"])["reason"] == "no other approved comment by this name and email"
+
+    # Her published text, sent again under her address and another name: not "you already posted this".
+    copied = post_comment(comment_client, comment_app, "Ada's own words on this very article.", **impostor)
+    assert copied.status_code == 201 and copied.json["status"] == "pending", copied.text
+    assert [c["id"] for c in _shown(comment_client)] == [regular]
+
+
+def test_known_commenter_is_recognised_by_name_whatever_its_case_and_spaces(comment_app, comment_client, mailbox):
+    _known(comment_app, comment_client)
+    again = post_comment(
+        comment_client, comment_app, "Still me, typed differently.", name="  ada READER ", email=ADA["email"]
+    )
+    assert again.status_code == 201 and again.json["status"] == "published"
+
+
+def test_approval_link_of_a_comment_marked_as_spam_since_no_longer_applies(
+    comment_app, comment_client, therapist, mailbox
+):
+    comment_id, approve, delete = _held(comment_app, comment_client, mailbox)
+    asked = comment_client.get(approve)  # the page is open in her mail client...
+    therapist.login()
+    assert _moderate(comment_client, [comment_id], "spam").status_code == 302  # ...when the admin says spam
+
+    pressed = comment_client.post(approve, data={"csrf_token": csrf_token(asked.text)})
+    assert pressed.status_code == 410 and "marked as spam" in pressed.text and "no longer applies" in pressed.text
+    again = comment_client.get(approve)
+    assert again.status_code == 410 and "marked as spam" in again.text
+    assert _row(comment_app, comment_id)["status"] == "spam" and _shown(comment_client) == []
+
+    # Deleting it by the other link is what she would do in the admin anyway: allowed.
+    assert _confirm(comment_client, delete).status_code == 200
+    assert _row(comment_app, comment_id) is None
+
+
+def test_approval_link_of_a_comment_deleted_since_the_page_was_shown_no_longer_applies(
+    comment_app, comment_client, therapist, mailbox
+):
+    comment_id, approve, _ = _held(comment_app, comment_client, mailbox)
+    asked = comment_client.get(approve)
+    therapist.login()
+    assert _moderate(comment_client, [comment_id], "delete").status_code == 302
+    pressed = comment_client.post(approve, data={"csrf_token": csrf_token(asked.text)})
+    assert pressed.status_code == 410 and "deleted" in pressed.text
+    assert _statuses(comment_app) == {}
+
+
+# --- 8. Two callers at the same instant (PostgreSQL: the admin's change is committed while a link waits) --------------
+
+
+@pytest.fixture
+def pg_comment_app(tmp_path, mailbox):
+    """Return an app on a fresh PostgreSQL database, comments open for SITE, mail to ``mailbox``."""
+    reset_postgres()
+    return make_app(
+        tmp_path,
+        POSTGRES_URL,
+        EMBED_ALLOWED_ORIGINS=COMMENT_ORIGINS,
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=str(mailbox.port),
+    )
+
+
+# Sessions of this test database waiting for a lock (other databases of the server may be busy too).
+WAITING = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+
+
+def _during_uncommitted_spam(app, comment_id: int, request) -> object:
+    """Mark a comment as spam in a transaction held open while ``request()`` runs; return its answer.
+
+    The transaction commits only once the request is seen waiting for the row's lock, as when the
+    therapist presses "Mark as spam" in the admin at the instant a link or an edit is sent.
+    """
+    engine = create_engine(POSTGRES_URL)
+    answers: list = []
+    try:
+        with engine.connect() as admin, engine.connect() as watcher:
+            admin.execute(text("UPDATE comments SET status = 'spam' WHERE id = :id"), {"id": comment_id})
+            thread = threading.Thread(target=lambda: answers.append(request()))
+            thread.start()
+            deadline = time.monotonic() + 10
+            while not watcher.execute(text(WAITING)).scalar():
+                watcher.commit()
+                assert time.monotonic() < deadline, "the request never waited for the admin's transaction"
+                assert thread.is_alive(), answers
+                time.sleep(0.02)
+            admin.commit()
+            thread.join(10)
+    finally:
+        engine.dispose()
+    assert len(answers) == 1
+    return answers[0]
+
+
+def _pending_on(app, client) -> int:
+    response = post_comment(client, app, "Held on PostgreSQL, waiting for her.", **CAROL)
+    assert response.status_code == 201 and response.json["status"] == "pending"
+    return response.json["id"]
+
+
+def test_approval_link_pressed_while_the_admin_marks_spam_leaves_it_spam(pg_comment_app, mailbox):
+    app, client = pg_comment_app, pg_comment_app.test_client()
+    comment_id = _pending_on(app, client)
+    with app.test_request_context():
+        path = f"/comments/approve/{comments.moderation_token(db.session.get(comments.Comment, comment_id), 'approve')}"
+    asked = client.get(path)
+    assert asked.status_code == 200
+
+    pressed = _during_uncommitted_spam(
+        app, comment_id, lambda: client.post(path, data={"csrf_token": csrf_token(asked.text)})
+    )
+    assert pressed.status_code == 410 and "marked as spam" in pressed.text
+    assert _row(app, comment_id)["status"] == "spam"
+
+
+def test_edit_sent_while_the_admin_marks_spam_leaves_it_spam(pg_comment_app, mailbox):
+    app, client = pg_comment_app, pg_comment_app.test_client()
+    _known(app, client, CAROL)
+    posted = post_comment(client, app, "Published on PostgreSQL, for now.", **CAROL).json
+    assert posted["status"] == "published"
+
+    edited = _during_uncommitted_spam(app, posted["id"], lambda: _edit(client, posted, TWO_LINKS))
+    assert edited.status_code == 200
+    assert _row(app, posted["id"])["status"] == "spam"

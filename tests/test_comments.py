@@ -716,7 +716,7 @@ PAYLOADS = [
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_payload_in_body_name_and_website_is_inert_on_page_api_and_feed(comment_app, comment_client, payload):
-    known(comment_client, comment_app)
+    known(comment_client, comment_app, {**ADA, "name": payload})
     response = post_comment(comment_client, comment_app, payload, name=payload, website=payload)
     website = payload
     if response.status_code == 422:
@@ -1021,7 +1021,8 @@ def test_more_than_fifty_top_comments_are_paged(comment_app, comment_client):
 
 def test_edit_own_comment_rerenders_and_marks_it_edited(comment_app, comment_client):
     known(comment_client, comment_app)
-    posted = publish(comment_client, comment_app, "Original text.")
+    # The link is there from the start: an edit that adds one is held again (tested with moderation).
+    posted = publish(comment_client, comment_app, "Original text, see https://example.org")
     created_at = thread(comment_client)["comments"][0]["created_at"]
     edited_at = advance(comment_app, minutes=5)
 

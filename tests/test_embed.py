@@ -922,7 +922,7 @@ def test_reader_comments_replies_and_edits_without_reloading(open_page, site: Si
     _assert_height_follows(page, "empty thread")
     _mark_frame(frame)
 
-    # The first comment from an address waits for the therapist.
+    # The first comment from a name and email waits for the therapist.
     _fill(frame, "Does the doorway stretch help with a stiff neck too?")
     _later(site)
     frame.get_by_role("button", name="Post comment").click()
@@ -962,12 +962,14 @@ def test_reader_comments_replies_and_edits_without_reloading(open_page, site: Si
     expect(first.locator("ol.replies li.pending")).to_contain_text("it did help")
     expect(frame.get_by_role("heading", name="Leave a comment")).to_be_visible()  # the form went back home
 
-    # The reader's own published comment can be edited for a while, in place.
+    # The reader's own published comment can be edited for a while, in place; an edit that adds
+    # a link waits for the therapist again, and the reader is told so.
     own = frame.locator("#thread > li").nth(1)
     own.get_by_role("button", name="Edit").click()
     frame.get_by_label("Edit your comment").fill("Thanks, trying it this week. Update: see https://example.org/neck")
     frame.get_by_role("button", name="Save").click()
-    expect(frame.locator("#comments-notice")).to_have_text("Your comment is updated.")
+    expect(frame.locator("#comments-notice")).to_have_text("Your comment is updated and will appear once approved.")
+    assert _stored(site)[1].status == "pending"
     link = own.locator(".comment-body a")
     expect(link).to_have_attribute("href", "https://example.org/neck")
     expect(link).to_have_attribute("rel", "nofollow ugc noopener")

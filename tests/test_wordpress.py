@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
 import pytest
@@ -259,6 +260,7 @@ def test_import_counts_what_it_did_and_skipped(comment_app, tmp_path, mailbox):
             "skipped_other": 1,
             "skipped_pages": 1,
             "refused_origins": ["https://elsewhere.example"],
+            "refused": [],
         }
         assert comment_count() == 12
         # Nothing from the refused site, the trash, pingbacks or editorial notes.
@@ -430,6 +432,122 @@ def test_every_wxr_version_is_read(comment_app, tmp_path):
             path = write_wxr(tmp_path, [item], name=f"wxr-{version}.xml", version=version)
             assert import_wordpress(path)["imported"] == 1, version
             assert by_wordpress_id()[number].body_html == f"<p>Hello from WXR {version}.</p>"
+
+
+# -- Comments held to the rules of comments posted here ---------------------------------------------------------
+
+RULES_POST = f"{SITE}/blog/rules"
+
+
+def rule_breaking_export(tmp_path, body_length: int = comments.BODY_MAX + 1) -> str:
+    """Write an export with one comment per rule broken, a reply to a refused one, and two that are fine."""
+    return write_wxr(
+        tmp_path,
+        [
+            wp_item(
+                RULES_POST,
+                40,
+                [
+                    wp_comment(40, "Fine, and answered below.", author="Parent"),
+                    wp_comment(41, "From the year one.", date_gmt="0001-01-01 00:00:00"),
+                    wp_comment(42, "From next week.", date_gmt="2026-11-30 10:00:00", parent=40),
+                    wp_comment(43, "x" * body_length),
+                    wp_comment(44, "A two-line name.", author="Ada\nReader"),
+                    wp_comment(45, "A long name.", author="N" * (comments.LIMITS["name"] + 1)),
+                    wp_comment(46, "A long address.", email="a@" + "b" * comments.LIMITS["email"] + ".example"),
+                    wp_comment(47, "A long site.", url="https://site.example/" + "p" * comments.LIMITS["website"]),
+                    wp_comment(48, "No date at all.", date_gmt="", date="yesterday"),
+                    wp_comment(49, "Answering a comment from the future.", parent=42, author="Replier"),
+                    wp_comment(50, "Bell&#7; form&#12;feed &#1;and escape&#27;.", author="Controls"),
+                    # Within the bounds: the first day allowed, and half a day ahead of the clock.
+                    wp_comment(51, "From the early web.", date_gmt="1995-01-01 00:00:00"),
+                    wp_comment(52, "From a server a little ahead.", date_gmt="2026-11-24 03:00:00"),
+                ],
+            )
+        ],
+        name="rules.xml",
+    )
+
+
+RULE_REFUSALS = {
+    41: "its date, 0001-01-01 00:00:00 GMT, is before 1995",
+    42: "its date, 2026-11-30 10:00:00 GMT, is in the future",
+    43: "its text must be at most 10,000 characters (it has 10,001)",
+    44: "its name must be on one line, without control characters",
+    45: "its name must be at most 100 characters",
+    46: "its email must be at most 254 characters",
+    47: "its website must be at most 500 characters",
+    48: "it has no valid date (comment_date_gmt '', comment_date 'yesterday')",
+}
+
+
+def test_import_refuses_comments_breaking_the_comment_rules_and_names_each(comment_app, tmp_path):
+    path = rule_breaking_export(tmp_path)
+    with comment_app.app_context():
+        counts = import_wordpress(path)
+        assert counts["refused"] == [
+            {"id": number, "page": RULES_POST, "reason": reason} for number, reason in RULE_REFUSALS.items()
+        ]
+        assert counts["imported"] == 5
+        found = by_wordpress_id()
+        assert set(found) == {40, 49, 50, 51, 52}
+        # The reply to a refused comment is kept, answering the refused one's parent.
+        assert (found[49].parent_id, found[49].reply_to_id) == (found[40].id, found[40].id)
+        # Character references to control characters are not shown, as typed ones are not.
+        assert found[50].body_html == "<p>Bell formfeed and escape.</p>"
+
+        again = import_wordpress(path)
+        assert (again["imported"], again["already_imported"]) == (0, 5)
+        assert [each["id"] for each in again["refused"]] == list(RULE_REFUSALS)
+        assert comment_count() == 5
+
+
+def rules_post(tmp_path, *wp_comments: str) -> str:
+    """Write an export of one post on RULES_POST with these comments and a fine one (id 1)."""
+    fine = wp_comment(1, "A fine comment, kept.", author="Fine Reader")
+    return write_wxr(tmp_path, [wp_item(RULES_POST, 40, [fine, *wp_comments])], name="one-post.xml")
+
+
+def test_comment_from_the_year_one_is_refused_and_the_article_still_answers(comment_app, tmp_path):
+    path = rules_post(tmp_path, wp_comment(2, "From the year one.", date_gmt="0001-01-01 00:00:00"))
+    with comment_app.app_context():
+        counts = import_wordpress(path)
+        assert [(each["id"], each["reason"]) for each in counts["refused"]] == [(2, RULE_REFUSALS[41])]
+    client = comment_app.test_client()
+    for url in ("/comments", "/api/comments", "/comments/feed.atom"):
+        response = client.get(url, query_string={"page": RULES_POST})
+        assert response.status_code == 200, url
+        assert "A fine comment, kept." in response.text and "year one" not in response.text
+
+
+def test_character_references_to_control_characters_do_not_break_the_feed(comment_app, tmp_path):
+    path = rules_post(tmp_path, wp_comment(2, "Bell&#7; form&#12;feed &#1;and escape&#27;.", author="Controls"))
+    with comment_app.app_context():
+        assert import_wordpress(path)["imported"] == 2
+        assert by_wordpress_id()[2].body_html == "<p>Bell formfeed and escape.</p>"
+    feed = comment_app.test_client().get("/comments/feed.atom", query_string={"page": RULES_POST})
+    assert feed.status_code == 200
+    entries = ET.fromstring(feed.data).findall("{http://www.w3.org/2005/Atom}entry")  # noqa: S314 - our own feed
+    assert len(entries) == 2
+
+
+def test_forty_megabyte_comment_is_refused_and_the_rest_imported(comment_app, tmp_path):
+    path = rules_post(tmp_path, wp_comment(2, "x" * 40 * 1024 * 1024))
+    with comment_app.app_context():
+        counts = import_wordpress(path)
+        assert counts["refused"] == [
+            {"id": 2, "page": RULES_POST, "reason": "its text must be at most 10,000 characters (it has 41,943,040)"}
+        ]
+        assert counts["imported"] == 1 and set(by_wordpress_id()) == {1}
+
+
+def test_cli_lists_refused_comments_with_their_reasons(comment_app, tmp_path):
+    result = comment_app.test_cli_runner().invoke(args=["import-wordpress", rule_breaking_export(tmp_path)])
+    assert result.exit_code == 0, result.output
+    summary, *listed = result.output.strip().split("\n")
+    assert summary.startswith("Imported 5 comments from WordPress (studio.example)")
+    assert "Refused 8 comments that break the comment rules" in summary
+    assert listed == [f"  comment {number} on {RULES_POST}: {reason}" for number, reason in RULE_REFUSALS.items()]
 
 
 # -- Refused files ------------------------------------------------------------------------------------------------

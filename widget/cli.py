@@ -98,8 +98,18 @@ def import_summary(counts: dict) -> str:
         )
     if skipped:
         lines.append("Skipped " + "; ".join(skipped) + ".")
+    if counts["refused"]:
+        lines.append(
+            f"Refused {_plural(len(counts['refused']), 'comment')} that break the comment rules, "
+            "listed below by WordPress comment id; their replies were kept."
+        )
     lines.append("No emails were sent.")
     return " ".join(lines)
+
+
+def refusal_lines(counts: dict) -> list[str]:
+    """Name each comment an import refused, with the reason."""
+    return [f"  comment {each['id']} on {each['page']}: {each['reason']}" for each in counts["refused"]]
 
 
 @click.command("import-wordpress")
@@ -110,15 +120,19 @@ def import_wordpress_command(file):
 
     Approved comments are published, held ones wait for approval, spam stays
     spam; trash, pingbacks and trackbacks are skipped, and so are posts on
-    sites not in EMBED_ALLOWED_ORIGINS.  Replies keep their threads.  Running
-    it again imports only comments not imported before.  Nothing is written
-    unless the whole file is read.
+    sites not in EMBED_ALLOWED_ORIGINS.  Replies keep their threads.  Comments
+    that break the rules of comments posted here (length, control characters,
+    an impossible date) are refused and listed.  Running it again imports
+    only comments not imported before.  Nothing is written unless the whole
+    file is read.
     """
     try:
         counts = import_wordpress(file)
     except ImportProblem as problem:
         raise click.ClickException(str(problem)) from None
     click.echo(import_summary(counts))
+    for line in refusal_lines(counts):
+        click.echo(line)
 
 
 def comments_export() -> dict:

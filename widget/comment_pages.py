@@ -206,14 +206,17 @@ def _link_page(find, act, done: str, ask):
     if not form.validate_on_submit():
         problems = " ".join(message for messages in form.errors.values() for message in messages)
         return _said("Please try again", problems or "The form was not valid.", 400)
-    act(target)
+    try:
+        act(target)  # checks again, under lock: the comment may have changed since the page was shown
+    except comments.BadToken as error:
+        return _said("This link cannot be used", str(error), 410)
     return _said("Done", done)
 
 
 def _moderation(action: str, token: str, done: str):
     return _link_page(
-        lambda: comments.comment_for(f"moderate-{action}", token, comments.MODERATION_LINK_AGE),
-        lambda comment: comments.moderate([comment.id], action),
+        lambda: comments.linked_comment(action, token),
+        lambda comment: comments.moderate([comment.id], action, link=True),
         done,
         lambda comment, form: render_template(
             "comments/moderate.html", comment=comment, action=action, form=form, zone=_zone()

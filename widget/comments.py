@@ -2,10 +2,12 @@
 
 A thread is keyed by its article's normalised URL.  A comment's text is
 turned into HTML once, when it is written (``render``); reads serve the
-stored HTML.  The rules follow WordPress's defaults: the first comment from an
-address is held for the therapist, later ones publish at once, and a comment
-with two or more links is held.  Spam that the defences catch is stored as
-spam, never dropped, so the therapist can rescue a mistake.
+stored HTML.  The rules follow WordPress's defaults: a comment is held for the
+therapist unless a comment by the same name and email was approved before, a
+comment with two or more links is held, and an edit is held again when it
+adds a link or when its author would be held with a new comment.  Spam that
+the defences catch is stored as spam, never dropped, so the therapist can
+rescue a mistake.
 
 Links for the therapist (approve, delete) and for the commenter (edit,
 unsubscribe) are signed tokens, one purpose each: an approve token cannot
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -55,6 +58,7 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 ID = re.compile(r"[0-9]{1,18}")
 TRAILING = ".,;:!?'\"]}*"
+GONE = "That comment has been deleted."
 
 
 class InvalidComment(Exception):
@@ -154,14 +158,17 @@ def render(text: str) -> str:
 
 def clean_html(html: str) -> str:
     """Return HTML reduced to what a comment may contain (also used for imported comments)."""
-    return nh3.clean(
+    cleaned = nh3.clean(
         html,
         tags={"p", "br", "a", "em", "strong", "b", "i", "blockquote", "code"},
         attributes={"a": {"href"}},
         url_schemes={"http", "https"},
         link_rel="nofollow ugc noopener",
         set_tag_attribute_values={"a": {"target": "_blank"}},
-    ).strip()
+    )
+    # A character reference ("&#1;") comes out as the control character itself, which the
+    # Atom feed's XML cannot carry; removed, as from a typed text (clean_body).
+    return CONTROL.sub("", cleaned).strip()
 
 
 # -- Checking input -----------------------------------------------------------------------------------------------
@@ -198,6 +205,15 @@ def _text(values: dict, name: str) -> str:
     return value
 
 
+def line_problem(name: str, value: str) -> str | None:
+    """Return how a trimmed name, email or website breaks the comment rules (length, control characters), or None."""
+    if len(value) > LIMITS[name]:
+        return f"must be at most {LIMITS[name]} characters"
+    if CONTROL.search(value) or "\n" in value or "\r" in value:
+        return "must be on one line, without control characters"
+    return None
+
+
 def clean_body(body: object) -> str:
     """Return a comment's text with line endings unified and control characters removed, or raise InvalidComment."""
     if not isinstance(body, str) or SURROGATE.search(body):
@@ -214,10 +230,13 @@ def _website(raw: str) -> str | None:
     raw = raw.strip()
     if not raw:
         return None
-    if CONTROL.search(raw) or any(ch.isspace() for ch in raw):
-        raise ValueError("must be a web address without spaces")
     if "://" not in raw and ":" not in raw.split("/", 1)[0]:
         raw = "https://" + raw.lstrip("/")  # "studio.example" means a web site
+    problem = line_problem("website", raw)
+    if problem:
+        raise ValueError(problem)
+    if any(ch.isspace() for ch in raw):
+        raise ValueError("must be a web address without spaces")
     try:
         parts = urlsplit(raw)
     except ValueError:
@@ -226,8 +245,6 @@ def _website(raw: str) -> str | None:
         raise ValueError("must start with http:// or https://")
     if not parts.hostname or "." not in parts.hostname and parts.hostname != "localhost":
         raise ValueError("is not a web address")
-    if len(raw) > LIMITS["website"]:
-        raise ValueError(f"must be at most {LIMITS['website']} characters")
     return raw
 
 
@@ -248,16 +265,14 @@ def check(values: dict) -> Draft:
     if name is not None:
         if not name:
             errors["name"] = "is required"
-        elif len(name) > LIMITS["name"]:
-            errors["name"] = f"must be at most {LIMITS['name']} characters"
-        elif CONTROL.search(name) or "\n" in name or "\r" in name:
-            errors["name"] = "must be on one line, without control characters"
+        elif problem := line_problem("name", name):
+            errors["name"] = problem
     email = cleaned.get("email")
     if email is not None:
         if not email:
             errors["email"] = "is required (it is never published)"
-        elif len(email) > LIMITS["email"]:
-            errors["email"] = f"must be at most {LIMITS['email']} characters"
+        elif problem := line_problem("email", email):
+            errors["email"] = problem
         else:
             try:
                 # ASCII local parts only: a reply notification must be able to reach it.
@@ -364,17 +379,38 @@ def unsubscribe_token(comment: Comment) -> str:
     return _token_for("unsubscribe", comment)
 
 
-def _named(data: dict) -> Comment | None:
-    comment = db.session.get(Comment, data.get("c")) if isinstance(data.get("c"), int) else None
+def _named(data: dict, lock: bool = False) -> Comment | None:
+    if not isinstance(data.get("c"), int):
+        return None
+    # Locked and read afresh: a change committed meanwhile (marked as spam) is seen, not overwritten.
+    options = {"with_for_update": True, "populate_existing": True} if lock else {}
+    comment = db.session.get(Comment, data["c"], **options)
     return comment if comment is not None and data.get("b") == _birth(comment) else None
 
 
-def comment_for(purpose: str, token: str, max_age: timedelta | None) -> Comment:
-    """Return the comment a token names; raise BadToken if the token or the comment is gone."""
-    comment = _named(unsign(purpose, token, max_age))
+def comment_for(purpose: str, token: str, max_age: timedelta | None, lock: bool = False) -> Comment:
+    """Return the comment a token names (its row locked until the commit if ``lock``); raise BadToken if it is gone."""
+    comment = _named(unsign(purpose, token, max_age), lock)
     if comment is None or comment.deleted_at is not None:
-        raise BadToken("That comment has been deleted.")
+        raise BadToken(GONE)
     return comment
+
+
+def linked_comment(action: str, token: str) -> Comment:
+    """Return the comment a link from the therapist's email names; raise BadToken if the link no longer applies."""
+    comment = comment_for(f"moderate-{action}", token, MODERATION_LINK_AGE)
+    _check_link(comment, action)
+    return comment
+
+
+def _check_link(comment: Comment, action: str) -> None:
+    # The email went out while the comment was held; her later "spam" outranks the link.
+    # Deleting spam by the link is what she would do in the admin anyway, so it stays allowed.
+    if action == "approve" and comment.status == SPAM:
+        raise BadToken(
+            "This comment was marked as spam after the email was sent, so this link no longer applies. "
+            "It is listed under Spam in the admin, where it can still be approved."
+        )
 
 
 # -- Writing ------------------------------------------------------------------------------------------------------
@@ -403,25 +439,48 @@ def _depth(comment: Comment) -> int:
     return depth
 
 
+def _person(name: str | None) -> str:
+    """Return the form of a commenter's name that says whether two comments are by one person."""
+    return (name or "").strip().casefold()
+
+
 def _repeats(draft: Draft) -> str | None:
     """Return "duplicate" if this person said this here already, "spam" if others posted it recently."""
     since = utc_now() - REPEAT_WINDOW
     earlier = db.session.execute(
-        select(Comment.page, Comment.email).where(
+        select(Comment.page, Comment.author, Comment.email).where(
             Comment.text_key == Comment.text_key_of(draft.body), Comment.created_at >= since
         )
     ).all()
-    if any(email == draft.email and page == draft.page for page, email in earlier):
+    person = (_person(draft.name), draft.email)
+    # Name and email together, as for a known commenter: the email alone would let anyone
+    # holding a reader's address learn from the answer what that reader wrote here.
+    if any((_person(author), email) == person and page == draft.page for page, author, email in earlier):
         return "duplicate"
     long_enough = len(" ".join(draft.body.split())) >= REPEAT_MIN_LENGTH
-    return "spam" if long_enough and any(email != draft.email for _, email in earlier) else None
+    return "spam" if long_enough and any((_person(a), e) != person for _, a, e in earlier) else None
 
 
-def _known_commenter(email: str) -> bool:
-    return (
-        db.session.scalar(select(Comment.id).where(Comment.email == email, Comment.status == PUBLISHED).limit(1))
-        is not None
+def _known_commenter(name: str, email: str | None, besides: int | None = None) -> bool:
+    """Say whether the therapist let another comment by this name and email appear (WordPress's check_comment)."""
+    if not email:
+        return False
+    authors = db.session.scalars(
+        select(Comment.author)
+        .where(Comment.email == email, Comment.status == PUBLISHED, Comment.id != (besides or 0))
+        .distinct()
     )
+    return any(_person(author) == _person(name) for author in authors)
+
+
+def _hold_reason(name: str, email: str | None, body: str, besides: int | None = None) -> str | None:
+    """Return why a text by this name and email waits for the therapist, or None when it may appear at once."""
+    links = len(links_in(body))
+    if links >= HOLD_LINKS:
+        return f"has {links} links"
+    if not _known_commenter(name, email, besides):
+        return "no other approved comment by this name and email"
+    return None
 
 
 def _verdict(draft: Draft, honeypot: str, age: float | None, repeats: str | None) -> tuple[str, str | None]:
@@ -434,12 +493,21 @@ def _verdict(draft: Draft, honeypot: str, age: float | None, repeats: str | None
         return SPAM, f"posted {age:.1f} s after the form was shown"
     if repeats == "spam":
         return SPAM, "the same text was posted by someone else"
-    links = len(links_in(draft.body))
-    if links >= HOLD_LINKS:
-        return PENDING, f"has {links} links"
-    if not _known_commenter(draft.email):
-        return PENDING, "first comment from this address"
-    return PUBLISHED, None
+    reason = _hold_reason(draft.name, draft.email, draft.body)
+    return (PENDING, reason) if reason else (PUBLISHED, None)
+
+
+def _edit_hold_reason(comment: Comment, text: str) -> str | None:
+    """Return why an edit takes a published comment back to the therapist, or None when it stays published."""
+    if text == comment.body:
+        return None  # nothing she has not seen
+    added = set(links_in(text)) - set(links_in(comment.body))
+    if added:
+        return f"edited to add {'a link' if len(added) == 1 else f'{len(added)} links'}"
+    # Otherwise the edit is treated as a new comment by its author, the comment itself not counting:
+    # a first comment approved by the therapist and then rewritten goes back to her.
+    reason = _hold_reason(comment.author, comment.email, text, besides=comment.id)
+    return f"edited after publication: {reason}" if reason else None
 
 
 def post(values: dict, token: str | None, honeypot: str = "") -> tuple[Comment, str]:
@@ -487,12 +555,12 @@ def post(values: dict, token: str | None, honeypot: str = "") -> tuple[Comment, 
     return comment, token
 
 
-def _announce(comment: Comment) -> list:
+def _announce(comment: Comment, occasion: str | None = None) -> list:
     """Queue the emails a comment's new status calls for; return the outbox rows."""
     from . import notifications
 
     if comment.status == PENDING:
-        entries = notifications.comment_held(comment)
+        entries = notifications.comment_held(comment, occasion)
     elif comment.status == PUBLISHED:
         entries = notifications.comment_reply(comment)
     else:
@@ -501,7 +569,7 @@ def _announce(comment: Comment) -> list:
 
 
 def _own(comment_id: int, token: str) -> Comment:
-    comment = comment_for("edit", token, EDIT_WINDOW)
+    comment = comment_for("edit", token, EDIT_WINDOW, lock=True)
     if comment.id != comment_id:
         raise BadToken("This token is for another comment.")
     return comment
@@ -513,13 +581,15 @@ def edit(comment_id: int, token: str, body: object) -> Comment:
     begin_writing()
     try:
         comment = _own(comment_id, token)
+        reason = _edit_hold_reason(comment, text) if comment.status == PUBLISHED else None
         comment.body, comment.body_html, comment.edited_at = text, render(text), utc_now()
-        links = len(links_in(text))
-        if comment.status == PUBLISHED and links >= HOLD_LINKS:
-            # Adding links after being published must not skip moderation.
-            comment.status, comment.reason, comment.published_at = PENDING, f"edited to have {links} links", None
+        occasion = None
+        if reason:
+            comment.status, comment.reason, comment.published_at = PENDING, reason, None
+            # A new email each time: each return to her follows an approval of hers, so this cannot flood her.
+            occasion = f"unpublished-{uuid.uuid4().hex}"
         db.session.flush()
-        rows = _announce(comment) if comment.status == PENDING else []
+        rows = _announce(comment, occasion) if comment.status == PENDING else []
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -559,15 +629,31 @@ def _remove(comment: Comment) -> None:
         _remove(parent)
 
 
-def moderate(ids: list[int], action: str) -> int:
-    """Approve, delete or mark as spam the comments with these ids; return how many changed."""
+def moderate(ids: list[int], action: str, link: bool = False) -> int:
+    """Approve, delete or mark as spam the comments with these ids; return how many changed.
+
+    ``link``: the therapist follows a link from an email; raise BadToken when
+    the link no longer applies (the comment was deleted or marked as spam since).
+    """
     if action not in ("approve", "delete", "spam"):
         raise ValueError(f"unknown action {action!r}")
     begin_writing()
     changed, rows = 0, []
     try:
-        # Deepest first, so a blanked parent can go when its last reply does.
-        for comment in db.session.scalars(select(Comment).where(Comment.id.in_(ids)).order_by(Comment.id.desc())):
+        # Locked and read afresh: a link followed while the admin marks the comment as spam sees her
+        # decision instead of overwriting it.  Deepest first, so a blanked parent can go with its last reply.
+        found = db.session.scalars(
+            select(Comment)
+            .where(Comment.id.in_(ids))
+            .order_by(Comment.id.desc())
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
+        if link and (len(found) != len(set(ids)) or any(c.deleted_at is not None for c in found)):
+            raise BadToken(GONE)
+        for comment in found:
+            if link:
+                _check_link(comment, action)
             if inspect(comment).deleted or inspect(comment).detached:
                 continue  # gone with its last reply, earlier in this loop
             if comment.deleted_at is not None and action != "delete":

@@ -154,7 +154,7 @@ def _comment_link(path: str) -> str:
     return f"{current_app.config['PUBLIC_URL']}{path}"
 
 
-def comment_held(comment) -> list:
+def comment_held(comment, occasion: str | None = None) -> list:
     """Return the therapist's email about a comment waiting for her, with approve and delete links."""
     therapist = current_app.config.get("THERAPIST_EMAIL")
     if not therapist:
@@ -170,9 +170,11 @@ def comment_held(comment) -> list:
         admin_url=_comment_link("/admin/comments"),
         link_days=MODERATION_LINK_AGE.days,
     )
-    # At most two emails per comment: when it is first held, and if an edit holds it again
-    # (the link pages always show the current text); editing cannot flood the therapist.
-    return [(f"comment-held:{comment.id}:{'edited' if comment.edited_at else 'new'}", "email", payload)]
+    # One email when the comment is first held and one if it is edited while held (the link pages
+    # always show the current text), so editing cannot flood the therapist; an edit that takes a
+    # published comment back names its own ``occasion``, each following an approval of hers.
+    occasion = occasion or ("edited" if comment.edited_at else "new")
+    return [(f"comment-held:{comment.id}:{occasion}", "email", payload)]
 
 
 def comment_reply(reply) -> list:

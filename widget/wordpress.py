@@ -6,6 +6,12 @@ The whole import is one transaction, so a refused or broken file writes
 nothing.  Each imported comment keeps where it came from in ``source``
 ("wordpress:<site>:<comment id>"); running the import again adds only what is
 new.  No email is sent: these conversations happened long ago.
+
+A comment is held to the rules of one posted here (widget.comments): the
+same length limits, no control characters in its name, email or website
+(they are removed from its text, as from a typed one), and a date that can
+be real.  A comment that breaks them is refused and reported, not imported;
+its replies are kept and answer its parent, as replies to a trashed comment do.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, ParseError
 
@@ -27,7 +33,7 @@ from . import business, comments
 from .extensions import begin_writing, db
 from .models import PENDING, PUBLISHED, SPAM, Comment
 from .settings import origin_of
-from .timezones import zone_named
+from .timezones import utc_now, zone_named
 
 # The wp: namespace names the WXR version; excerpt: lives under it ("http://wordpress.org/export/1.2/excerpt/").
 EXPORT_NAMESPACE = re.compile(r"http://wordpress\.org/export/[0-9.]+/")
@@ -42,10 +48,18 @@ COMMENT_TYPES = {"", "comment"}
 REASONS = {PENDING: "imported from WordPress, not approved there", SPAM: "marked as spam in WordPress"}
 PARAGRAPH = re.compile(r"<p[\s>]", re.IGNORECASE)
 LOOKUP_BATCH = 500
+# Comments dated outside these bounds are refused: there were no blog comments before 1995, and a
+# date more than a day ahead of our clock (time zones, a drifting server) cannot be a real one.
+OLDEST_DATE = datetime(1995, 1, 1, tzinfo=timezone.utc)
+CLOCK_SKEW = timedelta(days=1)
 
 
 class ImportProblem(ValueError):
     """The file cannot be imported; the message says why, in the operator's terms."""
+
+
+class Refused(ValueError):
+    """One comment breaks the comment rules; the message says how, and it is not imported."""
 
 
 @dataclass
@@ -71,8 +85,10 @@ def import_wordpress(path) -> dict:
     ``spam``), ``already_imported``, ``skipped_trash``, ``skipped_pingbacks``,
     ``skipped_other`` (comment types that are not a reader's comment) and
     ``skipped_pages`` (posts with comments on a site comments are not open
-    for, whose origins are in ``refused_origins``), and names the ``site`` the
-    export came from.  Raise ImportProblem if the file is refused.
+    for, whose origins are in ``refused_origins``), lists the comments
+    ``refused`` for breaking the comment rules (``{"id", "page", "reason"}``,
+    ``id`` being WordPress's), and names the ``site`` the export came from.
+    Raise ImportProblem if the file is refused.
     """
     zone = zone_named(business.current().studio.timezone)
     begin_writing()
@@ -101,6 +117,7 @@ def _import(path, zone) -> dict:
         "skipped_other": 0,
         "skipped_pages": 0,
         "refused_origins": [],
+        "refused": [],
     }
     refused: set[str] = set()
     wp = site_url = blog_url = channel_link = None
@@ -225,17 +242,27 @@ def _import_item(item: Element, wp: str, counts: dict, refused: set[str], zone) 
             kept.add(comment.id)
     if not kept:
         return
-    created = {number: _created(read[number], zone, link) for number in kept}
-    parents = attach({number: comment.parent for number, comment in read.items()}, kept)
     site = counts["site"]
     sources = {number: f"wordpress:{site}:{number}" for number in kept}
-    ours = _existing(sources)
+    stored = _existing(sources)
+    ours = {number: our_id for number, (our_id, _) in stored.items()}
+    created = {number: when for number, (_, when) in stored.items()}
+    new: dict[int, Comment] = {}
+    for number in sorted(kept - set(stored)):
+        try:
+            new[number] = _comment(read[number], page, sources[number], zone)
+        except Refused as refusal:
+            counts["refused"].append({"id": number, "page": link, "reason": str(refusal)})
+            kept.discard(number)
+        else:
+            created[number] = new[number].created_at
+    parents = attach({number: comment.parent for number, comment in read.items()}, kept)
     for number in _parents_first(kept, parents, created):
         if number in ours:
             counts["already_imported"] += 1
             continue
         shown, answered = thread_position(parents[number], parents)
-        comment = _comment(read[number], page, created[number], sources[number])
+        comment = new[number]
         comment.parent_id, comment.reply_to_id = ours.get(shown), ours.get(answered)
         db.session.add(comment)
         db.session.flush()
@@ -267,38 +294,55 @@ def _read(element: Element, wp: str, link: str) -> WordPressComment:
     )
 
 
-def _created(comment: WordPressComment, zone, link: str) -> datetime:
-    """Return when a comment was written: its GMT date, or its local date in the studio's zone when GMT is blank."""
+def _created(comment: WordPressComment, zone) -> datetime:
+    """Return when a comment was written: its GMT date, or its local date in the studio's zone when GMT is blank.
+
+    Raise Refused when there is no date, or one outside OLDEST_DATE and CLOCK_SKEW from now.
+    """
     try:
         if comment.date_gmt and not comment.date_gmt.startswith("0000-00-00"):
-            return datetime.strptime(comment.date_gmt, WP_TIME).replace(tzinfo=timezone.utc)
-        return datetime.strptime(comment.date, WP_TIME).replace(tzinfo=zone).astimezone(timezone.utc)
-    except ValueError:
-        raise ImportProblem(
-            f"comment {comment.id} on {link} has no valid date (comment_date_gmt {comment.date_gmt!r}, "
-            f"comment_date {comment.date!r}); nothing was imported"
+            written = datetime.strptime(comment.date_gmt, WP_TIME).replace(tzinfo=timezone.utc)
+            shown = f"{comment.date_gmt} GMT"
+        else:
+            written = datetime.strptime(comment.date, WP_TIME).replace(tzinfo=zone).astimezone(timezone.utc)
+            shown = f"{comment.date} local time"
+    except (ValueError, OverflowError):
+        raise Refused(
+            f"it has no valid date (comment_date_gmt {comment.date_gmt[:40]!r}, comment_date {comment.date[:40]!r})"
         ) from None
+    if written < OLDEST_DATE:
+        raise Refused(f"its date, {shown}, is before {OLDEST_DATE.year}")
+    if written > utc_now() + CLOCK_SKEW:
+        raise Refused(f"its date, {shown}, is in the future")
+    return written
 
 
-def _existing(sources: dict[int, str]) -> dict[int, int]:
-    """Return our id of each WordPress comment already imported, by its WordPress id."""
+def _existing(sources: dict[int, str]) -> dict[int, tuple[int, datetime]]:
+    """Return our id and date of each WordPress comment already imported, by its WordPress id."""
     number_of = {source: number for number, source in sources.items()}
-    found: dict[int, int] = {}
+    found: dict[int, tuple[int, datetime]] = {}
     wanted = list(number_of)
     for start in range(0, len(wanted), LOOKUP_BATCH):
         rows = db.session.execute(
-            select(Comment.source, Comment.id).where(Comment.source.in_(wanted[start : start + LOOKUP_BATCH]))
+            select(Comment.source, Comment.id, Comment.created_at).where(
+                Comment.source.in_(wanted[start : start + LOOKUP_BATCH])
+            )
         )
-        found.update({number_of[source]: our_id for source, our_id in rows})
+        found.update({number_of[source]: (our_id, created) for source, our_id, created in rows})
     return found
 
 
-def _comment(comment: WordPressComment, page: str, created: datetime, source: str) -> Comment:
+def _comment(comment: WordPressComment, page: str, source: str, zone) -> Comment:
+    """Return the comment to store, without its place in the thread; raise Refused if it breaks the comment rules."""
+    created = _created(comment, zone)
+    try:
+        body = comments.clean_body(comment.content)
+    except comments.InvalidComment as invalid:
+        raise Refused(f"its text {invalid.errors['body']}") from None
     status = STATUSES.get(comment.approved, PENDING)
     reason = REASONS.get(status)
     if comment.approved not in STATUSES:
         reason = f"imported from WordPress with the unknown status {comment.approved[:80]!r}"
-    body = comment.content.replace("\r\n", "\n").replace("\r", "\n").strip()
     return Comment(
         page=page,
         status=status,
@@ -315,15 +359,24 @@ def _comment(comment: WordPressComment, page: str, created: datetime, source: st
     )
 
 
+def _checked(name: str, value: str) -> str:
+    """Return a trimmed name, email or website; raise Refused where a comment posted here would be refused."""
+    value = value.strip()
+    problem = comments.line_problem(name, value)
+    if problem:
+        raise Refused(f"its {name} {problem}")
+    return value
+
+
 def _author(name: str) -> str:
-    name = " ".join(comments.CONTROL.sub("", name).split())
-    return name[: comments.LIMITS["name"]].strip() or comments.ANONYMOUS
+    # WordPress may let readers leave their name out: they are shown as "Anonymous".
+    return " ".join(_checked("name", name).split()) or comments.ANONYMOUS
 
 
 def _email(address: str) -> str | None:
-    address = address.strip()
-    if not address or len(address) > comments.LIMITS["email"]:
-        return None
+    address = _checked("email", address)
+    if not address:
+        return None  # WordPress may let readers leave it out; then no one can be told of replies
     try:
         return validate_email(address, check_deliverability=False, allow_smtputf8=False).normalized.lower()
     except EmailNotValidError:
@@ -331,10 +384,8 @@ def _email(address: str) -> str | None:
 
 
 def _website(url: str) -> str | None:
-    url = url.strip()
-    if not url or len(url) > comments.LIMITS["website"] or comments.CONTROL.search(url):
-        return None
-    if any(ch.isspace() for ch in url):
+    url = _checked("website", url)
+    if not url or any(ch.isspace() for ch in url):
         return None
     if origin_of(url) is None:
         return None  # javascript:, mailto:, a bare "http://", a host with a password ...
