@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, request
 from . import bookings, business
 from .errors import field_errors
 from .openapi import document
-from .timezones import days_range, parse_instant, rfc3339, utc_now, zone_named
+from .timezones import days_range, parse_day, parse_instant, rfc3339, utc_now, zone_named
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -67,9 +67,9 @@ def _query_date(name: str, default: date) -> date:
     if raw is None or raw == "":
         return default
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest({name: f"{raw!r} is not a date like 2026-12-01"}) from None
+        return parse_day(raw)
+    except ValueError as error:
+        raise BadRequest({name: str(error)}) from None
 
 
 @bp.get("/slots")

@@ -6,6 +6,8 @@ route the app serves, and describe what those routes really answer.
 
 from __future__ import annotations
 
+from .timezones import CLIENT_YEARS
+
 RFC3339 = {"type": "string", "format": "date-time", "examples": ["2026-12-01T09:00:00-07:00"]}
 DAY = {"type": "string", "format": "date", "examples": ["2026-12-01"]}
 
@@ -166,7 +168,7 @@ PATHS = {
                     },
                     "Free slots, earliest first, with the offset of tz.",
                 ),
-                "422": _errors("A parameter is missing or wrong."),
+                "422": _errors(f"A parameter is missing or wrong (days must be within {CLIENT_YEARS} years of today)."),
                 "503": _json(_ref("Paused"), "Online booking is paused: the calendar cannot be read."),
             },
         }
@@ -228,7 +230,10 @@ PATHS = {
             "responses": {
                 "200": _html("The step."),
                 "409": _html("That time was taken; nearby times are offered."),
-                "422": _html("That time cannot be booked; nearby times are offered."),
+                "422": _html(
+                    "That time cannot be booked (nearby times are offered), or a day or time in the query is not"
+                    f" valid or not within {CLIENT_YEARS} years of today (the page says which)."
+                ),
                 "503": _html("Online booking is paused: the page gives the phone number."),
             },
         },
@@ -292,6 +297,9 @@ PATHS = {
                 "200": _html("Days and times."),
                 "404": _html("The link is not valid."),
                 "409": _html("Too late to move online."),
+                "422": _html(
+                    f"A day in the query is not valid or not within {CLIENT_YEARS} years of today (it says which)."
+                ),
             },
         },
         "post": {
