@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.conftest import csrf_token
+from tests.conftest import ARTICLE, csrf_token, form_token, post_comment
 
 BOOKING = {
     "service": "massage-60",
@@ -23,6 +25,14 @@ def _manage_url(client) -> str:
     response = client.post("/api/bookings", json=BOOKING)
     assert response.status_code == 201, response.json
     return response.json["manage_url"].removeprefix("http://widget.test")
+
+
+def _deep_list(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def _deep_object(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
 
 
 # --- Dates outside the client window ---------------------------------------------------------------------------------
@@ -106,3 +116,110 @@ def test_far_off_day_of_blocked_time_is_refused_naming_it(admin, client, day):
     response = client.post("/admin/block", data=form)
     assert response.status_code == 302
     assert WINDOW in client.get("/admin").text
+
+
+# --- JSON nested too deeply ------------------------------------------------------------------------------------------
+
+DEEP_BODIES = [
+    pytest.param(_deep_list(1000), id="list-1000"),
+    pytest.param(_deep_object(1000), id="object-1000"),
+    pytest.param(_deep_list(20_000), id="list-20000"),
+    pytest.param('{"name": ' + _deep_list(20) + "}", id="field-20"),
+]
+
+
+@pytest.mark.parametrize("body", DEEP_BODIES)
+def test_deeply_nested_booking_answers_400(client, body):
+    response = client.post("/api/bookings", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["errors"] == {"body": "nests deeper than 8 levels"}
+
+
+@pytest.mark.parametrize("body", DEEP_BODIES)
+def test_deeply_nested_comment_answers_400(comment_client, body):
+    response = comment_client.post("/api/comments", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["errors"] == {"body": "nests deeper than 8 levels"}
+
+
+@pytest.mark.parametrize("body", DEEP_BODIES)
+def test_deeply_nested_comment_edit_answers_400(comment_app, comment_client, body):
+    posted = post_comment(comment_client, comment_app).json
+    response = comment_client.patch(
+        f"/api/comments/{posted['id']}",
+        data=body,
+        content_type="application/json",
+        headers={"X-Comment-Token": posted["edit_token"]},
+    )
+    assert response.status_code == 400
+    assert response.json["errors"] == {"body": "nests deeper than 8 levels"}
+
+
+def test_body_nested_as_deep_as_allowed_is_read(client):
+    """Eight levels of arrays and objects pass the reading; the booking rules then say what is wrong."""
+    response = client.post("/api/bookings", json={**BOOKING, "notes": [[[[[[["deep"]]]]]]]})
+    assert response.status_code == 422
+    assert response.json["errors"] == {"notes": "must be text"}
+
+
+# --- Lone surrogates -------------------------------------------------------------------------------------------------
+
+SURROGATE_MESSAGE = "is not text: \\ud800 is half of a UTF-16 surrogate pair"
+
+
+def _with_surrogate(body: dict, field: str) -> str:
+    """Return ``body`` as JSON text with ``field`` holding a lone surrogate, escaped as JSON allows."""
+    return json.dumps({**body, field: "Ada \ud800"})
+
+
+@pytest.mark.parametrize("field", sorted(BOOKING) + ["notes", "timezone"])
+def test_lone_surrogate_in_booking_field_answers_422_naming_it(client, field):
+    response = client.post("/api/bookings", data=_with_surrogate(BOOKING, field), content_type="application/json")
+    assert response.status_code == 422
+    assert response.json["errors"] == {field: SURROGATE_MESSAGE}
+    assert client.post("/api/bookings", json=BOOKING).status_code == 201, "nothing may be half-written"
+
+
+def test_lone_surrogate_in_field_name_answers_422(client):
+    body = json.dumps({**BOOKING, "colour\udfff": "blue"})
+    response = client.post("/api/bookings", data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert "lone surrogate" in response.json["errors"]["body"]
+
+
+@pytest.mark.parametrize("field", ["page", "name", "email", "website", "body", "form_token", "homepage"])
+def test_lone_surrogate_in_comment_field_answers_422_naming_it(comment_app, comment_client, field):
+    fields = {"page": ARTICLE, "name": "Ada Reader", "email": "ada@reader.example", "body": "Lovely, thank you."}
+    fields["form_token"] = form_token(comment_client)
+    response = comment_client.post(
+        "/api/comments", data=_with_surrogate(fields, field), content_type="application/json"
+    )
+    assert response.status_code == 422
+    assert response.json["errors"] == {field: SURROGATE_MESSAGE}
+
+
+def test_lone_surrogate_in_comment_edit_answers_422_naming_it(comment_app, comment_client):
+    posted = post_comment(comment_client, comment_app).json
+    response = comment_client.patch(
+        f"/api/comments/{posted['id']}",
+        data=_with_surrogate({}, "body"),
+        content_type="application/json",
+        headers={"X-Comment-Token": posted["edit_token"]},
+    )
+    assert response.status_code == 422
+    assert response.json["errors"] == {"body": SURROGATE_MESSAGE}
+
+
+@pytest.mark.parametrize(
+    ("url", "fields"),
+    [
+        ("/book", {"service": "massage-60", "start": BOOKING["start"], "name": "%ED%A0%80"}),
+        ("/comments", {"page": ARTICLE, "name": "%ED%A0%80", "email": "ada@reader.example", "body": "Hi %ED%A0%80"}),
+    ],
+)
+def test_surrogate_bytes_in_form_post_arrive_as_replacement_characters(comment_client, url, fields):
+    """A form can only send bytes; a surrogate's UTF-8 form is not valid UTF-8, so it is read as U+FFFD."""
+    data = "&".join(f"{key}={value}" for key, value in fields.items())
+    response = comment_client.post(url, data=data, content_type="application/x-www-form-urlencoded")
+    assert response.status_code < 500
+    assert "\ud800" not in response.text

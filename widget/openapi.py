@@ -181,7 +181,7 @@ PATHS = {
             "responses": {
                 "201": _json(_ref("Booking"), "Booked."),
                 "200": _json(_ref("Booking"), "This exact booking already exists; nothing new was made."),
-                "400": _errors("The body is not a JSON object."),
+                "400": _errors("The body is not a JSON object, or it nests too deeply."),
                 "409": _json(_ref("Conflict"), "The time is no longer free; here are the nearest free ones."),
                 "413": _json(_ref("Error"), "The body is too large."),
                 "415": _errors("The body is not JSON."),
@@ -453,7 +453,7 @@ COMMENT_PATHS = {
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CommentRequest")}}},
             "responses": {
                 "201": _json(_ref("CommentPosted"), "Stored. status says whether it shows yet."),
-                "400": _errors("The body is not a JSON object."),
+                "400": _errors("The body is not a JSON object, or it nests too deeply."),
                 "409": _errors("The same person already posted this text here."),
                 "413": _json(_ref("Error"), "The body is too large."),
                 "415": _errors("The body is not JSON."),
@@ -481,7 +481,7 @@ COMMENT_PATHS = {
             },
             "responses": {
                 "200": _json(_ref("CommentEdited"), "Changed (two links or more send it back for approval)."),
-                "400": _errors("The body is not a JSON object."),
+                "400": _errors("The body is not a JSON object, or it nests too deeply."),
                 "401": _errors("No X-Comment-Token header."),
                 "403": _errors("The token is not valid for this comment, or 15 minutes have passed."),
                 "413": _json(_ref("Error"), "The body is too large."),
