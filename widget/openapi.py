@@ -10,6 +10,7 @@ from .timezones import CLIENT_YEARS
 
 RFC3339 = {"type": "string", "format": "date-time", "examples": ["2026-12-01T09:00:00-07:00"]}
 DAY = {"type": "string", "format": "date", "examples": ["2026-12-01"]}
+SERVICE_ID = {"type": "string", "examples": ["massage-60"]}
 
 
 def _ref(name: str) -> dict:
@@ -58,7 +59,7 @@ SCHEMAS = {
         "required": ["service", "start", "name", "email", "phone"],
         "additionalProperties": False,
         "properties": {
-            "service": {"type": "string"},
+            "service": SERVICE_ID,
             "start": {**RFC3339, "description": "One of the slots /api/slots offers."},
             "name": {"type": "string", "maxLength": 100},
             "email": {"type": "string", "format": "email", "maxLength": 254},
@@ -147,7 +148,7 @@ PATHS = {
         "get": {
             "summary": "List free slots for a service on a range of days in a time zone.",
             "parameters": [
-                _query("service", {"type": "string"}, "Service id.", required=True),
+                _query("service", SERVICE_ID, "Service id.", required=True),
                 _query("start", DAY, "First day, in zone tz (default: today)."),
                 _query(
                     "end", DAY, "Last day, inclusive, in zone tz (default: start + 6 days; at most 61 after start)."
@@ -218,7 +219,7 @@ PATHS = {
         "get": {
             "summary": "The booking widget page (the iframe); the query says which step to show.",
             "parameters": [
-                _query("service", {"type": "string"}, "Service id (skips choosing one)."),
+                _query("service", SERVICE_ID, "Service id (skips choosing one)."),
                 _query("name", {"type": "string"}, "Prefill: client name."),
                 _query("email", {"type": "string"}, "Prefill: client email."),
                 _query("phone", {"type": "string"}, "Prefill: client phone."),
@@ -326,6 +327,8 @@ PAGE = _query(
     "The article's address; its origin must be one of EMBED_ALLOWED_ORIGINS. Query and fragment are ignored.",
     required=True,
 )
+# An id that is not a whole number matches no route.
+NOT_A_NUMBER = "The id in the path is not a whole number."
 COMMENT_ID = {"name": "comment_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 EDIT_TOKEN = {
     "name": "X-Comment-Token",
@@ -484,6 +487,7 @@ COMMENT_PATHS = {
                 "400": _errors("The body is not a JSON object, or it nests too deeply."),
                 "401": _errors("No X-Comment-Token header."),
                 "403": _errors("The token is not valid for this comment, or 15 minutes have passed."),
+                "404": _json(_ref("Error"), NOT_A_NUMBER),
                 "413": _json(_ref("Error"), "The body is too large."),
                 "415": _errors("The body is not JSON."),
                 "422": _errors("The text is missing or wrong."),
@@ -496,6 +500,7 @@ COMMENT_PATHS = {
                 "204": {"description": "Deleted."},
                 "401": _errors("No X-Comment-Token header."),
                 "403": _errors("The token is not valid for this comment, or 15 minutes have passed."),
+                "404": _json(_ref("Error"), NOT_A_NUMBER),
             },
         },
     },
@@ -625,7 +630,7 @@ def _admin_paths() -> dict:
             "post": {
                 "summary": "Send a failed message once more.",
                 "parameters": [{"name": "row_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "responses": redirect,
+                "responses": {**redirect, "404": _html(NOT_A_NUMBER)},
             }
         },
         "/admin/comments": {
