@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -32,6 +34,22 @@ def _unavailable(what: str, error: Exception):
     if services_required():
         pytest.fail(f"{message}; REQUIRE_SERVICES=1 makes this a failure")
     pytest.skip(f"{message}; set it up to run this test")
+
+
+def pytest_configure(config):
+    """Keep Hypothesis's files (example database, caches) in a temporary folder, not in the checkout."""
+    # Before collection: schemathesis builds its strategies while collecting.
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        config._hypothesis_home = tempfile.mkdtemp(prefix="hypothesis-")
+        set_hypothesis_home_dir(config._hypothesis_home)
+
+
+def pytest_unconfigure(config):
+    """Remove the temporary folder Hypothesis used."""
+    if getattr(config, "_hypothesis_home", None):
+        shutil.rmtree(config._hypothesis_home, ignore_errors=True)
 
 
 class Clock:

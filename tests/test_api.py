@@ -255,6 +255,24 @@ def test_wrong_method_answers_json_405(client):
     assert json.loads(response.data)["status"] == 405
 
 
+@pytest.mark.parametrize(
+    ("method", "url", "allowed", "mimetype"),
+    [
+        ("delete", "/api/bookings", {"POST", "OPTIONS"}, "application/json"),
+        ("patch", "/api/services", {"GET", "HEAD", "OPTIONS"}, "application/json"),
+        ("post", "/healthz", {"GET", "HEAD", "OPTIONS"}, "application/json"),
+        ("put", "/book", {"GET", "HEAD", "POST", "OPTIONS"}, "text/html"),
+        ("delete", "/comments", {"GET", "HEAD", "POST", "OPTIONS"}, "text/html"),
+    ],
+)
+def test_wrong_method_answer_keeps_its_allow_header(client, method, url, allowed, mimetype):
+    """RFC 9110 requires Allow on a 405; the HTML error page dropped it."""
+    response = getattr(client, method)(url)
+    assert response.status_code == 405
+    assert response.mimetype == mimetype
+    assert {name.strip() for name in response.headers["Allow"].split(",")} == allowed
+
+
 def test_healthz_reports_database_and_calendar(client):
     health = client.get("/healthz").json
     assert health == {"status": "ok", "database": "ok", "calendar": "ok", "ratelimits": "per-process"}

@@ -11,6 +11,8 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from tests.conftest import ARTICLE, post_comment
+
 DOCUMENT_URI = "urn:widget:openapi"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "trace"}  # HEAD and OPTIONS are ignored
 SLOTS_URL = "/api/slots?service=massage-60&start=2026-11-24&end=2026-11-25&tz=Europe/London"
@@ -304,3 +306,125 @@ def test_bad_comment_request_answers_match(comment_client, comment_spec, kwargs,
     body = check_response(comment_spec, "/api/comments", "post", response)
     if field is not None:
         assert field in body["errors"]
+
+
+# --- Every status the document declares for the JSON API is one the app really answers ------------------------------
+
+
+def _comment(client, app, body="Lovely article, thank you.") -> dict:
+    """Post a comment; return its answer (id and edit_token)."""
+    response = post_comment(client, app, body)
+    assert response.status_code == 201, response.text
+    return response.get_json()
+
+
+def _edit(client, app, sender="author", **kwargs):
+    """PATCH a fresh comment as its author (with its edit token), with a forged token, or with none (None)."""
+    posted = _comment(client, app)
+    headers = {} if sender is None else {"X-Comment-Token": posted["edit_token"] if sender == "author" else sender}
+    return client.patch(f"/api/comments/{posted['id']}", headers=headers, **kwargs)
+
+
+def _delete(client, app, sender="author"):
+    """DELETE a fresh comment as its author (with its edit token), with a forged token, or with none (None)."""
+    posted = _comment(client, app)
+    headers = {} if sender is None else {"X-Comment-Token": posted["edit_token"] if sender == "author" else sender}
+    return client.delete(f"/api/comments/{posted['id']}", headers=headers)
+
+
+def _book_twice(client, email="ada@example.com"):
+    body = {"service": "massage-60", "start": _first_slot(client), **CLIENT}
+    client.post("/api/bookings", json=body)
+    return client.post("/api/bookings", json={**body, "email": email})
+
+
+def _same_comment_twice(client, app):
+    _comment(client, app)
+    return post_comment(client, app)
+
+
+TOO_LARGE = {"data": " " * 70000, "content_type": "application/json"}
+PLAIN = {"data": "body=hi", "content_type": "text/plain"}
+ARRAY = {"data": "[1, 2]", "content_type": "application/json"}
+API_STATUSES = {
+    ("/api/services", "get", "200"): lambda client, app: client.get("/api/services"),
+    ("/api/slots", "get", "200"): lambda client, app: client.get(SLOTS_URL),
+    ("/api/slots", "get", "422"): lambda client, app: client.get("/api/slots?service=massage-60&start=9999-12-31"),
+    ("/api/bookings", "post", "201"): lambda client, app: client.post(
+        "/api/bookings", json={"service": "massage-60", "start": _first_slot(client), **CLIENT}
+    ),
+    ("/api/bookings", "post", "200"): lambda client, app: _book_twice(client, CLIENT["email"]),
+    ("/api/bookings", "post", "400"): lambda client, app: client.post("/api/bookings", **ARRAY),
+    ("/api/bookings", "post", "409"): lambda client, app: _book_twice(client, "bo@example.com"),
+    ("/api/bookings", "post", "413"): lambda client, app: client.post("/api/bookings", **TOO_LARGE),
+    ("/api/bookings", "post", "415"): lambda client, app: client.post("/api/bookings", **PLAIN),
+    ("/api/bookings", "post", "422"): lambda client, app: client.post("/api/bookings", json={}),
+    ("/api/openapi.json", "get", "200"): lambda client, app: client.get("/api/openapi.json"),
+    ("/healthz", "get", "200"): lambda client, app: client.get("/healthz"),
+    ("/api/comments", "get", "200"): lambda client, app: client.get(f"/api/comments?page={ARTICLE}"),
+    ("/api/comments", "get", "422"): lambda client, app: client.get("/api/comments"),
+    ("/api/comments", "post", "201"): lambda client, app: client.post(
+        "/api/comments", json={"page": ARTICLE, "name": "Ada", "email": "ada@reader.example", "body": "Hello there."}
+    ),
+    ("/api/comments", "post", "400"): lambda client, app: client.post("/api/comments", **ARRAY),
+    ("/api/comments", "post", "409"): lambda client, app: _same_comment_twice(client, app),
+    ("/api/comments", "post", "413"): lambda client, app: client.post("/api/comments", **TOO_LARGE),
+    ("/api/comments", "post", "415"): lambda client, app: client.post("/api/comments", **PLAIN),
+    ("/api/comments", "post", "422"): lambda client, app: client.post("/api/comments", json={}),
+    ("/api/comments/{comment_id}", "patch", "200"): lambda client, app: _edit(client, app, json={"body": "Edited."}),
+    ("/api/comments/{comment_id}", "patch", "400"): lambda client, app: _edit(client, app, **ARRAY),
+    ("/api/comments/{comment_id}", "patch", "401"): lambda client, app: _edit(client, app, None, json={"body": "Hi."}),
+    ("/api/comments/{comment_id}", "patch", "403"): lambda client, app: _edit(
+        client, app, "forged", json={"body": "Hi."}
+    ),
+    ("/api/comments/{comment_id}", "patch", "404"): lambda client, app: client.patch(
+        "/api/comments/first", json={"body": "Hi."}, headers={"X-Comment-Token": "t"}
+    ),
+    ("/api/comments/{comment_id}", "patch", "413"): lambda client, app: _edit(client, app, **TOO_LARGE),
+    ("/api/comments/{comment_id}", "patch", "415"): lambda client, app: _edit(client, app, **PLAIN),
+    ("/api/comments/{comment_id}", "patch", "422"): lambda client, app: _edit(client, app, json={"body": "x"}),
+    ("/api/comments/{comment_id}", "delete", "204"): lambda client, app: _delete(client, app),
+    ("/api/comments/{comment_id}", "delete", "401"): lambda client, app: _delete(client, app, None),
+    ("/api/comments/{comment_id}", "delete", "403"): lambda client, app: _delete(client, app, "forged"),
+    ("/api/comments/{comment_id}", "delete", "404"): lambda client, app: client.delete(
+        "/api/comments/first", headers={"X-Comment-Token": "t"}
+    ),
+    ("/api/comments/counts", "get", "200"): lambda client, app: client.get(f"/api/comments/counts?page={ARTICLE}"),
+    ("/api/comments/counts", "get", "422"): lambda client, app: client.get("/api/comments/counts"),
+}
+# Produced by tests that need more than the app above: a calendar that stops answering, a low rate limit.
+PAUSED = "tests/test_google.py::test_free_busy_refused_for_good_pauses_booking_instead_of_failing"
+PRODUCED_ELSEWHERE = {
+    ("/healthz", "get", "503"): "test_degraded_health_answer_matches (above)",
+    ("/api/slots", "get", "503"): PAUSED,
+    ("/api/bookings", "post", "503"): PAUSED,
+    (
+        "/api/comments",
+        "post",
+        "429",
+    ): "tests/test_comment_moderation.py::test_fourth_api_post_from_one_address_is_429_json",
+}
+
+
+def test_every_documented_api_status_has_a_test(spec):
+    """Each status the document gives a JSON operation is produced by a test: the table below, or one named."""
+    documented = {
+        (path, method, status)
+        for path, item in spec["paths"].items()
+        if path.startswith("/api/") or path == "/healthz"
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+        for status in operation["responses"]
+    }
+    assert documented - set(API_STATUSES) - set(PRODUCED_ELSEWHERE) == set(), "documented, never produced"
+    assert set(API_STATUSES) - documented == set(), "produced, not documented"
+
+
+@pytest.mark.parametrize(("path", "method", "status"), sorted(API_STATUSES))
+def test_documented_api_status_is_real(comment_app, comment_client, comment_spec, path, method, status):
+    response = API_STATUSES[path, method, status](comment_client, comment_app)
+    assert str(response.status_code) == status, response.text
+    if response.status_code == 204:
+        check_status(comment_spec, path, method, response)
+    else:
+        check_response(comment_spec, path, method, response)

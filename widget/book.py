@@ -17,7 +17,7 @@ from flask_limiter.errors import RateLimitExceeded
 from . import availability, bookings, business, calendars
 from .extensions import limiter
 from .forms import DetailsForm
-from .timezones import day_start, days_range, parse_instant, utc_now, zone_named
+from .timezones import day_start, days_range, parse_day, parse_instant, utc_now, zone_named
 
 bp = Blueprint("book", __name__)
 
@@ -53,14 +53,15 @@ def _carry(**changes) -> dict:
     return {key: value for key, value in params.items() if value is not None}
 
 
-def _date_arg(name: str) -> date | None:
-    raw = request.args.get(name)
+def query_day(name: str) -> date | None:
+    """Return the day the request names as ``name``, or None; ValueError with a sentence for the page if it is wrong."""
+    raw = request.values.get(name)
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        return None
+        return parse_day(raw)
+    except ValueError as error:
+        raise ValueError(f"The day {raw!r} {error}; here are the days from today.") from None
 
 
 @bp.get("/book")
@@ -82,10 +83,9 @@ def widget():
     if request.args.get("start"):
         try:
             start = parse_instant(request.args["start"])
-        except ValueError:
-            return render_template(
-                "book/services.html", problem="That time is not valid. Please pick again.", **context
-            )
+        except ValueError as error:
+            problem = f"The time {request.args['start']!r} {error}. Please pick again."
+            return render_template("book/services.html", problem=problem, **context), 422
         form = DetailsForm(
             formdata=None,
             service=service.id,
@@ -98,13 +98,16 @@ def widget():
         return _details(form, service, start, context)
 
     today = utc_now().astimezone(zone).date()
-    day = _date_arg("date")
+    status = 200
+    try:
+        day, first_day = query_day("date"), max(query_day("from") or today, today)
+    except ValueError as error:
+        day, first_day, status, context["problem"] = None, today, 422, str(error)
     if day is not None:
         first, after = days_range(day, day, zone)
         slots = bookings.free_slots(service, first, after, zone)
         return render_template("book/times.html", day=day, slots=slots, **context)
 
-    first_day = max(_date_arg("from") or today, today)
     last_day = first_day + timedelta(days=DAYS_SHOWN - 1)
     per_day = bookings.free_days(service, first_day, DAYS_SHOWN, zone)
     horizon_end = day_start(today + timedelta(days=rules.horizon_days + 2), zone)
@@ -114,7 +117,7 @@ def widget():
         earlier=first_day - timedelta(days=DAYS_SHOWN) if first_day > today else None,
         later=last_day + timedelta(days=1) if day_start(last_day + timedelta(days=1), zone) < horizon_end else None,
         **context,
-    )
+    ), status
 
 
 def _details(form, service, start, context, status=200, taken=None):
@@ -151,8 +154,8 @@ def submit():
         abort(400, "The form names no service we offer.")
     try:
         start = parse_instant(form.start.data or "")
-    except ValueError:
-        abort(400, "The form names no valid start time.")
+    except ValueError as error:
+        abort(400, f"The form's start time {error}.")
     context = {"zone_name": zone_name, "zone": zone, "zone_problem": zone_problem, "carry": _carry, "service": service}
     if not form.validate_on_submit():
         return _details(form, service, start, context, status=422)

@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import jsonify, render_template, request
+from flask import jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -24,12 +24,15 @@ def field_errors(errors: dict, status: int = 422, **extra):
 def _http_error(error: HTTPException):
     if wants_json():
         response = jsonify({"status": error.code, "error": error.name, "message": error.description})
-        response.status_code = error.code
-        for name in ("Retry-After", "Allow"):
-            if error.get_response().headers.get(name):
-                response.headers[name] = error.get_response().headers[name]
-        return response
-    return render_template("error.html", error=error), error.code
+    else:
+        response = make_response(render_template("error.html", error=error))
+    response.status_code = error.code
+    # Werkzeug's own answer carries these, and clients rely on them: when to retry, which methods work.
+    standard = error.get_response().headers
+    for name in ("Retry-After", "Allow"):
+        if standard.get(name):
+            response.headers[name] = standard[name]
+    return response
 
 
 def _paused(error: Exception):

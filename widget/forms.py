@@ -20,6 +20,7 @@ from wtforms.csrf.core import CSRF
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from .comments import BODY_MAX, BODY_MIN, LIMITS
+from .timezones import check_client_day
 
 
 class SignedFormCSRF(CSRF):
@@ -127,6 +128,13 @@ class BlockTimeForm(FlaskForm):
     start = TimeField("From", validators=[InputRequired(message="is required")])
     end = TimeField("Until", validators=[InputRequired(message="is required")])
     reason = StringField("Note (only you see it)", validators=[Optional(), Length(max=200)])
+
+    def validate_day(self, field):
+        if field.data is not None:
+            try:
+                check_client_day(field.data)
+            except ValueError as error:
+                raise ValidationError(str(error)) from None
 
     def validate_end(self, field):
         if self.start.data and field.data and field.data <= self.start.data:

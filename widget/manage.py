@@ -6,12 +6,12 @@ no sign-in and no cookie.  A token acts only on the booking it names.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, abort, redirect, request, url_for
 
 from . import bookings, business
-from .book import booking_page
+from .book import booking_page, query_day
 from .forms import CancelForm, RescheduleForm
 from .timezones import days_range, parse_instant, utc_now, zone_named
 
@@ -93,18 +93,12 @@ def _reschedule_page(token, booking, status=200, form=None, taken=None, problem=
     zone = _zone(booking)
     service = business.current().services[booking.service_id]
     today = utc_now().astimezone(zone).date()
-    day = None
-    if request.values.get("date"):
-        try:
-            day = date.fromisoformat(request.values["date"])
-        except ValueError:
-            day = None
-    first_day = today
-    if request.values.get("from"):
-        try:
-            first_day = max(date.fromisoformat(request.values["from"]), today)
-        except ValueError:
-            first_day = today
+    try:
+        day, first_day = query_day("date"), max(query_day("from") or today, today)
+    except ValueError as error:
+        # A page that already says something worse (too late, time taken) keeps its status.
+        day, first_day, problem = None, today, problem or str(error)
+        status = 422 if status == 200 else status
     per_day = bookings.free_days(service, first_day, DAYS_SHOWN, zone)
     slots = []
     if taken is not None:
@@ -125,6 +119,7 @@ def _reschedule_page(token, booking, status=200, form=None, taken=None, problem=
         form=form or RescheduleForm(formdata=None),
         can_change=bookings.can_change(booking),
         deadline=bookings.change_deadline(booking),
+        first_day=first_day,
         later=first_day + timedelta(days=DAYS_SHOWN),
         earlier=first_day - timedelta(days=DAYS_SHOWN) if first_day > today else None,
     )

@@ -6,8 +6,11 @@ route the app serves, and describe what those routes really answer.
 
 from __future__ import annotations
 
+from .timezones import CLIENT_YEARS
+
 RFC3339 = {"type": "string", "format": "date-time", "examples": ["2026-12-01T09:00:00-07:00"]}
 DAY = {"type": "string", "format": "date", "examples": ["2026-12-01"]}
+SERVICE_ID = {"type": "string", "examples": ["massage-60"]}
 
 
 def _ref(name: str) -> dict:
@@ -56,7 +59,7 @@ SCHEMAS = {
         "required": ["service", "start", "name", "email", "phone"],
         "additionalProperties": False,
         "properties": {
-            "service": {"type": "string"},
+            "service": SERVICE_ID,
             "start": {**RFC3339, "description": "One of the slots /api/slots offers."},
             "name": {"type": "string", "maxLength": 100},
             "email": {"type": "string", "format": "email", "maxLength": 254},
@@ -150,7 +153,7 @@ PATHS = {
         "get": {
             "summary": "List free slots for a service on a range of days in a time zone.",
             "parameters": [
-                _query("service", {"type": "string"}, "Service id.", required=True),
+                _query("service", SERVICE_ID, "Service id.", required=True),
                 _query("start", DAY, "First day, in zone tz (default: today)."),
                 _query(
                     "end", DAY, "Last day, inclusive, in zone tz (default: start + 6 days; at most 61 after start)."
@@ -171,7 +174,7 @@ PATHS = {
                     },
                     "Free slots, earliest first, with the offset of tz.",
                 ),
-                "422": _errors("A parameter is missing or wrong."),
+                "422": _errors(f"A parameter is missing or wrong (days must be within {CLIENT_YEARS} years of today)."),
                 "503": _json(_ref("Paused"), "Online booking is paused: the calendar cannot be read."),
             },
         }
@@ -198,7 +201,7 @@ PATHS = {
             "responses": {
                 "201": _json(_ref("Booking"), "Booked."),
                 "200": _json(_ref("Booking"), "The booking this Idempotency-Key made; nothing new was made."),
-                "400": _errors("The body is not a JSON object."),
+                "400": _errors("The body is not a JSON object, or it nests too deeply."),
                 "409": _json(_ref("Conflict"), "The time is no longer free; here are the nearest free ones."),
                 "413": _json(_ref("Error"), "The body is too large."),
                 "415": _errors("The body is not JSON."),
@@ -240,7 +243,7 @@ PATHS = {
         "get": {
             "summary": "The booking widget page (the iframe); the query says which step to show.",
             "parameters": [
-                _query("service", {"type": "string"}, "Service id (skips choosing one)."),
+                _query("service", SERVICE_ID, "Service id (skips choosing one)."),
                 _query("name", {"type": "string"}, "Prefill: client name."),
                 _query("email", {"type": "string"}, "Prefill: client email."),
                 _query("phone", {"type": "string"}, "Prefill: client phone."),
@@ -252,7 +255,10 @@ PATHS = {
             "responses": {
                 "200": _html("The step."),
                 "409": _html("That time was taken; nearby times are offered."),
-                "422": _html("That time cannot be booked; nearby times are offered."),
+                "422": _html(
+                    "That time cannot be booked (nearby times are offered), or a day or time in the query is not"
+                    f" valid or not within {CLIENT_YEARS} years of today (the page says which)."
+                ),
                 "503": _html("Online booking is paused: the page gives the phone number."),
             },
         },
@@ -317,6 +323,9 @@ PATHS = {
                 "200": _html("Days and times."),
                 "404": _html("The link is not valid."),
                 "409": _html("Too late to move online."),
+                "422": _html(
+                    f"A day in the query is not valid or not within {CLIENT_YEARS} years of today (it says which)."
+                ),
             },
         },
         "post": {
@@ -343,6 +352,8 @@ PAGE = _query(
     "The article's address; its origin must be one of EMBED_ALLOWED_ORIGINS. Query and fragment are ignored.",
     required=True,
 )
+# An id that is not a whole number matches no route.
+NOT_A_NUMBER = "The id in the path is not a whole number."
 COMMENT_ID = {"name": "comment_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 EDIT_TOKEN = {
     "name": "X-Comment-Token",
@@ -470,7 +481,7 @@ COMMENT_PATHS = {
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CommentRequest")}}},
             "responses": {
                 "201": _json(_ref("CommentPosted"), "Stored. status says whether it shows yet."),
-                "400": _errors("The body is not a JSON object."),
+                "400": _errors("The body is not a JSON object, or it nests too deeply."),
                 "409": _errors("The same person already posted this text here."),
                 "413": _json(_ref("Error"), "The body is too large."),
                 "415": _errors("The body is not JSON."),
@@ -498,9 +509,10 @@ COMMENT_PATHS = {
             },
             "responses": {
                 "200": _json(_ref("CommentEdited"), "Changed (two links or more send it back for approval)."),
-                "400": _errors("The body is not a JSON object."),
+                "400": _errors("The body is not a JSON object, or it nests too deeply."),
                 "401": _errors("No X-Comment-Token header."),
                 "403": _errors("The token is not valid for this comment, or 15 minutes have passed."),
+                "404": _json(_ref("Error"), NOT_A_NUMBER),
                 "413": _json(_ref("Error"), "The body is too large."),
                 "415": _errors("The body is not JSON."),
                 "422": _errors("The text is missing or wrong."),
@@ -513,6 +525,7 @@ COMMENT_PATHS = {
                 "204": {"description": "Deleted."},
                 "401": _errors("No X-Comment-Token header."),
                 "403": _errors("The token is not valid for this comment, or 15 minutes have passed."),
+                "404": _json(_ref("Error"), NOT_A_NUMBER),
             },
         },
     },
@@ -642,7 +655,7 @@ def _admin_paths() -> dict:
             "post": {
                 "summary": "Send a failed message once more.",
                 "parameters": [{"name": "row_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "responses": redirect,
+                "responses": {**redirect, "404": _html(NOT_A_NUMBER)},
             }
         },
         "/admin/comments": {

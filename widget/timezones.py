@@ -55,8 +55,40 @@ def days_range(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, datet
     return day_start(first, zone), day_start(last + timedelta(days=1), zone)
 
 
+# Days a client may name: this many years either side of today.  Year 1 or
+# 9999 overflows the arithmetic every page and query does with a day, and
+# nothing a client books, browses or blocks is that far away.
+CLIENT_YEARS = 5
+
+
+def client_window() -> tuple[date, date]:
+    """Return the first and last day a client may name."""
+    today = utc_now().date()
+    reach = timedelta(days=round(365.25 * CLIENT_YEARS))
+    return today - reach, today + reach
+
+
+def check_client_day(day: date) -> date:
+    """Return ``day`` if it is in the client window; ValueError naming the window if not."""
+    first, last = client_window()
+    if not first <= day <= last:
+        raise ValueError(f"must be between {first.isoformat()} and {last.isoformat()}")
+    return day
+
+
+def parse_day(text: str) -> date:
+    """Parse a client's YYYY-MM-DD inside the client window; ValueError saying what is wrong."""
+    try:
+        day = date.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValueError("is not a date like 2026-12-01")
+    return check_client_day(day)
+
+
 def parse_instant(text: str) -> datetime:
-    """Parse an RFC 3339 date-time with an offset into an aware UTC datetime."""
+    """Parse a client's RFC 3339 date-time with an offset, inside the client window, into aware UTC."""
     if not isinstance(text, str) or "T" not in text.upper():
         raise ValueError("must be a date-time like 2026-12-01T09:00:00-07:00")
     try:
@@ -65,6 +97,8 @@ def parse_instant(text: str) -> datetime:
         raise ValueError("must be a date-time like 2026-12-01T09:00:00-07:00") from None
     if moment.tzinfo is None:
         raise ValueError("must include a UTC offset, like 2026-12-01T09:00:00-07:00")
+    # Before converting: 9999-12-31T23:59:59-12:00 has no UTC form.
+    check_client_day(moment.date())
     return moment.astimezone(timezone.utc)
 
 
