@@ -332,10 +332,17 @@ def _delete(client, app, sender="author"):
     return client.delete(f"/api/comments/{posted['id']}", headers=headers)
 
 
-def _book_twice(client, email="ada@example.com"):
+def _book_twice(client, key=None):
+    """Book, then send the same request again: with the first one's Idempotency-Key, or with none."""
     body = {"service": "massage-60", "start": _first_slot(client), **CLIENT}
-    client.post("/api/bookings", json=body)
-    return client.post("/api/bookings", json={**body, "email": email})
+    client.post("/api/bookings", json=body, headers={"Idempotency-Key": "first-request"})
+    return client.post("/api/bookings", json=body, headers={"Idempotency-Key": key} if key else {})
+
+
+def _book_past_the_cap(client, app):
+    app.config["MAX_FUTURE_BOOKINGS"] = 1
+    client.post("/api/bookings", json={"service": "massage-60", "start": _first_slot(client), **CLIENT})
+    return client.post("/api/bookings", json={"service": "massage-60", "start": _first_slot(client), **CLIENT})
 
 
 def _same_comment_twice(client, app):
@@ -353,12 +360,13 @@ API_STATUSES = {
     ("/api/bookings", "post", "201"): lambda client, app: client.post(
         "/api/bookings", json={"service": "massage-60", "start": _first_slot(client), **CLIENT}
     ),
-    ("/api/bookings", "post", "200"): lambda client, app: _book_twice(client, CLIENT["email"]),
+    ("/api/bookings", "post", "200"): lambda client, app: _book_twice(client, "first-request"),
     ("/api/bookings", "post", "400"): lambda client, app: client.post("/api/bookings", **ARRAY),
-    ("/api/bookings", "post", "409"): lambda client, app: _book_twice(client, "bo@example.com"),
+    ("/api/bookings", "post", "409"): lambda client, app: _book_twice(client),
     ("/api/bookings", "post", "413"): lambda client, app: client.post("/api/bookings", **TOO_LARGE),
     ("/api/bookings", "post", "415"): lambda client, app: client.post("/api/bookings", **PLAIN),
     ("/api/bookings", "post", "422"): lambda client, app: client.post("/api/bookings", json={}),
+    ("/api/bookings", "post", "429"): _book_past_the_cap,
     ("/api/openapi.json", "get", "200"): lambda client, app: client.get("/api/openapi.json"),
     ("/healthz", "get", "200"): lambda client, app: client.get("/healthz"),
     ("/api/comments", "get", "200"): lambda client, app: client.get(f"/api/comments?page={ARTICLE}"),
