@@ -48,44 +48,34 @@ def show(token):
     )
 
 
+def _manage_page(token, booking, status, form):
+    """Render the manage page of a booking as it is now, with the cancel form as posted."""
+    return booking_page(
+        "book/manage.html",
+        token,
+        status=status,
+        can_change=bookings.can_change(booking),
+        deadline=bookings.change_deadline(booking),
+        cancel_form=form,
+    )
+
+
 @bp.post("/<token>/cancel")
 def cancel(token):
     """Cancel the booking, if it is not too late."""
     booking = _booking(token)
     form = CancelForm()
     if not form.validate_on_submit():
-        return booking_page(
-            "book/manage.html",
-            token,
-            status=422,
-            can_change=bookings.can_change(booking),
-            deadline=bookings.change_deadline(booking),
-            cancel_form=form,
-        )
+        return _manage_page(token, booking, 422, form)
     if booking.status == "cancelled":
         return redirect(url_for("manage.show", token=token, done="cancelled"), 303)
     if not bookings.can_change(booking):
-        return booking_page(
-            "book/manage.html",
-            token,
-            status=409,
-            can_change=False,
-            deadline=bookings.change_deadline(booking),
-            cancel_form=form,
-        )
+        return _manage_page(token, booking, 409, form)
     try:
         bookings.cancel(booking)
     except bookings.BookingChanged:
         # Moved past the deadline a moment ago: show it as it is now.
-        booking = _booking(token)
-        return booking_page(
-            "book/manage.html",
-            token,
-            status=409,
-            can_change=bookings.can_change(booking),
-            deadline=bookings.change_deadline(booking),
-            cancel_form=form,
-        )
+        return _manage_page(token, _booking(token), 409, form)
     return redirect(url_for("manage.show", token=token, done="cancelled"), 303)
 
 
