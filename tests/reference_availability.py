@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta, timezone
 
-from widget.availability import Rules, Service
+from widget.booking.availability import Rules, Service
 
 UTC = timezone.utc
 MINUTE = timedelta(minutes=1)

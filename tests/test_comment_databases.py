@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tests.conftest import ARTICLE, COMMENT_ORIGINS, SITE
-from widget import comments
+from widget.comments import moderation as comments
 from widget.extensions import db
 from widget.models import PENDING, PUBLISHED, SPAM, Comment
 

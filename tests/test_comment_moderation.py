@@ -24,7 +24,7 @@ from tests.conftest import (
     post_comment,
     reset_postgres,
 )
-from widget import comments
+from widget.comments import moderation as comments
 from widget.extensions import db
 from widget.models import OutboxMessage
 

@@ -17,7 +17,8 @@ import requests
 from sqlalchemy import func, select
 
 from tests.conftest import EXAMPLE_RULES, POSTGRES_URL, ROOT, make_app, reset_postgres
-from widget import bookings, jobs
+from widget import outbox as jobs
+from widget.booking import service as bookings
 from widget.extensions import db
 from widget.models import CANCELLED, PENDING, Booking, OutboxMessage
 

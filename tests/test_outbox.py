@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from config import TestingConfig
 from tests.conftest import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
-from widget import create_app, jobs
+from widget import create_app
+from widget import outbox as jobs
 from widget.extensions import db
 from widget.models import PENDING, SENT, OutboxMessage
 

@@ -11,8 +11,13 @@ def create_app(test_config=None):
     """Create and configure the app; ``test_config`` overrides settings."""
     from config import Config
 
-    from . import admin, api, book, cache, calendars, cli, comment_api, comment_pages, errors, manage, pages, settings
-    from .business import load_business
+    from . import cache, calendars, cli, errors, pages, settings
+    from .admin import views as admin
+    from .booking import api, manage
+    from .booking import views as book
+    from .booking.rules import load_business
+    from .comments import api as comment_api
+    from .comments import views as comment_pages
     from .extensions import db, limiter, mail, migrate
 
     app = Flask(

@@ -9,18 +9,18 @@ import click
 from flask.cli import with_appcontext
 from werkzeug.security import generate_password_hash
 
-from . import comments
+from .comments import moderation as comments
+from .comments.wordpress import ImportProblem, import_wordpress
 from .extensions import begin_writing, db
 from .models import Setting
 from .timezones import utc_now
-from .wordpress import ImportProblem, import_wordpress
 
 MIN_PASSWORD = 10
 
 
 def set_admin_password(password: str) -> None:
     """Store a new admin password (as a hash); every session is signed out."""
-    from .admin import PASSWORD_KEY, end_sessions
+    from .admin.views import PASSWORD_KEY, end_sessions
 
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"the password must be at least {MIN_PASSWORD} characters")
@@ -52,7 +52,7 @@ def run_jobs_command(once, interval):
     """Deliver the outbox (emails), queue reminders; loop until stopped, or --once."""
     from flask import current_app
 
-    from . import jobs
+    from . import outbox as jobs
 
     interval = interval or current_app.config["JOBS_INTERVAL"]
     worker = jobs.worker_name()

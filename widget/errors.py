@@ -37,7 +37,7 @@ def _http_error(error: HTTPException):
 
 def _paused(error: Exception):
     """Online booking is paused while the calendar cannot be read: say so, and give the phone."""
-    from . import business
+    from .booking import rules as business
 
     phone = business.current().studio.phone
     message = f"Online booking is paused for a moment. Please call {phone} to book."

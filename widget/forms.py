@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.csrf.core import CSRF
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from .comments import BODY_MAX, BODY_MIN, LIMITS
+from .comments.moderation import BODY_MAX, BODY_MIN, LIMITS
 from .timezones import check_client_day
 
 

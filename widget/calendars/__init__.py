@@ -20,7 +20,7 @@ from typing import Protocol
 
 from flask import current_app
 
-from ..availability import Interval
+from ..booking.availability import Interval
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 from sqlalchemy import delete, update
 
 from .. import cache
-from ..availability import Interval
+from ..booking.availability import Interval
 from ..extensions import begin_writing, db
 from ..models import FAILED, PENDING, GoogleConnection, OAuthState, OutboxMessage
 from ..timezones import utc_now
@@ -177,7 +177,8 @@ class GoogleCalendar:
 
     def _lose(self, problem: str) -> None:
         """Mark the connection lost, once, and tell the therapist by email."""
-        from .. import jobs, notifications
+        from .. import outbox as jobs
+        from ..booking import emails as notifications
 
         db.session.rollback()
         begin_writing()
@@ -268,7 +269,7 @@ class GoogleCalendar:
         db.session.commit()
 
     def _event_body(self, event: Event) -> dict:
-        from .. import business
+        from ..booking import rules as business
 
         zone = business.current().studio.timezone
         return {

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from ..availability import Interval
+from ..booking.availability import Interval
 from ..extensions import begin_writing, db
 from ..models import CalendarEvent
 from . import Event

@@ -10,10 +10,11 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, redirect, request, url_for
 
-from . import bookings, business
-from .book import booking_page, query_day
-from .forms import CancelForm, RescheduleForm
-from .timezones import days_range, parse_instant, utc_now, zone_named
+from ..forms import CancelForm, RescheduleForm
+from ..timezones import days_range, parse_instant, utc_now, zone_named
+from . import rules as business
+from . import service as bookings
+from .views import booking_page, query_day
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 

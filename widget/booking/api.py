@@ -7,11 +7,12 @@ from datetime import date, timedelta
 from flask import Blueprint, jsonify, request
 from flask_limiter.errors import RateLimitExceeded
 
-from . import bookings, business
-from .book import booking_limit
-from .errors import field_errors
-from .openapi import document
-from .timezones import days_range, parse_day, parse_instant, rfc3339, utc_now, zone_named
+from ..errors import field_errors
+from ..openapi import document
+from ..timezones import days_range, parse_day, parse_instant, rfc3339, utc_now, zone_named
+from . import rules as business
+from . import service as bookings
+from .views import booking_limit
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

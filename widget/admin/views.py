@@ -13,12 +13,16 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from . import bookings, business, calendars, comments, jobs
-from .calendars import Event
-from .extensions import begin_writing, db, limiter
-from .forms import ActionForm, BlockTimeForm, LoginForm
-from .models import Booking, CalendarEvent, OutboxMessage, Setting, new_id
-from .timezones import utc_now, zone_named
+from .. import calendars
+from .. import outbox as jobs
+from ..booking import rules as business
+from ..booking import service as bookings
+from ..calendars import Event
+from ..comments import moderation as comments
+from ..extensions import begin_writing, db, limiter
+from ..forms import ActionForm, BlockTimeForm, LoginForm
+from ..models import Booking, CalendarEvent, OutboxMessage, Setting, new_id
+from ..timezones import utc_now, zone_named
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -314,7 +318,7 @@ def google_connect():
 @sign_in_required
 def oauth2callback():
     """Finish connecting Google Calendar after the consent page."""
-    from .calendars.google import ConnectError
+    from ..calendars.google import ConnectError
 
     backend = _google()
     if backend is None:

@@ -13,12 +13,13 @@ from xml.etree import ElementTree as ET
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from . import business, comments
-from .extensions import db, limiter
-from .forms import ActionForm, CommentForm
-from .models import Comment
-from .settings import public_url
-from .timezones import utc_now, zone_named
+from ..booking import rules as business
+from ..extensions import db, limiter
+from ..forms import ActionForm, CommentForm
+from ..models import Comment
+from ..settings import public_url
+from ..timezones import utc_now, zone_named
+from . import moderation as comments
 
 bp = Blueprint("comment_pages", __name__)
 

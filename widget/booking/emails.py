@@ -11,13 +11,13 @@ from datetime import datetime
 
 from flask import current_app
 
-from . import business
-from .calendar_file import booking_ics, google_calendar_link
-from .comments import MODERATION_LINK_AGE, moderation_token, unsubscribe_token
-from .extensions import db
-from .mail import compose
-from .models import PUBLISHED, Comment
-from .timezones import clock, long_date, zone_abbreviation, zone_named
+from ..comments.moderation import MODERATION_LINK_AGE, moderation_token, unsubscribe_token
+from ..extensions import db
+from ..mail import compose
+from ..models import PUBLISHED, Comment
+from ..timezones import clock, long_date, zone_abbreviation, zone_named
+from . import rules as business
+from .ics import booking_ics, google_calendar_link
 
 ICS = "text/calendar; method={method}; charset=utf-8"
 
@@ -122,7 +122,7 @@ def rescheduled(booking, manage_url: str, previous_start: datetime) -> list:
 
 def reminder(booking) -> list:
     """Return the reminder email of a booking."""
-    from .bookings import manage_url
+    from .service import manage_url
 
     context = _context(booking, manage_url(booking))
     payload = compose(

@@ -30,10 +30,10 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from markupsafe import escape
 from sqlalchemy import delete, func, inspect, select
 
-from . import jobs
-from .extensions import begin_writing, db
-from .models import PENDING, PUBLISHED, SPAM, Comment, OutboxMessage
-from .timezones import utc_now
+from .. import outbox as jobs
+from ..extensions import begin_writing, db
+from ..models import PENDING, PUBLISHED, SPAM, Comment, OutboxMessage
+from ..timezones import utc_now
 
 STATUSES = (PENDING, PUBLISHED, SPAM)
 LIMITS = {"name": 100, "email": 254, "website": 500, "page": 2048}
@@ -557,7 +557,7 @@ def post(values: dict, token: str | None, honeypot: str = "") -> tuple[Comment, 
 
 def _announce(comment: Comment, occasion: str | None = None) -> list:
     """Queue the emails a comment's new status calls for; return the outbox rows."""
-    from . import notifications
+    from ..booking import emails as notifications
 
     if comment.status == PENDING:
         entries = notifications.comment_held(comment, occasion)

@@ -21,12 +21,16 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from . import availability, business, calendars, jobs, notifications
+from .. import calendars
+from .. import outbox as jobs
+from ..calendars import Event
+from ..extensions import begin_writing, db
+from ..models import CANCELLED, CONFIRMED, Booking, new_id
+from ..timezones import days_range, utc_now, zone_named
+from . import availability
+from . import emails as notifications
+from . import rules as business
 from .availability import Interval, Service, Slot
-from .calendars import Event
-from .extensions import begin_writing, db
-from .models import CANCELLED, CONFIRMED, Booking, new_id
-from .timezones import days_range, utc_now, zone_named
 
 log = logging.getLogger(__name__)
 

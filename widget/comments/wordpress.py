@@ -29,11 +29,12 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import business, comments
-from .extensions import begin_writing, db
-from .models import PENDING, PUBLISHED, SPAM, Comment
-from .settings import origin_of
-from .timezones import utc_now, zone_named
+from ..booking import rules as business
+from ..extensions import begin_writing, db
+from ..models import PENDING, PUBLISHED, SPAM, Comment
+from ..settings import origin_of
+from ..timezones import utc_now, zone_named
+from . import moderation as comments
 
 # The wp: namespace names the WXR version; excerpt: lives under it ("http://wordpress.org/export/1.2/excerpt/").
 EXPORT_NAMESPACE = re.compile(r"http://wordpress\.org/export/[0-9.]+/")

@@ -40,7 +40,8 @@ LONGEST_WAIT = timedelta(hours=6)
 
 
 def _handlers() -> dict:
-    from . import bookings, mail
+    from . import mail
+    from .booking import service as bookings
 
     return {"email": mail.send, "calendar": bookings.deliver_calendar_entry}
 
@@ -179,8 +180,8 @@ def deliver_due(limit: int = 200, worker: str | None = None) -> Counter:
 
 def queue_reminders() -> int:
     """Queue the reminder of every booking that starts within the reminder window; return how many."""
-    from .bookings import outbox_stream
-    from .notifications import reminder
+    from .booking.emails import reminder
+    from .booking.service import outbox_stream
 
     now = utc_now()
     window = timedelta(hours=current_app.config["REMINDER_HOURS_BEFORE"])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from . import comments
-from .api import BadRequest, json_body
-from .comment_pages import comment_limit
-from .errors import field_errors
-from .timezones import rfc3339, zone_named
+from ..booking.api import BadRequest, json_body
+from ..errors import field_errors
+from ..timezones import rfc3339, zone_named
+from . import moderation as comments
+from .views import comment_limit
 
 bp = Blueprint("comment_api", __name__, url_prefix="/api/comments")
 

@@ -14,10 +14,13 @@ from datetime import date, timedelta
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_limiter.errors import RateLimitExceeded
 
-from . import availability, bookings, business, calendars
-from .extensions import limiter
-from .forms import DetailsForm
-from .timezones import day_start, days_range, parse_day, parse_instant, utc_now, zone_named
+from .. import calendars
+from ..extensions import limiter
+from ..forms import DetailsForm
+from ..timezones import day_start, days_range, parse_day, parse_instant, utc_now, zone_named
+from . import availability
+from . import rules as business
+from . import service as bookings
 
 bp = Blueprint("book", __name__)
 
