@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from reference_availability import minutes, reference_slots, to_utc
+
 from widget.booking.availability import (
     BUSY,
     CLOSED,

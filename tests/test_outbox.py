@@ -123,10 +123,8 @@ def _die_mid_delivery(settings, row_id):
     """Run in a child process: claim the row, then die while "sending" it, before anything is recorded."""
     app = create_app(settings)
     app.extensions["clock"] = Clock(NOW)
+    jobs.register(app, "email", lambda payload: os._exit(3))
     with app.app_context():
-        from widget import mail
-
-        mail.send = lambda payload: os._exit(3)
         jobs.deliver(row_id, worker="doomed")
     os._exit(0)  # not reached when the claim succeeded
 

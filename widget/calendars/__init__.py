@@ -20,7 +20,7 @@ from typing import Protocol
 
 from flask import current_app
 
-from ..booking.availability import Interval
+from ..timezones import Interval
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Event:
     start: datetime
     end: datetime
     summary: str
+    timezone: str  # the studio's zone: the calendar shows the event in it
     description: str = ""
     booking_id: str | None = None
 
