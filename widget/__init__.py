@@ -13,12 +13,13 @@ def create_app(test_config=None):
     # package (settings, models) and should not load the whole app with them.
     from config import Config
 
-    from . import cache, calendars, cli, errors, outbox, pages, settings, signals
+    from . import cache, cli, errors, outbox, pages, settings, signals
     from . import mail as email
     from .admin import views as admin
     from .booking import api, calendar_sync, emails, manage
     from .booking import views as book
     from .booking.rules import load_business
+    from .calendars import backends
     from .comments import api as comment_api
     from .comments import views as comment_pages
     from .extensions import db, limiter, mail, migrate
@@ -46,7 +47,7 @@ def create_app(test_config=None):
     limiter.init_app(app)
     cache.init_app(app)
     mail.init_app(app)
-    calendars.init_app(app)
+    backends.init_app(app)
     errors.init_app(app)
     pages.init_app(app)
     outbox.init_app(app)

@@ -9,7 +9,8 @@ A backend answers, in our own terms:
 * ``status()``: "ok", or a short word for what is wrong, for /healthz.
 
 ``local`` keeps events in our own database; ``google`` talks to Google
-Calendar and raises ``CalendarUnavailable`` while it is not connected.  ``current()`` returns the app's backend.
+Calendar and raises ``CalendarUnavailable`` while it is not connected.
+``current()`` returns the app's backend (chosen by backends.py).
 """
 
 from __future__ import annotations
@@ -52,19 +53,6 @@ class Calendar(Protocol):
     def delete_event(self, event_id: str) -> None: ...
 
     def status(self) -> str: ...
-
-
-def init_app(app) -> None:
-    """Create the configured backend and keep it on the app."""
-    name = app.config["CALENDAR_BACKEND"]
-    if name == "google":
-        from .google import GoogleCalendar
-
-        app.extensions["calendar"] = GoogleCalendar(app)
-    else:
-        from .local import LocalCalendar
-
-        app.extensions["calendar"] = LocalCalendar()
 
 
 def current() -> Calendar:
