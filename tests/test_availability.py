@@ -1,4 +1,4 @@
-"""Tests for widget.availability: properties against a brute-force reference, then the studio's own rules."""
+"""Tests for widget.booking.availability: properties against a brute-force reference, then the studio's own rules."""
 
 from __future__ import annotations
 

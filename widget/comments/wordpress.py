@@ -7,7 +7,7 @@ nothing.  Each imported comment keeps where it came from in ``source``
 ("wordpress:<site>:<comment id>"); running the import again adds only what is
 new.  No email is sent: these conversations happened long ago.
 
-A comment is held to the rules of one posted here (widget.comments): the
+A comment is held to the rules of one posted here (comments/moderation.py): the
 same length limits, no control characters in its name, email or website
 (they are removed from its text, as from a typed one), and a date that can
 be real.  A comment that breaks them is refused and reported, not imported;
