@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 # Run as a script, Python puts bench/ on the path, not the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from widget.availability import Rules, Service, Window, available_slots  # noqa: E402
+from widget.booking.availability import Rules, Service, Window, available_slots  # noqa: E402
 
 DENVER = ZoneInfo("America/Denver")
 WEEKDAY = (Window(time(9), time(12)), Window(time(13), time(18)))

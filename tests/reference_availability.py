@@ -1,6 +1,6 @@
 """A slow, obviously correct model of which appointment starts are bookable.
 
-It is written from the rules in the docstring of ``widget.availability`` and
+It is written from the rules in the docstring of ``widget.booking.availability`` and
 deliberately shares none of its code: it walks every whole minute of a range in
 UTC and asks each rule of every instant in turn.  Only the data classes are
 borrowed, because they are the interface under test.
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta, timezone
 
-from widget.availability import Rules, Service
+from widget.booking.availability import Rules, Service
 
 UTC = timezone.utc
 MINUTE = timedelta(minutes=1)

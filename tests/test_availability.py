@@ -1,4 +1,4 @@
-"""Tests for widget.availability: properties against a brute-force reference, then the studio's own rules."""
+"""Tests for widget.booking.availability: properties against a brute-force reference, then the studio's own rules."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from reference_availability import minutes, reference_slots, to_utc
 
-from widget.availability import (
+from widget.booking.availability import (
     BUSY,
     CLOSED,
     FULL,

@@ -16,7 +16,9 @@ from sqlalchemy import func, select
 
 from config import TestingConfig
 from tests.conftest import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
-from widget import bookings, create_app, jobs
+from widget import create_app
+from widget import outbox as jobs
+from widget.booking import service as bookings
 from widget.extensions import db
 from widget.models import CANCELLED, CONFIRMED, PENDING, Booking, CalendarEvent, OutboxMessage
 

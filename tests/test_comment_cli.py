@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import ARTICLE, COMMENT_ORIGINS, make_app, post_comment
-from widget import comments
+from widget.comments import moderation as comments
 from widget.extensions import db
 from widget.models import PUBLISHED, Comment, OutboxMessage
 

@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tests.conftest import ARTICLE, COMMENT_ORIGINS, SITE
-from widget import comments
+from widget.comments import moderation as comments
+from widget.comments import tokens
 from widget.extensions import db
 from widget.models import PENDING, PUBLISHED, SPAM, Comment
 
@@ -15,7 +16,7 @@ from widget.models import PENDING, PUBLISHED, SPAM, Comment
 def _post(app, body: str, email: str = "ada@reader.example", **fields):
     """Post as a person would (form shown, 5 s of typing); return the comment's id and status."""
     with app.app_context():
-        token = comments.form_token()
+        token = tokens.form_token()
         app.extensions["clock"].now += timedelta(seconds=5)
         comment, _ = comments.post({"page": ARTICLE, "name": "Ada", "email": email, "body": body, **fields}, token)
         result = comment.id, comment.status

@@ -24,7 +24,8 @@ from tests.conftest import (
     post_comment,
     reset_postgres,
 )
-from widget import comments
+from widget.comments import moderation as comments
+from widget.comments import tokens
 from widget.extensions import db
 from widget.models import OutboxMessage
 
@@ -285,7 +286,7 @@ def test_links_for_a_blanked_comment_with_replies_answer_410(comment_app, commen
     assert _row(comment_app, parent)["deleted"]
     # A link made for the blanked parent now must not work.
     with comment_app.test_request_context():
-        token = comments.moderation_token(db.session.get(comments.Comment, parent), "approve")
+        token = tokens.moderation_token(db.session.get(comments.Comment, parent), "approve")
     assert comment_client.get(f"/comments/approve/{token}").status_code == 410
     assert comment_client.get(approve).status_code == 200  # an unrelated held comment's link still works
     assert _row(comment_app, held)["status"] == "pending"
@@ -522,7 +523,7 @@ def test_forged_unsubscribe_token_is_refused(comment_app, comment_client, mailbo
     real = _link(mailbox.received_by(ADA["email"])[0], "unsubscribe")
     csrf = csrf_token(comment_client.get(real).text)
     with comment_app.test_request_context():
-        approve_token = comments.moderation_token(db.session.get(comments.Comment, parent), "approve")
+        approve_token = tokens.moderation_token(db.session.get(comments.Comment, parent), "approve")
     for token in (_tampered(_token(real)), approve_token, "forged"):
         assert comment_client.get(f"/comments/unsubscribe/{token}").status_code == 410
         assert comment_client.post(f"/comments/unsubscribe/{token}", data={"csrf_token": csrf}).status_code == 410
@@ -980,7 +981,7 @@ def test_approval_link_pressed_while_the_admin_marks_spam_leaves_it_spam(pg_comm
     app, client = pg_comment_app, pg_comment_app.test_client()
     comment_id = _pending_on(app, client)
     with app.test_request_context():
-        path = f"/comments/approve/{comments.moderation_token(db.session.get(comments.Comment, comment_id), 'approve')}"
+        path = f"/comments/approve/{tokens.moderation_token(db.session.get(comments.Comment, comment_id), 'approve')}"
     asked = client.get(path)
     assert asked.status_code == 200
 

@@ -15,7 +15,9 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from tests.conftest import Clock
-from widget import bookings, jobs, mail
+from widget import mail
+from widget import outbox as jobs
+from widget.booking import service as bookings
 from widget.extensions import db
 from widget.models import FAILED, PENDING, SENT, Booking, OutboxMessage
 

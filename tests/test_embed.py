@@ -35,7 +35,9 @@ from werkzeug.serving import make_server
 
 from tests.conftest import make_app
 from tests.test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, _chromium_unavailable
-from widget import bookings, comments
+from widget.booking import links
+from widget.booking import service as bookings
+from widget.comments import moderation as comments
 from widget.extensions import db
 from widget.models import Comment
 
@@ -396,7 +398,7 @@ def _book_directly(app: Flask) -> str:
     """Book Tuesday 9:00 without the browser; return the manage token."""
     with app.app_context():
         booking, _ = bookings.book("massage-60", TUESDAY_NINE, *CLIENT.values(), client_timezone="America/Denver")
-        token = bookings.manage_token(booking)
+        token = links.manage_token(booking)
         db.session.remove()
     return token
 
@@ -850,7 +852,7 @@ def test_framed_widget_url_books_without_javascript(open_page, site: Site):
     assert len(policies) >= 5, policies
     assert {frame_ancestors(p) for p in policies} == {f"frame-ancestors 'self' {site.host}"}, "the host may frame each"
     with site.app.app_context():
-        assert bookings.booking_for_token(urlsplit(page.url).path.rsplit("/", 1)[1]).name == CLIENT["name"]
+        assert links.booking_for_token(urlsplit(page.url).path.rsplit("/", 1)[1]).name == CLIENT["name"]
 
 
 # --- Comments --------------------------------------------------------------------------------------------------------

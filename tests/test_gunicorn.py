@@ -17,7 +17,9 @@ import requests
 from sqlalchemy import func, select
 
 from tests.conftest import EXAMPLE_RULES, POSTGRES_URL, ROOT, make_app, reset_postgres
-from widget import bookings, jobs
+from widget import outbox as jobs
+from widget.booking import links
+from widget.booking import service as bookings
 from widget.extensions import db
 from widget.models import CANCELLED, PENDING, Booking, OutboxMessage
 
@@ -120,7 +122,7 @@ def test_four_workers_on_postgresql_cancel_and_moves_at_once(tmp_path, mailbox):
     start = datetime.combine(day, clock_time(9), tzinfo=DENVER).astimezone(timezone.utc)
     with app.app_context():
         booking, _ = bookings.book("massage-60", start, "Ada Client", "ada@example.com", "801-555-0101")
-        booking_id, token = booking.id, bookings.manage_token(booking)
+        booking_id, token = booking.id, links.manage_token(booking)
         db.engine.dispose()
 
     process, base = _gunicorn(

@@ -263,7 +263,7 @@ def comment_spec(comment_client):
 def test_comment_answers_match(comment_app, comment_client, comment_spec):
     """Thread, post (held, then published), counts, edit and delete answer what the document says."""
     from tests.conftest import ARTICLE, post_comment
-    from widget import comments
+    from widget.comments import moderation as comments
 
     spec, client = comment_spec, comment_client
     first = post_comment(client, comment_app, "First, held for approval.")

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from config import TestingConfig
 from tests.conftest import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
-from widget import create_app, jobs
+from widget import create_app
+from widget import outbox as jobs
 from widget.extensions import db
 from widget.models import PENDING, SENT, OutboxMessage
 
@@ -122,10 +123,8 @@ def _die_mid_delivery(settings, row_id):
     """Run in a child process: claim the row, then die while "sending" it, before anything is recorded."""
     app = create_app(settings)
     app.extensions["clock"] = Clock(NOW)
+    jobs.register(app, "email", lambda payload: os._exit(3))
     with app.app_context():
-        from widget import mail
-
-        mail.send = lambda payload: os._exit(3)
         jobs.deliver(row_id, worker="doomed")
     os._exit(0)  # not reached when the claim succeeded
 

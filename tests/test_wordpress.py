@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import ARTICLE, COMMENT_ORIGINS, SITE, make_app
-from widget import business, comments
+from widget.booking import rules as business
+from widget.comments import moderation as comments
+from widget.comments.wordpress import ImportProblem, attach, comment_html, import_wordpress, thread_position
 from widget.extensions import db
 from widget.models import PENDING, PUBLISHED, SPAM, Comment, OutboxMessage
-from widget.wordpress import ImportProblem, attach, comment_html, import_wordpress, thread_position
 
 SECOND = f"{SITE}/blog/second-post"
 UTC = timezone.utc

@@ -9,10 +9,19 @@ BASE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def create_app(test_config=None):
     """Create and configure the app; ``test_config`` overrides settings."""
+    # Imported here, not at the top: gunicorn.conf.py and the migrations import parts of the
+    # package (settings, models) and should not load the whole app with them.
     from config import Config
 
-    from . import admin, api, book, cache, calendars, cli, comment_api, comment_pages, errors, manage, pages, settings
-    from .business import load_business
+    from . import cache, cli, errors, outbox, pages, settings, signals
+    from . import mail as email
+    from .admin import views as admin
+    from .booking import api, calendar_sync, emails, manage
+    from .booking import views as book
+    from .booking.rules import load_business
+    from .calendars import backends
+    from .comments import api as comment_api
+    from .comments import views as comment_pages
     from .extensions import db, limiter, mail, migrate
 
     app = Flask(
@@ -38,9 +47,13 @@ def create_app(test_config=None):
     limiter.init_app(app)
     cache.init_app(app)
     mail.init_app(app)
-    calendars.init_app(app)
+    backends.init_app(app)
     errors.init_app(app)
     pages.init_app(app)
+    outbox.init_app(app)
+    outbox.register(app, "email", email.send)
+    outbox.register(app, "calendar", calendar_sync.deliver)
+    signals.calendar_lost.connect(emails.tell_calendar_lost)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(book.bp)

@@ -6,22 +6,24 @@ import json
 import time
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from werkzeug.security import generate_password_hash
 
-from . import comments
+from . import outbox
+from .admin.views import PASSWORD_KEY, end_sessions
+from .booking.reminders import queue_reminders
+from .comments import moderation as comments
+from .comments.wordpress import ImportProblem, import_wordpress
 from .extensions import begin_writing, db
 from .models import Setting
 from .timezones import utc_now
-from .wordpress import ImportProblem, import_wordpress
 
 MIN_PASSWORD = 10
 
 
 def set_admin_password(password: str) -> None:
     """Store a new admin password (as a hash); every session is signed out."""
-    from .admin import PASSWORD_KEY, end_sessions
-
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"the password must be at least {MIN_PASSWORD} characters")
     begin_writing()
@@ -44,21 +46,24 @@ def set_admin_password_command(password):
     click.echo("Admin password set.")
 
 
+def run_jobs_once(worker: str | None = None) -> dict:
+    """Do one round of background work: queue reminders, deliver what is due."""
+    reminders = queue_reminders()
+    outcomes = outbox.deliver_due(worker=worker)
+    return {"reminders_queued": reminders, **outcomes}
+
+
 @click.command("run-jobs")
 @click.option("--once", is_flag=True, help="Do one round and exit (for cron).")
 @click.option("--interval", type=click.IntRange(1, 3600), help="Seconds between rounds (default: JOBS_INTERVAL).")
 @with_appcontext
 def run_jobs_command(once, interval):
     """Deliver the outbox (emails), queue reminders; loop until stopped, or --once."""
-    from flask import current_app
-
-    from . import jobs
-
     interval = interval or current_app.config["JOBS_INTERVAL"]
-    worker = jobs.worker_name()
+    worker = outbox.worker_name()
     while True:
         try:
-            outcome = jobs.run_once(worker)
+            outcome = run_jobs_once(worker)
         except Exception as error:  # noqa: BLE001 - a loop that dies silently is worse; log and go on
             db.session.rollback()
             current_app.logger.exception("run-jobs round failed")

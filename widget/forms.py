@@ -1,26 +1,12 @@
-"""HTML forms (Flask-WTF).  JSON endpoints validate in widget/api.py instead."""
+"""What every HTML form shares (Flask-WTF); each feature keeps its own forms beside its views."""
 
 from __future__ import annotations
 
 from flask import current_app
 from flask_wtf import FlaskForm
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
-from wtforms import (
-    BooleanField,
-    DateField,
-    EmailField,
-    HiddenField,
-    PasswordField,
-    StringField,
-    TelField,
-    TextAreaField,
-    TimeField,
-)
 from wtforms.csrf.core import CSRF
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
-
-from .comments import BODY_MAX, BODY_MIN, LIMITS
-from .timezones import check_client_day
+from wtforms.validators import ValidationError
 
 
 class SignedFormCSRF(CSRF):
@@ -62,83 +48,6 @@ class PublicForm(FlaskForm):
 
     class Meta:
         csrf_class = SignedFormCSRF
-
-
-class DetailsForm(PublicForm):
-    """The client's details, the last step of booking."""
-
-    service = HiddenField(validators=[InputRequired()])
-    start = HiddenField(validators=[InputRequired()])
-    tz = HiddenField()
-    idempotency_key = HiddenField()
-    name = StringField("Name", validators=[InputRequired(message="is required"), Length(max=100)])
-    email = EmailField("Email", validators=[InputRequired(message="is required"), Length(max=254)])
-    phone = TelField("Phone", validators=[InputRequired(message="is required"), Length(max=32)])
-    notes = TextAreaField("Notes for the therapist", validators=[Optional(), Length(max=2000)])
-
-
-class CancelForm(PublicForm):
-    """The client's "cancel my appointment" button."""
-
-
-class RescheduleForm(PublicForm):
-    """The client's choice of a new time."""
-
-    start = HiddenField(validators=[InputRequired(message="Please choose a time.")])
-
-
-class CommentForm(FlaskForm):
-    """A reader's comment under an article.
-
-    widget.comments checks the fields (one set of rules for this form and the
-    JSON API); the lengths here, taken from there, only become the inputs'
-    minlength and maxlength for the browser.  There is no CSRF token:
-    posting a comment needs no signed-in user, so a forged post could do
-    nothing a visitor cannot do directly.  ``form_token`` is what the form
-    carries instead: signed by the server with the time the form was shown,
-    it proves the post comes from a form we served and how long it took to
-    fill in (see widget.comments.form_age).  ``homepage`` is a trap for
-    robots, hidden from people.
-    """
-
-    class Meta:
-        csrf = False
-
-    page = HiddenField()
-    parent_id = HiddenField()
-    form_token = HiddenField()
-    name = StringField("Name", validators=[Length(max=LIMITS["name"])])
-    email = EmailField("Email", validators=[Length(max=LIMITS["email"])])
-    website = StringField("Website", validators=[Length(max=LIMITS["website"])])
-    body = TextAreaField("Comment", validators=[Length(min=BODY_MIN, max=BODY_MAX)])
-    notify = BooleanField("Email me when someone replies to this comment")
-    homepage = StringField("Leave this field empty")
-
-
-class LoginForm(FlaskForm):
-    """The therapist's sign-in."""
-
-    password = PasswordField("Password", validators=[DataRequired()])
-
-
-class BlockTimeForm(FlaskForm):
-    """Time the therapist keeps free of bookings."""
-
-    day = DateField("Date", validators=[InputRequired(message="is required")])
-    start = TimeField("From", validators=[InputRequired(message="is required")])
-    end = TimeField("Until", validators=[InputRequired(message="is required")])
-    reason = StringField("Note (only you see it)", validators=[Optional(), Length(max=200)])
-
-    def validate_day(self, field):
-        if field.data is not None:
-            try:
-                check_client_day(field.data)
-            except ValueError as error:
-                raise ValidationError(str(error)) from None
-
-    def validate_end(self, field):
-        if self.start.data and field.data and field.data <= self.start.data:
-            raise ValidationError("must be after the start time")
 
 
 class ActionForm(FlaskForm):

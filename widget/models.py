@@ -120,7 +120,7 @@ FAILED = "failed"
 
 
 class OutboxMessage(db.Model):
-    """A side effect of a change, committed with it and delivered by widget.jobs.
+    """A side effect of a change, committed with it and delivered by widget.outbox.
 
     ``key`` names the effect ("booking-confirmed:<id>:<sequence>"): the same
     effect is never queued twice.  A row is delivered by whoever claims it
@@ -190,9 +190,9 @@ SPAM = "spam"
 class Comment(db.Model):
     """A reader's comment under an article, or a reply to one.
 
-    ``page`` is the article's normalised URL (see widget.comments.normalise_page).
+    ``page`` is the article's normalised URL (see widget.comments.moderation.normalise_page).
     ``parent_id`` is where the comment is shown (never deeper than
-    widget.comments.MAX_DEPTH); ``reply_to_id`` is the comment the reader
+    widget.comments.moderation.MAX_DEPTH); ``reply_to_id`` is the comment the reader
     answered, whose author may be told of the reply.  ``body_html`` is
     rendered once, when the text is written.  A deleted comment that has
     replies keeps its place with ``deleted_at`` set and everything personal

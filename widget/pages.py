@@ -8,7 +8,8 @@ import re
 from flask import Blueprint, current_app, has_request_context, jsonify, render_template, request, send_from_directory
 from sqlalchemy import text
 
-from . import business, calendars
+from . import calendars
+from .booking import rules as business
 from .extensions import db
 from .settings import origin_of, public_url
 from .timezones import clock, long_date, zone_abbreviation, zone_named

@@ -1,6 +1,6 @@
 """Time zones: naming, parsing and showing instants to people.
 
-With ``availability.py`` this is the only place that converts between zones.
+With ``booking/availability.py`` this is the only place that converts between zones.
 Storage is UTC; everything a person sees is in a zone they chose.
 """
 
@@ -9,6 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+# A range of time [start, end), both aware: busy time, blocked time.
+Interval = tuple[datetime, datetime]
 
 
 @lru_cache(maxsize=512)
@@ -32,6 +35,7 @@ def utc_now() -> datetime:
     """Return the current instant, aware, in UTC, from the app's clock when it has one."""
     # The clock is a seam for tests and demos that need a fixed "now" (a
     # callable in app.extensions["clock"]); in production it is never set.
+    # Imported here: the pure modules (availability) use this one and load without Flask.
     from flask import current_app, has_app_context
 
     if has_app_context() and "clock" in current_app.extensions:

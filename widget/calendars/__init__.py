@@ -9,7 +9,8 @@ A backend answers, in our own terms:
 * ``status()``: "ok", or a short word for what is wrong, for /healthz.
 
 ``local`` keeps events in our own database; ``google`` talks to Google
-Calendar and raises ``CalendarUnavailable`` while it is not connected.  ``current()`` returns the app's backend.
+Calendar and raises ``CalendarUnavailable`` while it is not connected.
+``current()`` returns the app's backend (chosen by backends.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Protocol
 
 from flask import current_app
 
-from ..availability import Interval
+from ..timezones import Interval
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Event:
     start: datetime
     end: datetime
     summary: str
+    timezone: str  # the studio's zone: the calendar shows the event in it
     description: str = ""
     booking_id: str | None = None
 
@@ -51,19 +53,6 @@ class Calendar(Protocol):
     def delete_event(self, event_id: str) -> None: ...
 
     def status(self) -> str: ...
-
-
-def init_app(app) -> None:
-    """Create the configured backend and keep it on the app."""
-    name = app.config["CALENDAR_BACKEND"]
-    if name == "google":
-        from .google import GoogleCalendar
-
-        app.extensions["calendar"] = GoogleCalendar(app)
-    else:
-        from .local import LocalCalendar
-
-        app.extensions["calendar"] = LocalCalendar()
 
 
 def current() -> Calendar:

@@ -38,11 +38,10 @@ from googleapiclient.errors import HttpError
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 from sqlalchemy import delete, update
 
-from .. import cache
-from ..availability import Interval
+from .. import cache, outbox, signals
 from ..extensions import begin_writing, db
 from ..models import FAILED, PENDING, GoogleConnection, OAuthState, OutboxMessage
-from ..timezones import utc_now
+from ..timezones import Interval, utc_now
 from . import CalendarUnavailable, Event
 
 log = logging.getLogger(__name__)
@@ -176,22 +175,17 @@ class GoogleCalendar:
             time.sleep(wait)
 
     def _lose(self, problem: str) -> None:
-        """Mark the connection lost, once, and tell the therapist by email."""
-        from .. import jobs, notifications
-
+        """Mark the connection lost, once, and say so (signals.calendar_lost: the therapist gets an email)."""
         db.session.rollback()
-        begin_writing()
-        connection = self.connection()
-        if connection is None or connection.status != "connected":
-            db.session.commit()
-            return
-        connection.status, connection.problem, connection.disconnected_at = "disconnected", problem, utc_now()
-        with self._token_lock:
-            self._access_token = None
-        rows = [jobs.enqueue(*entry) for entry in notifications.calendar_lost(connection, problem)]
-        db.session.commit()
-        log.error("Google Calendar connection lost: %s", problem)
-        jobs.deliver_now(rows)
+        with outbox.unit_of_work() as work:
+            connection = self.connection()
+            if connection is None or connection.status != "connected":
+                return
+            connection.status, connection.problem, connection.disconnected_at = "disconnected", problem, utc_now()
+            with self._token_lock:
+                self._access_token = None
+            signals.calendar_lost.send(self, connected_at=connection.connected_at, problem=problem, work=work)
+            log.error("Google Calendar connection lost: %s", problem)
 
     # --- the calendar interface -------------------------------------------------
 
@@ -268,9 +262,7 @@ class GoogleCalendar:
         db.session.commit()
 
     def _event_body(self, event: Event) -> dict:
-        from .. import business
-
-        zone = business.current().studio.timezone
+        zone = event.timezone
         return {
             "id": event.id,
             "summary": event.summary,

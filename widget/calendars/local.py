@@ -11,9 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from ..availability import Interval
 from ..extensions import begin_writing, db
 from ..models import CalendarEvent
+from ..timezones import Interval
 from . import Event
 
 

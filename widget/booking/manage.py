@@ -10,10 +10,12 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, redirect, request, url_for
 
-from . import bookings, business
-from .book import booking_page, query_day
+from ..timezones import days_range, parse_instant, utc_now, zone_named
+from . import links
+from . import rules as business
+from . import service as bookings
 from .forms import CancelForm, RescheduleForm
-from .timezones import days_range, parse_instant, utc_now, zone_named
+from .views import booking_page, query_day
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
@@ -21,7 +23,7 @@ DAYS_SHOWN = 14
 
 
 def _booking(token):
-    booking = bookings.booking_for_token(token)
+    booking = links.booking_for_token(token)
     if booking is None:
         abort(404, "This booking link is not valid. Please check it was copied whole, or call us.")
     return booking

@@ -7,7 +7,7 @@ from urllib.parse import urlencode, urlsplit
 
 from icalendar import Calendar, Event
 
-from .timezones import utc_now
+from ..timezones import utc_now
 
 PRODID = "-//Booking widget//EN"
 

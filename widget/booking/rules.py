@@ -13,8 +13,8 @@ from datetime import date, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..timezones import zone_named
 from .availability import Rules, Service, Window
-from .timezones import zone_named
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SERVICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")

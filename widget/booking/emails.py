@@ -2,7 +2,7 @@
 
 Each function returns outbox entries ``(key, kind, payload)``; the key names
 the change (booking, sequence, recipient) so the same email is never queued
-twice.  widget.bookings adds them in the transaction of the change.
+twice.  booking/service.py adds them in the transaction of the change.
 """
 
 from __future__ import annotations
@@ -11,13 +11,10 @@ from datetime import datetime
 
 from flask import current_app
 
-from . import business
-from .calendar_file import booking_ics, google_calendar_link
-from .comments import MODERATION_LINK_AGE, moderation_token, unsubscribe_token
-from .extensions import db
-from .mail import compose
-from .models import PUBLISHED, Comment
-from .timezones import clock, long_date, zone_abbreviation, zone_named
+from ..mail import compose
+from ..timezones import clock, long_date, zone_abbreviation, zone_named
+from . import rules as business
+from .ics import booking_ics, google_calendar_link
 
 ICS = "text/calendar; method={method}; charset=utf-8"
 
@@ -120,18 +117,16 @@ def rescheduled(booking, manage_url: str, previous_start: datetime) -> list:
     ]
 
 
-def reminder(booking) -> list:
+def reminder(booking, manage_url: str) -> list:
     """Return the reminder email of a booking."""
-    from .bookings import manage_url
-
-    context = _context(booking, manage_url(booking))
+    context = _context(booking, manage_url)
     payload = compose(
         [booking.email], f"Reminder: {context['service_name']}, {context['when_client']}", "reminder", **context
     )
     return [(f"reminder:{booking.id}:{booking.sequence}:client", "email", payload)]
 
 
-def calendar_lost(connection, problem: str) -> list:
+def calendar_lost(connected_at: datetime | None, problem: str) -> list:
     """Return the one email telling the therapist that the Google connection was lost."""
     therapist = current_app.config.get("THERAPIST_EMAIL")
     if not therapist:
@@ -146,56 +141,11 @@ def calendar_lost(connection, problem: str) -> list:
         admin_url=f"{current_app.config['PUBLIC_URL']}/admin/google",
     )
     # One email per lost connection, however many requests notice it.
-    stamp = connection.connected_at.isoformat() if connection.connected_at else "never"
+    stamp = connected_at.isoformat() if connected_at else "never"
     return [(f"calendar-lost:{stamp}", "email", payload)]
 
 
-def _comment_link(path: str) -> str:
-    return f"{current_app.config['PUBLIC_URL']}{path}"
-
-
-def comment_held(comment, occasion: str | None = None) -> list:
-    """Return the therapist's email about a comment waiting for her, with approve and delete links."""
-    therapist = current_app.config.get("THERAPIST_EMAIL")
-    if not therapist:
-        return []
-    payload = compose(
-        [therapist],
-        f"Comment to approve: {comment.author} on {comment.page}",
-        "comment_held",
-        studio=business.current().studio,
-        comment=comment,
-        approve_url=_comment_link(f"/comments/approve/{moderation_token(comment, 'approve')}"),
-        delete_url=_comment_link(f"/comments/delete/{moderation_token(comment, 'delete')}"),
-        admin_url=_comment_link("/admin/comments"),
-        link_days=MODERATION_LINK_AGE.days,
-    )
-    # One email when the comment is first held and one if it is edited while held (the link pages
-    # always show the current text), so editing cannot flood the therapist; an edit that takes a
-    # published comment back names its own ``occasion``, each following an approval of hers.
-    occasion = occasion or ("edited" if comment.edited_at else "new")
-    return [(f"comment-held:{comment.id}:{occasion}", "email", payload)]
-
-
-def comment_reply(reply) -> list:
-    """Return the email telling a commenter who asked for it that their comment was answered."""
-    answered = db.session.get(Comment, reply.reply_to_id) if reply.reply_to_id else None
-    if (
-        answered is None
-        or not answered.notify_replies
-        or not answered.email
-        or answered.email == reply.email
-        or answered.status != PUBLISHED
-        or answered.deleted_at is not None
-    ):
-        return []
-    payload = compose(
-        [answered.email],
-        f"{reply.author} replied to your comment",
-        "comment_reply",
-        studio=business.current().studio,
-        answered=answered,
-        reply=reply,
-        unsubscribe_url=_comment_link(f"/comments/unsubscribe/{unsubscribe_token(answered)}"),
-    )
-    return [(f"comment-reply:{reply.id}", "email", payload)]
+def tell_calendar_lost(_calendar, *, connected_at: datetime | None, problem: str, work) -> None:
+    """Queue the therapist's email about a lost calendar connection (a receiver of signals.calendar_lost)."""
+    for key, kind, payload in calendar_lost(connected_at, problem):
+        work.queue(key, kind, payload)

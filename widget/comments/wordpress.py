@@ -7,7 +7,7 @@ nothing.  Each imported comment keeps where it came from in ``source``
 ("wordpress:<site>:<comment id>"); running the import again adds only what is
 new.  No email is sent: these conversations happened long ago.
 
-A comment is held to the rules of one posted here (widget.comments): the
+A comment is held to the rules of one posted here (comments/moderation.py): the
 same length limits, no control characters in its name, email or website
 (they are removed from its text, as from a typed one), and a date that can
 be real.  A comment that breaks them is refused and reported, not imported;
@@ -29,11 +29,12 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import business, comments
-from .extensions import begin_writing, db
-from .models import PENDING, PUBLISHED, SPAM, Comment
-from .settings import origin_of
-from .timezones import utc_now, zone_named
+from ..booking import rules as business
+from ..extensions import begin_writing, db
+from ..models import PENDING, PUBLISHED, SPAM, Comment
+from ..settings import origin_of
+from ..timezones import utc_now, zone_named
+from . import moderation as comments
 
 # The wp: namespace names the WXR version; excerpt: lives under it ("http://wordpress.org/export/1.2/excerpt/").
 EXPORT_NAMESPACE = re.compile(r"http://wordpress\.org/export/[0-9.]+/")

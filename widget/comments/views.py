@@ -13,12 +13,15 @@ from xml.etree import ElementTree as ET
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from . import business, comments
-from .extensions import db, limiter
-from .forms import ActionForm, CommentForm
-from .models import Comment
-from .settings import public_url
-from .timezones import utc_now, zone_named
+from ..booking import rules as business
+from ..extensions import db, limiter
+from ..forms import ActionForm
+from ..models import Comment
+from ..settings import public_url
+from ..timezones import utc_now, zone_named
+from . import moderation as comments
+from . import tokens
+from .forms import CommentForm
 
 bp = Blueprint("comment_pages", __name__)
 
@@ -104,7 +107,7 @@ NOTICES = {
 def thread():
     """Show an article's comments and the form to add one."""
     page = _page_or_404(request.args.get("page"))
-    form = CommentForm(formdata=None, page=page, form_token=comments.form_token())
+    form = CommentForm(formdata=None, page=page, form_token=tokens.form_token())
     return _thread_page(form, page, notice=NOTICES.get(request.args.get("posted", "")))
 
 
@@ -133,11 +136,11 @@ def submit():
             else:
                 problems.append(f"{name.replace('_', ' ').capitalize()} {message}")
         form.form_errors = problems
-        form.form_token.data = form.form_token.data or comments.form_token()
+        form.form_token.data = form.form_token.data or tokens.form_token()
         return _thread_page(form, page, 422)
-    except comments.BadToken as stale:
+    except tokens.BadToken as stale:
         form.form_errors = [str(stale)]
-        form.form_token.data = comments.form_token()
+        form.form_token.data = tokens.form_token()
         return _thread_page(form, page, 422)
     status = "published" if comment.status == comments.PUBLISHED else "pending"
     anchor = f"#comment-{comment.id}" if status == "published" else "#comment-form"
@@ -198,7 +201,7 @@ def _link_page(find, act, done: str, ask):
     """
     try:
         target = find()
-    except comments.BadToken as error:
+    except tokens.BadToken as error:
         return _said("This link cannot be used", str(error), 410)
     form = ActionForm()
     if request.method != "POST":
@@ -208,14 +211,14 @@ def _link_page(find, act, done: str, ask):
         return _said("Please try again", problems or "The form was not valid.", 400)
     try:
         act(target)  # checks again, under lock: the comment may have changed since the page was shown
-    except comments.BadToken as error:
+    except tokens.BadToken as error:
         return _said("This link cannot be used", str(error), 410)
     return _said("Done", done)
 
 
 def _moderation(action: str, token: str, done: str):
     return _link_page(
-        lambda: comments.linked_comment(action, token),
+        lambda: tokens.linked_comment(action, token),
         lambda comment: comments.moderate([comment.id], action, link=True),
         done,
         lambda comment, form: render_template(
@@ -240,7 +243,7 @@ def delete(token):
 def unsubscribe(token):
     """Stop reply notifications for the commenter a link names (GET asks, POST does)."""
     return _link_page(
-        lambda: comments.unsign("unsubscribe", token),
+        lambda: tokens.unsign("unsubscribe", token),
         lambda _data: comments.unsubscribe(token),
         "You will get no more emails about replies to your comments.",
         lambda _data, form: render_template("comments/unsubscribe.html", form=form),

@@ -29,7 +29,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-Interval = tuple[datetime, datetime]
+from ..timezones import Interval
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,17 @@ from __future__ import annotations
 import secrets
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_limiter.errors import RateLimitExceeded
 
-from . import availability, bookings, business, calendars
-from .extensions import limiter
+from .. import calendars
+from ..errors import wants_json
+from ..extensions import limiter
+from ..timezones import day_start, days_range, parse_day, parse_instant, utc_now, zone_named
+from . import availability, links
+from . import rules as business
+from . import service as bookings
 from .forms import DetailsForm
-from .timezones import day_start, days_range, parse_day, parse_instant, utc_now, zone_named
 
 bp = Blueprint("book", __name__)
 
@@ -34,6 +38,16 @@ booking_limit = limiter.shared_limit(
 def _too_many_requests(_error: RateLimitExceeded):
     message = bookings.RATE_LIMITED.format(phone=business.current().studio.phone)
     return render_template("book/paused.html", message=message), 429
+
+
+@bp.app_errorhandler(calendars.CalendarUnavailable)
+def _paused(_error: calendars.CalendarUnavailable):
+    """Online booking is paused while the calendar cannot be read: say so, and give the phone."""
+    phone = business.current().studio.phone
+    message = f"Online booking is paused for a moment. Please call {phone} to book."
+    if wants_json():
+        return jsonify({"errors": {"calendar": message}, "phone": phone}), 503
+    return render_template("book/paused.html", message=message), 503
 
 
 def _zone():
@@ -186,9 +200,7 @@ def submit():
                 form, service, start, context, status=422, taken=bookings.alternatives(service, start, zone)
             )
         return _details(form, service, start, context, status=422)
-    return redirect(
-        url_for("book.done", token=bookings.manage_token(booking), **_carry(service=None, tz=zone_name)), 303
-    )
+    return redirect(url_for("book.done", token=links.manage_token(booking), **_carry(service=None, tz=zone_name)), 303)
 
 
 @bp.get("/book/done/<token>")
@@ -199,7 +211,7 @@ def done(token):
 
 def booking_page(template, token, status=200, **extra):
     """Render a page about the booking a manage token names, in the client's zone."""
-    booking = bookings.booking_for_token(token)
+    booking = links.booking_for_token(token)
     if booking is None:
         abort(404, "This booking link is not valid. Please check it was copied whole, or call us.")
     zone_name, zone, zone_problem = _zone()
@@ -213,7 +225,7 @@ def booking_page(template, token, status=200, **extra):
         "zone": zone,
         "zone_problem": zone_problem,
         "token": token,
-        "manage_url": bookings.manage_url(booking),
+        "manage_url": links.manage_url(booking),
         "carry": _carry,
         **extra,
     }

@@ -1,9 +1,12 @@
 """The outbox: side effects delivered after the change that caused them.
 
-A booking change adds its emails (and, later, calendar writes) to the outbox
-in the same transaction as the change, so they exist exactly when the change
-does.  Right after the commit the request tries to deliver them; whatever
-fails is retried with exponential backoff by ``flask --app wsgi run-jobs``.
+A change adds its emails and calendar writes to the outbox in the same
+transaction as the change (``unit_of_work``), so they exist exactly when the
+change does.  Right after the commit the request tries to deliver them;
+whatever fails is retried with exponential backoff by ``flask --app wsgi
+run-jobs``.  Each kind of row ("email", "calendar") is delivered by the
+handler registered for it when the app is created: this module knows no
+feature.
 
 Several ``run-jobs`` processes may work the same outbox: a row is delivered by
 the one process whose conditional UPDATE claimed it (one statement, atomic on
@@ -20,6 +23,8 @@ import os
 import random
 import socket
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -28,7 +33,7 @@ from sqlalchemy.orm import aliased
 
 from .extensions import begin_writing, db
 from .mail import PermanentFailure
-from .models import CONFIRMED, FAILED, PENDING, SENT, Booking, OutboxMessage
+from .models import FAILED, PENDING, SENT, OutboxMessage
 from .timezones import utc_now
 
 log = logging.getLogger(__name__)
@@ -39,10 +44,14 @@ FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=6)
 
 
-def _handlers() -> dict:
-    from . import bookings, mail
+def init_app(app) -> None:
+    """Give the app its table of handlers, filled by ``register``."""
+    app.extensions["outbox"] = {}
 
-    return {"email": mail.send, "calendar": bookings.deliver_calendar_entry}
+
+def register(app, kind: str, handler: Callable[[dict], None]) -> None:
+    """Have rows of ``kind`` delivered by ``handler(payload)``, which raises to have the row retried."""
+    app.extensions["outbox"][kind] = handler
 
 
 def worker_name() -> str:
@@ -69,6 +78,45 @@ def enqueue(key: str, kind: str, payload: dict, stream: str | None = None) -> Ou
     )
     db.session.add(row)
     return row
+
+
+class Work:
+    """The outbox rows of one unit of work, to be tried at once after its commit."""
+
+    def __init__(self):
+        self.rows: list[OutboxMessage] = []
+
+    def queue(self, key: str, kind: str, payload: dict, stream: str | None = None) -> OutboxMessage | None:
+        """Add a side effect to the unit of work (see ``enqueue``); return its row, or None if already queued."""
+        row = enqueue(key, kind, payload, stream)
+        if row is not None:
+            self.rows.append(row)
+        return row
+
+    def deliver_after(self, row: OutboxMessage) -> None:
+        """Try an existing row at once after the commit."""
+        self.rows.append(row)
+
+
+@contextmanager
+def unit_of_work(deliver: bool = True) -> Iterator[Work]:
+    """Write a change and its side effects in one transaction, then try the side effects at once.
+
+    The transaction is a writing one from its start (``begin_writing``); an
+    exception inside the block rolls it back and goes on.  After the commit
+    the queued rows are delivered (``deliver_now``) unless ``deliver`` is
+    False: what fails waits for run-jobs.
+    """
+    begin_writing()
+    work = Work()
+    try:
+        yield work
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    if deliver:
+        deliver_now(work.rows)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -114,7 +162,7 @@ def deliver(row_id: int, worker: str | None = None) -> str | None:
         select(OutboxMessage.kind, OutboxMessage.key, OutboxMessage.payload).where(OutboxMessage.id == row_id)
     ).one()
     db.session.commit()  # hold no transaction while talking to the outside world
-    handler = _handlers().get(kind)
+    handler = current_app.extensions["outbox"].get(kind)
     failure, permanent = None, False
     try:
         if handler is None:
@@ -177,49 +225,6 @@ def deliver_due(limit: int = 200, worker: str | None = None) -> Counter:
     return outcomes
 
 
-def queue_reminders() -> int:
-    """Queue the reminder of every booking that starts within the reminder window; return how many."""
-    from .bookings import outbox_stream
-    from .notifications import reminder
-
-    now = utc_now()
-    window = timedelta(hours=current_app.config["REMINDER_HOURS_BEFORE"])
-    due = db.session.scalars(
-        select(Booking).where(
-            Booking.status == CONFIRMED,
-            Booking.reminder_queued_at.is_(None),
-            Booking.start_at > now,
-            Booking.start_at <= now + window,
-        )
-    ).all()
-    queued = 0
-    db.session.commit()
-    for booking in due:
-        begin_writing()
-        # Marking the booking is the claim: only one process gets rowcount 1.
-        marked = db.session.execute(
-            update(Booking)
-            .where(Booking.id == booking.id, Booking.reminder_queued_at.is_(None))
-            .values(reminder_queued_at=now)
-        )
-        # Booked inside the window: the confirmation has just said it all.
-        if marked.rowcount == 1 and booking.created_at <= booking.start_at - window:
-            rows = [
-                enqueue(key, kind, payload, stream=outbox_stream(booking.id, kind, payload))
-                for key, kind, payload in reminder(booking)
-            ]
-            queued += len([row for row in rows if row is not None])
-        db.session.commit()
-    return queued
-
-
-def run_once(worker: str | None = None) -> dict:
-    """Do one round of background work: queue reminders, deliver what is due."""
-    reminders = queue_reminders()
-    outcomes = deliver_due(worker=worker)
-    return {"reminders_queued": reminders, **outcomes}
-
-
 def problems(limit: int = 100) -> list[OutboxMessage]:
     """Return failed rows and rows still retrying, newest first, for the admin."""
     return list(
@@ -234,12 +239,13 @@ def problems(limit: int = 100) -> list[OutboxMessage]:
     )
 
 
-def retry(row_id: int) -> bool:
-    """Make a failed row due again (the admin's "retry")."""
-    begin_writing()
-    row = db.session.get(OutboxMessage, row_id)
-    if row is None or row.status != FAILED:
-        return False
-    row.status, row.attempts, row.next_attempt_at, row.finished_at = PENDING, 0, utc_now(), None
-    db.session.commit()
+def retry(row_id: int, at_once: bool = False) -> bool:
+    """Make a failed row due again (the admin's "retry"); ``at_once``: try it right after."""
+    with unit_of_work() as work:
+        row = db.session.get(OutboxMessage, row_id)
+        if row is None or row.status != FAILED:
+            return False
+        row.status, row.attempts, row.next_attempt_at, row.finished_at = PENDING, 0, utc_now(), None
+        if at_once:
+            work.deliver_after(row)
     return True

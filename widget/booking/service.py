@@ -18,15 +18,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from . import availability, business, calendars, jobs, notifications
-from .availability import Interval, Service, Slot
-from .calendars import Event
-from .extensions import begin_writing, db
-from .models import CANCELLED, CONFIRMED, Booking, new_id
-from .timezones import days_range, utc_now, zone_named
+from .. import calendars, outbox
+from ..extensions import db
+from ..models import CANCELLED, CONFIRMED, Booking, new_id
+from ..timezones import Interval, days_range, utc_now, zone_named
+from . import availability, emails
+from . import rules as business
+from .availability import Service, Slot
+from .calendar_sync import calendar_entry
+from .links import manage_url
 
 log = logging.getLogger(__name__)
 
@@ -289,8 +293,6 @@ def _check_daily_limit(service: Service, start: datetime, now: datetime, moving:
 
 def _check_future_cap(details: Details, now: datetime) -> None:
     """Raise TooManyBookings if this email or phone already holds the most upcoming bookings allowed."""
-    from flask import current_app
-
     limit = current_app.config["MAX_FUTURE_BOOKINGS"]
     upcoming = select(func.count()).select_from(Booking).where(Booking.status == CONFIRMED, Booking.start_at > now)
     if db.session.scalar(upcoming.where(func.lower(Booking.email) == details.email.lower())) >= limit:
@@ -370,35 +372,28 @@ def book(
     )
     booking.created_at = now
     # Rendered before the write transaction, which should hold its lock briefly.
-    messages = [calendar_entry(booking, "write"), *notifications.booked(booking, manage_url(booking))]
+    messages = [calendar_entry(booking, "write"), *emails.booked(booking, manage_url(booking))]
     # End the read transaction; the write gets a fresh one that, on SQLite,
     # holds the write lock from its first statement.
     db.session.rollback()
-    begin_writing()
     try:
-        _lock(
-            _day_lock(start),
-            (LOCK_EMAIL, _lock_key(details.email.lower())),
-            (LOCK_PHONE, _lock_key(booking.phone_key)),
-        )
-        # Checked again under the locks: the answers above may be stale by now.
-        _check_daily_limit(service, start, now)
-        _check_future_cap(details, now)
-        db.session.add(booking)
-        queued = _queue(booking, messages)
-        db.session.commit()
-    except TooManyBookings:
-        db.session.rollback()
-        raise
+        with outbox.unit_of_work() as work:
+            _lock(
+                _day_lock(start),
+                (LOCK_EMAIL, _lock_key(details.email.lower())),
+                (LOCK_PHONE, _lock_key(booking.phone_key)),
+            )
+            # Checked again under the locks: the answers above may be stale by now.
+            _check_daily_limit(service, start, now)
+            _check_future_cap(details, now)
+            db.session.add(booking)
+            _queue(work, booking, messages)
     except (IntegrityError, SlotTaken):
-        db.session.rollback()
         # The same key sent twice at once: the loser hands back what the winner made.
         existing = _replay(digest, service, start, details.email)
         if existing is not None:
             return existing, False
         raise SlotTaken(alternatives(service, start, zone_named(zone_name), now)) from None
-
-    jobs.deliver_now(queued)
     return booking, True
 
 
@@ -415,12 +410,10 @@ def outbox_stream(booking_id: str, kind: str, payload: dict) -> str:
     return f"booking:{booking_id}:email:{recipient}"
 
 
-def _queue(booking: Booking, entries: list[tuple[str, str, dict]]) -> list:
-    """Add a booking's outbox entries to the transaction, each in its stream."""
-    return [
-        jobs.enqueue(key, kind, payload, stream=outbox_stream(booking.id, kind, payload))
-        for key, kind, payload in entries
-    ]
+def _queue(work: outbox.Work, booking: Booking, entries: list[tuple[str, str, dict]]) -> None:
+    """Add a booking's outbox entries to the unit of work, each in its stream."""
+    for key, kind, payload in entries:
+        work.queue(key, kind, payload, stream=outbox_stream(booking.id, kind, payload))
 
 
 def _locked(booking_id: str) -> Booking:
@@ -428,53 +421,6 @@ def _locked(booking_id: str) -> Booking:
     return db.session.execute(
         select(Booking).where(Booking.id == booking_id).with_for_update().execution_options(populate_existing=True)
     ).scalar_one()
-
-
-def calendar_event(booking: Booking) -> Event:
-    """Return the calendar event that shows a booking to the therapist."""
-    service = business.current().services.get(booking.service_id)
-    service_name = service.name if service else booking.service_id
-    # The therapist's calendar gets what she needs to run the appointment, no more.
-    description = f"Phone: {booking.phone}"
-    if booking.notes:
-        description += f"\nNotes: {booking.notes}"
-    description += f"\nBooking: {manage_url(booking)}"
-    return Event(
-        id=booking.id,
-        start=booking.start_at,
-        end=booking.end_at,
-        summary=f"{service_name} — {booking.name}",
-        description=description,
-        booking_id=booking.id,
-    )
-
-
-def calendar_entry(booking: Booking, action: str) -> tuple[str, str, dict]:
-    """Return the outbox entry that writes ("write") or removes ("delete") a booking's calendar event."""
-    return (f"calendar-{action}:{booking.id}:{booking.sequence}", "calendar", {"action": action, "booking": booking.id})
-
-
-def deliver_calendar_entry(payload: dict) -> None:
-    """Do one calendar entry from the outbox (its handler); raise to have it retried.
-
-    The entry names the booking, not the event: it writes the booking as it
-    is now, so entries done late or out of order still leave the calendar
-    right, and the event id (the booking id) makes a repeat harmless.
-    """
-    booking = db.session.get(Booking, payload["booking"])
-    if booking is None:
-        return
-    calendar = calendars.current()
-    if payload["action"] == "write" and booking.status == CONFIRMED:
-        event = calendar_event(booking)
-        calendar.write_event(event)
-        if booking.calendar_event_id != event.id:
-            begin_writing()
-            booking = db.session.get(Booking, payload["booking"])
-            booking.calendar_event_id = event.id
-            db.session.commit()
-    elif payload["action"] == "delete" or booking.status == CANCELLED:
-        calendar.delete_event(booking.calendar_event_id or booking.id)
 
 
 def cancel(booking: Booking, by_studio: bool = False, now: datetime | None = None) -> Booking:
@@ -487,28 +433,22 @@ def cancel(booking: Booking, by_studio: bool = False, now: datetime | None = Non
     now = now or utc_now()
     booking_id = booking.id
     db.session.rollback()
-    begin_writing()
-    booking = _locked(booking_id)
-    if booking.status == CANCELLED:
-        db.session.commit()
-        return booking
-    if not by_studio and not can_change(booking, now):
-        db.session.rollback()
-        raise BookingChanged("it is too late to cancel online")
-    booking.status = CANCELLED
-    booking.cancelled_at = now
-    booking.sequence += 1
-    entries = [calendar_entry(booking, "delete"), *notifications.cancelled(booking, manage_url(booking), by_studio)]
-    queued = _queue(booking, entries)
-    db.session.commit()
-    jobs.deliver_now(queued)
+    with outbox.unit_of_work() as work:
+        booking = _locked(booking_id)
+        if booking.status == CANCELLED:
+            return booking
+        if not by_studio and not can_change(booking, now):
+            raise BookingChanged("it is too late to cancel online")
+        booking.status = CANCELLED
+        booking.cancelled_at = now
+        booking.sequence += 1
+        entries = [calendar_entry(booking, "delete"), *emails.cancelled(booking, manage_url(booking), by_studio)]
+        _queue(work, booking, entries)
     return booking
 
 
 def change_deadline(booking: Booking) -> datetime:
     """Return the last moment a client may cancel or reschedule online."""
-    from flask import current_app
-
     return booking.start_at - timedelta(hours=current_app.config["CANCEL_CUTOFF_HOURS"])
 
 
@@ -554,31 +494,25 @@ def reschedule(booking: Booking, start: datetime, now: datetime | None = None) -
     seen_sequence, booking_id = booking.sequence, booking.id
     blocked_start, blocked_end = service.blocked_range(start)
     db.session.rollback()
-    begin_writing()
     try:
-        booking = _locked(booking_id)
-        if booking.status != CONFIRMED or booking.sequence != seen_sequence:
-            raise BookingChanged("the booking was changed meanwhile")
-        previous_start = booking.start_at
-        _lock(_day_lock(start))
-        _check_daily_limit(service, start, now, moving=booking.id)
-        booking.start_at, booking.end_at = start, start + service.duration
-        booking.blocked_start, booking.blocked_end = blocked_start, blocked_end
-        booking.sequence += 1
-        booking.reminder_queued_at = None
-        entries = [
-            calendar_entry(booking, "write"),
-            *notifications.rescheduled(booking, manage_url(booking), previous_start),
-        ]
-        queued = _queue(booking, entries)
-        db.session.commit()
-    except BookingChanged:
-        db.session.rollback()
-        raise
+        with outbox.unit_of_work() as work:
+            booking = _locked(booking_id)
+            if booking.status != CONFIRMED or booking.sequence != seen_sequence:
+                raise BookingChanged("the booking was changed meanwhile")
+            previous_start = booking.start_at
+            _lock(_day_lock(start))
+            _check_daily_limit(service, start, now, moving=booking.id)
+            booking.start_at, booking.end_at = start, start + service.duration
+            booking.blocked_start, booking.blocked_end = blocked_start, blocked_end
+            booking.sequence += 1
+            booking.reminder_queued_at = None
+            entries = [
+                calendar_entry(booking, "write"),
+                *emails.rescheduled(booking, manage_url(booking), previous_start),
+            ]
+            _queue(work, booking, entries)
     except (IntegrityError, SlotTaken):
-        db.session.rollback()
         raise SlotTaken(alternatives(service, start, zone, now)) from None
-    jobs.deliver_now(queued)
     return booking
 
 
@@ -592,33 +526,3 @@ def upcoming(now: datetime | None = None, days: int = 60) -> list[Booking]:
             .order_by(Booking.start_at)
         )
     )
-
-
-def _signer():
-    from flask import current_app
-    from itsdangerous import URLSafeSerializer
-
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="manage-booking")
-
-
-def manage_token(booking: Booking) -> str:
-    """Return the unguessable token of a booking's manage link."""
-    return _signer().dumps(booking.id)
-
-
-def booking_for_token(token: str) -> Booking | None:
-    """Return the booking a manage token names, or None if the token is not ours."""
-    from itsdangerous import BadData
-
-    try:
-        booking_id = _signer().loads(token)
-    except BadData:
-        return None
-    return db.session.get(Booking, booking_id) if isinstance(booking_id, str) else None
-
-
-def manage_url(booking: Booking) -> str:
-    """Return the external address of a booking's manage page."""
-    from flask import current_app
-
-    return f"{current_app.config['PUBLIC_URL']}/manage/{manage_token(booking)}"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from . import comments
-from .api import BadRequest, json_body
-from .comment_pages import comment_limit
-from .errors import field_errors
-from .timezones import rfc3339, zone_named
+from ..errors import BadRequest, field_errors, json_body
+from ..timezones import rfc3339, zone_named
+from . import moderation as comments
+from . import tokens
+from .views import comment_limit
 
 bp = Blueprint("comment_api", __name__, url_prefix="/api/comments")
 
@@ -86,7 +86,7 @@ def create():
         raise BadRequest({"homepage": "must be text"})
     try:
         comment, edit_token = comments.post(body, token, honeypot)
-    except comments.BadToken as stale:
+    except tokens.BadToken as stale:
         raise BadRequest({"form_token": str(stale)}) from None
     # Spam is answered exactly like a held comment: the robot learns nothing.
     status = "published" if comment.status == comments.PUBLISHED else "pending"
@@ -95,9 +95,9 @@ def create():
             "id": comment.id,
             "status": status,
             "edit_token": edit_token,
-            "editable_until": rfc3339(comment.created_at + comments.EDIT_WINDOW, UTC),
+            "editable_until": rfc3339(comment.created_at + tokens.EDIT_WINDOW, UTC),
             # Seconds left, for clients whose own clock may differ from the server's.
-            "editable_for": int(comments.EDIT_WINDOW.total_seconds()),
+            "editable_for": int(tokens.EDIT_WINDOW.total_seconds()),
             "body": comment.body,
             "body_html": comment.body_html,
         }
@@ -111,7 +111,7 @@ def _token() -> str:
     return token
 
 
-def _refused(error: comments.BadToken):
+def _refused(error: tokens.BadToken):
     return field_errors({"token": str(error)}, 403)
 
 
@@ -126,7 +126,7 @@ def edit(comment_id):
         raise BadRequest({name: "cannot be changed" for name in unknown})
     try:
         comment = comments.edit(comment_id, token, body.get("body"))
-    except comments.BadToken as error:
+    except tokens.BadToken as error:
         return _refused(error)
     status = "published" if comment.status == comments.PUBLISHED else "pending"
     return jsonify({"id": comment.id, "status": status, "body": comment.body, "body_html": comment.body_html})
@@ -138,7 +138,7 @@ def remove(comment_id):
     """Delete one's own comment, within 15 minutes of posting it."""
     try:
         comments.remove_own(comment_id, _token())
-    except comments.BadToken as error:
+    except tokens.BadToken as error:
         return _refused(error)
     return "", 204
 

@@ -13,12 +13,16 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from . import bookings, business, calendars, comments, jobs
-from .calendars import Event
-from .extensions import begin_writing, db, limiter
-from .forms import ActionForm, BlockTimeForm, LoginForm
-from .models import Booking, CalendarEvent, OutboxMessage, Setting, new_id
-from .timezones import utc_now, zone_named
+from .. import calendars, outbox
+from ..booking import rules as business
+from ..booking import service as bookings
+from ..calendars import Event
+from ..comments import moderation as comments
+from ..extensions import begin_writing, db, limiter
+from ..forms import ActionForm
+from ..models import Booking, CalendarEvent, Setting, new_id
+from ..timezones import utc_now, zone_named
+from .forms import BlockTimeForm, LoginForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -134,7 +138,7 @@ def agenda():
         items.sort(key=lambda item: item.start_at)
     return render_template(
         "admin/agenda.html",
-        outbox_problems=jobs.problems(),
+        outbox_problems=outbox.problems(),
         days=dict(sorted(days.items())),
         zone=studio_zone,
         block_form=BlockTimeForm(),
@@ -157,7 +161,14 @@ def block_time():
     start = datetime.combine(form.day.data, form.start.data, tzinfo=zone)
     end = datetime.combine(form.day.data, form.end.data, tzinfo=zone)
     calendars.current().write_event(
-        Event(id=new_id(), start=start, end=end, summary=form.reason.data or "Blocked", description="")
+        Event(
+            id=new_id(),
+            start=start,
+            end=end,
+            summary=form.reason.data or "Blocked",
+            timezone=business.current().studio.timezone,
+            description="",
+        )
     )
     flash("Time blocked.", "success")
     return redirect(url_for("admin.agenda"))
@@ -194,8 +205,7 @@ def cancel_booking(booking_id):
 @sign_in_required
 def retry_message(row_id):
     """Send a message that failed for good once more."""
-    if ActionForm().validate_on_submit() and jobs.retry(row_id):
-        jobs.deliver_now([db.session.get(OutboxMessage, row_id)])
+    if ActionForm().validate_on_submit() and outbox.retry(row_id, at_once=True):
         flash("Sending again.", "success")
     return redirect(url_for("admin.agenda"))
 
@@ -314,7 +324,7 @@ def google_connect():
 @sign_in_required
 def oauth2callback():
     """Finish connecting Google Calendar after the consent page."""
-    from .calendars.google import ConnectError
+    from ..calendars.google import ConnectError
 
     backend = _google()
     if backend is None:

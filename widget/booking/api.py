@@ -7,26 +7,18 @@ from datetime import date, timedelta
 from flask import Blueprint, jsonify, request
 from flask_limiter.errors import RateLimitExceeded
 
-from . import bookings, business
-from .book import booking_limit
-from .errors import field_errors
-from .openapi import document
-from .timezones import days_range, parse_day, parse_instant, rfc3339, utc_now, zone_named
+from ..errors import BadRequest, field_errors, json_body
+from ..openapi import document
+from ..timezones import days_range, parse_day, parse_instant, rfc3339, utc_now, zone_named
+from . import links
+from . import rules as business
+from . import service as bookings
+from .views import booking_limit
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_RANGE_DAYS = 62
 BOOKING_FIELDS = {"service", "start", "name", "email", "phone", "notes", "timezone"}
-# Our bodies are flat objects; deeper nesting is refused, and nesting deep enough to exhaust the parser too.
-MAX_JSON_DEPTH = 8
-
-
-class BadRequest(Exception):
-    """Input the API refuses; ``errors`` names each bad field."""
-
-    def __init__(self, errors: dict[str, str], status: int = 422):
-        super().__init__(errors)
-        self.errors, self.status = errors, status
 
 
 @bp.errorhandler(BadRequest)
@@ -118,51 +110,6 @@ def slots():
     return jsonify({"service": service.id, "timezone": zone.key, "slots": [_slot_json(s, zone) for s in found]})
 
 
-def _lone_surrogate(text: str) -> str | None:
-    """Return the first lone UTF-16 surrogate in ``text`` (JSON can escape one, "\\ud800"), or None."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        return text[error.start]
-    return None
-
-
-def _check_parts(body: dict) -> None:
-    """Raise BadRequest if the body nests too deeply or a string in it is not text."""
-    nested = f"nests deeper than {MAX_JSON_DEPTH} levels"
-    # Walked with a stack, not recursion: the point is to survive hostile depth.
-    stack = [(body, 1, None)]
-    while stack:
-        value, depth, field = stack.pop()
-        if isinstance(value, (dict, list)) and depth > MAX_JSON_DEPTH:
-            raise BadRequest({"body": nested}, 400)
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if _lone_surrogate(key) is not None:
-                    raise BadRequest({"body": "has a field name that is not text (a lone surrogate)"})
-                stack.append((item, depth + 1, field or key))
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1, field) for item in value)
-        elif isinstance(value, str) and (found := _lone_surrogate(value)) is not None:
-            raise BadRequest({field: f"is not text: \\u{ord(found):04x} is half of a UTF-16 surrogate pair"})
-
-
-def json_body() -> dict:
-    """Return the request's JSON object, or raise BadRequest naming the problem."""
-    if not request.is_json:
-        raise BadRequest({"body": "must be JSON (Content-Type: application/json)"}, 415)
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:
-        raise BadRequest({"body": f"nests deeper than {MAX_JSON_DEPTH} levels"}, 400) from None
-    if body is None:
-        raise BadRequest({"body": "is not valid JSON"}, 400)
-    if not isinstance(body, dict):
-        raise BadRequest({"body": "must be a JSON object"}, 400)
-    _check_parts(body)
-    return body
-
-
 def booking_json(booking) -> dict:
     """Return the public view of a booking."""
     zone = zone_named(booking.client_timezone)
@@ -173,7 +120,7 @@ def booking_json(booking) -> dict:
         "start": rfc3339(booking.start_at, zone),
         "end": rfc3339(booking.end_at, zone),
         "timezone": booking.client_timezone,
-        "manage_url": bookings.manage_url(booking),
+        "manage_url": links.manage_url(booking),
     }
 
 

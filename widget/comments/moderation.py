@@ -10,8 +10,7 @@ the defences catch is stored as spam, never dropped, so the therapist can
 rescue a mistake.
 
 Links for the therapist (approve, delete) and for the commenter (edit,
-unsubscribe) are signed tokens, one purpose each: an approve token cannot
-delete.  Their age is measured on the app's clock (widget.timezones.utc_now).
+unsubscribe) are signed tokens, one purpose each (comments/tokens.py).
 """
 
 from __future__ import annotations
@@ -26,14 +25,15 @@ from urllib.parse import urlsplit, urlunsplit
 import nh3
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
 from markupsafe import escape
 from sqlalchemy import delete, func, inspect, select
 
-from . import jobs
-from .extensions import begin_writing, db
-from .models import PENDING, PUBLISHED, SPAM, Comment, OutboxMessage
-from .timezones import utc_now
+from .. import outbox
+from ..extensions import begin_writing, db
+from ..models import PENDING, PUBLISHED, SPAM, Comment, OutboxMessage
+from ..timezones import utc_now
+from . import emails
+from .tokens import EDIT_WINDOW, GONE, BadToken, check_link, comment_for, comment_named, edit_token, form_age, unsign
 
 STATUSES = (PENDING, PUBLISHED, SPAM)
 LIMITS = {"name": 100, "email": 254, "website": 500, "page": 2048}
@@ -43,9 +43,6 @@ MAX_DEPTH = 2
 # A comment with this many links or more waits for the therapist.
 HOLD_LINKS = 2
 MIN_FILL = timedelta(seconds=3)
-FORM_MAX_AGE = timedelta(days=2)
-EDIT_WINDOW = timedelta(minutes=15)
-MODERATION_LINK_AGE = timedelta(days=7)
 # The same text from someone else within this time is taken for spam (bots paste one text everywhere).
 REPEAT_WINDOW = timedelta(days=30)
 REPEAT_MIN_LENGTH = 20
@@ -58,7 +55,6 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 ID = re.compile(r"[0-9]{1,18}")
 TRAILING = ".,;:!?'\"]}*"
-GONE = "That comment has been deleted."
 
 
 class InvalidComment(Exception):
@@ -71,14 +67,6 @@ class InvalidComment(Exception):
 
 class DuplicateComment(InvalidComment):
     """The same person already said exactly this on this page."""
-
-
-class BadToken(Exception):
-    """A signed link or token is not valid: forged, for another purpose, or expired."""
-
-    def __init__(self, message: str, expired: bool = False):
-        super().__init__(message)
-        self.expired = expired
 
 
 # -- Pages --------------------------------------------------------------------------------------------------------
@@ -309,110 +297,6 @@ def check(values: dict) -> Draft:
     return Draft(**cleaned)
 
 
-# -- Signed tokens ------------------------------------------------------------------------------------------------
-
-
-def _serializer(purpose: str) -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"comments-{purpose}")
-
-
-def sign(purpose: str, **data) -> str:
-    """Return a token for one purpose carrying ``data`` and the time it was made."""
-    return _serializer(purpose).dumps({**data, "t": round(utc_now().timestamp(), 3)})
-
-
-def unsign(purpose: str, token: str, max_age: timedelta | None = None) -> dict:
-    """Return the data of a token made for ``purpose``; raise BadToken if forged, misused or older than max_age."""
-    try:
-        data = _serializer(purpose).loads(token or "")
-    except (BadSignature, UnicodeError):
-        raise BadToken("This link is not valid. Check that it was copied whole.") from None
-    if not isinstance(data, dict) or not isinstance(data.get("t"), (int, float)):
-        raise BadToken("This link is not valid.")
-    if max_age is not None and utc_now().timestamp() - data["t"] > max_age.total_seconds():
-        raise BadToken("This link has expired.", expired=True)
-    return data
-
-
-def form_token() -> str:
-    """Return the token a comment form carries: it proves the form is ours and tells when it was shown."""
-    return sign("form")
-
-
-def form_age(token: str | None) -> float | None:
-    """Return how many seconds ago the form was shown, None when there is no valid token; raise BadToken if stale."""
-    if not token:
-        return None
-    try:
-        data = unsign("form", token)
-    except BadToken:
-        return None
-    age = utc_now().timestamp() - data["t"]
-    if age > FORM_MAX_AGE.total_seconds():
-        raise BadToken("This form is too old. Please reload the page and post again.", expired=True)
-    return age
-
-
-def _birth(comment: Comment) -> int:
-    """Return the comment's creation time in microseconds: with the id, it names one comment for good."""
-    return int(comment.created_at.timestamp() * 1_000_000)
-
-
-def _token_for(purpose: str, comment: Comment) -> str:
-    # The creation time rides along with the id so that a token can never act on a later
-    # comment that happens to get the id of a deleted one.
-    return sign(purpose, c=comment.id, b=_birth(comment))
-
-
-def edit_token(comment: Comment) -> str:
-    """Return the token that lets a comment's author change or delete it for EDIT_WINDOW."""
-    return _token_for("edit", comment)
-
-
-def moderation_token(comment: Comment, action: str) -> str:
-    """Return a link token that does one thing ("approve" or "delete") to one comment."""
-    return _token_for(f"moderate-{action}", comment)
-
-
-def unsubscribe_token(comment: Comment) -> str:
-    """Return the token of the "stop telling me about replies" link."""
-    return _token_for("unsubscribe", comment)
-
-
-def _named(data: dict, lock: bool = False) -> Comment | None:
-    if not isinstance(data.get("c"), int):
-        return None
-    # Locked and read afresh: a change committed meanwhile (marked as spam) is seen, not overwritten.
-    options = {"with_for_update": True, "populate_existing": True} if lock else {}
-    comment = db.session.get(Comment, data["c"], **options)
-    return comment if comment is not None and data.get("b") == _birth(comment) else None
-
-
-def comment_for(purpose: str, token: str, max_age: timedelta | None, lock: bool = False) -> Comment:
-    """Return the comment a token names (its row locked until the commit if ``lock``); raise BadToken if it is gone."""
-    comment = _named(unsign(purpose, token, max_age), lock)
-    if comment is None or comment.deleted_at is not None:
-        raise BadToken(GONE)
-    return comment
-
-
-def linked_comment(action: str, token: str) -> Comment:
-    """Return the comment a link from the therapist's email names; raise BadToken if the link no longer applies."""
-    comment = comment_for(f"moderate-{action}", token, MODERATION_LINK_AGE)
-    _check_link(comment, action)
-    return comment
-
-
-def _check_link(comment: Comment, action: str) -> None:
-    # The email went out while the comment was held; her later "spam" outranks the link.
-    # Deleting spam by the link is what she would do in the admin anyway, so it stays allowed.
-    if action == "approve" and comment.status == SPAM:
-        raise BadToken(
-            "This comment was marked as spam after the email was sent, so this link no longer applies. "
-            "It is listed under Spam in the admin, where it can still be approved."
-        )
-
-
 # -- Writing ------------------------------------------------------------------------------------------------------
 
 
@@ -518,8 +402,7 @@ def post(values: dict, token: str | None, honeypot: str = "") -> tuple[Comment, 
     """
     draft = check(values)
     age = form_age(token)
-    begin_writing()
-    try:
+    with outbox.unit_of_work() as work:
         parent_id, reply_to_id = _parent(draft)
         repeats = _repeats(draft)
         if repeats == "duplicate":
@@ -543,29 +426,23 @@ def post(values: dict, token: str | None, honeypot: str = "") -> tuple[Comment, 
         )
         db.session.add(comment)
         db.session.flush()
-        rows = _announce(comment)
+        _announce(work, comment)
         token = edit_token(comment)
         # Handed back as written: detached, its fields stay readable without a query after the commit.
         db.session.expunge(comment)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    jobs.deliver_now(rows)
     return comment, token
 
 
-def _announce(comment: Comment, occasion: str | None = None) -> list:
-    """Queue the emails a comment's new status calls for; return the outbox rows."""
-    from . import notifications
-
+def _announce(work: outbox.Work, comment: Comment, occasion: str | None = None) -> None:
+    """Queue the emails a comment's new status calls for."""
     if comment.status == PENDING:
-        entries = notifications.comment_held(comment, occasion)
+        entries = emails.comment_held(comment, occasion)
     elif comment.status == PUBLISHED:
-        entries = notifications.comment_reply(comment)
+        entries = emails.comment_reply(comment)
     else:
         entries = []
-    return [jobs.enqueue(key, kind, payload) for key, kind, payload in entries]
+    for key, kind, payload in entries:
+        work.queue(key, kind, payload)
 
 
 def _own(comment_id: int, token: str) -> Comment:
@@ -578,8 +455,7 @@ def _own(comment_id: int, token: str) -> Comment:
 def edit(comment_id: int, token: str, body: object) -> Comment:
     """Change the text of one's own comment within EDIT_WINDOW of posting it."""
     text = clean_body(body)
-    begin_writing()
-    try:
+    with outbox.unit_of_work() as work:
         comment = _own(comment_id, token)
         reason = _edit_hold_reason(comment, text) if comment.status == PUBLISHED else None
         comment.body, comment.body_html, comment.edited_at = text, render(text), utc_now()
@@ -589,12 +465,8 @@ def edit(comment_id: int, token: str, body: object) -> Comment:
             # A new email each time: each return to her follows an approval of hers, so this cannot flood her.
             occasion = f"unpublished-{uuid.uuid4().hex}"
         db.session.flush()
-        rows = _announce(comment, occasion) if comment.status == PENDING else []
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    jobs.deliver_now(rows)
+        if comment.status == PENDING:
+            _announce(work, comment, occasion)
     return comment
 
 
@@ -637,9 +509,8 @@ def moderate(ids: list[int], action: str, link: bool = False) -> int:
     """
     if action not in ("approve", "delete", "spam"):
         raise ValueError(f"unknown action {action!r}")
-    begin_writing()
-    changed, rows = 0, []
-    try:
+    changed = 0
+    with outbox.unit_of_work() as work:
         # Locked and read afresh: a link followed while the admin marks the comment as spam sees her
         # decision instead of overwriting it.  Deepest first, so a blanked parent can go with its last reply.
         found = db.session.scalars(
@@ -653,7 +524,7 @@ def moderate(ids: list[int], action: str, link: bool = False) -> int:
             raise BadToken(GONE)
         for comment in found:
             if link:
-                _check_link(comment, action)
+                check_link(comment, action)
             if inspect(comment).deleted or inspect(comment).detached:
                 continue  # gone with its last reply, earlier in this loop
             if comment.deleted_at is not None and action != "delete":
@@ -661,7 +532,7 @@ def moderate(ids: list[int], action: str, link: bool = False) -> int:
             if action == "approve" and comment.status != PUBLISHED:
                 comment.status, comment.reason, comment.published_at = PUBLISHED, None, utc_now()
                 db.session.flush()
-                rows += _announce(comment)
+                _announce(work, comment)
             elif action == "spam" and comment.status != SPAM:
                 comment.status, comment.published_at = SPAM, None
                 comment.reason = "marked as spam by the therapist"
@@ -670,11 +541,6 @@ def moderate(ids: list[int], action: str, link: bool = False) -> int:
             else:
                 continue
             changed += 1
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    jobs.deliver_now(rows)
     return changed
 
 
@@ -682,7 +548,7 @@ def unsubscribe(token: str) -> int:
     """Stop reply notifications to the address of the comment a token names; return how many comments it had."""
     data = unsign("unsubscribe", token)
     begin_writing()
-    comment = _named(data)
+    comment = comment_named(data)
     if comment is None or comment.email is None:
         db.session.commit()
         return 0

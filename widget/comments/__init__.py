@@ -1,0 +1,1 @@
+"""Comments under the practice's articles: threads, moderation, spam defences and their pages."""
