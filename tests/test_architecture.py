@@ -6,7 +6,7 @@ Layers, from the bottom:
   errors, forms, signals, outbox) imports no feature;
 * calendars/ imports infrastructure only;
 * booking/ imports infrastructure and calendars, never comments or admin;
-* comments/ imports infrastructure and booking.rules (the studio's name,
+* comments/ imports infrastructure and booking.business (the studio's name,
   phone and time zone, from the rules file) only, never admin;
 * admin/ and the app-level modules (__init__, cli, pages) may import
   across features; openapi (the API's document, plain data) is held to the
@@ -102,7 +102,7 @@ def _allowed(source: str, target: str) -> bool:
     if layer == "booking":
         return target_layer == "calendars"
     if layer == "comments":
-        return target == "widget.booking.rules"
+        return target == "widget.booking.business"
     return True  # admin and the app-level modules compose the features
 
 
@@ -123,6 +123,6 @@ def test_every_import_points_down_a_layer():
 
 def test_the_graph_sees_the_features():
     graph = import_graph()
-    assert "widget.outbox" in graph["widget.booking.service"]
-    assert "widget.booking.rules" in graph["widget.comments.emails"]
+    assert "widget.outbox" in graph["widget.booking.bookings"]
+    assert "widget.booking.business" in graph["widget.comments.emails"]
     assert {"widget.booking.views", "widget.comments.views", "widget.admin.views"} <= graph["widget"]

@@ -16,9 +16,8 @@ from sqlalchemy import func, select
 
 from config import TestingConfig
 from tests.conftest import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
-from widget import create_app
-from widget import outbox as jobs
-from widget.booking import service as bookings
+from widget import create_app, outbox
+from widget.booking import bookings
 from widget.extensions import db
 from widget.models import CANCELLED, CONFIRMED, PENDING, Booking, CalendarEvent, OutboxMessage
 
@@ -111,7 +110,7 @@ def _drain(app) -> None:
             if not db.session.scalar(select(func.count()).where(OutboxMessage.status == PENDING)):
                 return
             app.extensions["clock"].now += timedelta(hours=1)
-            jobs.deliver_due()
+            outbox.deliver_due()
         raise AssertionError("the outbox did not empty")
 
 

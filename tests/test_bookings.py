@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from config import TestingConfig
 from tests.conftest import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
 from widget import create_app
-from widget.booking import service as bookings
+from widget.booking import bookings
 from widget.extensions import db
 from widget.models import CANCELLED, CONFIRMED, Booking, CalendarEvent, OutboxMessage
 

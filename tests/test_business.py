@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import EXAMPLE_RULES, make_app
 from widget.booking.availability import Window
-from widget.booking.rules import BusinessConfigError, load_business, parse_business
+from widget.booking.business import BusinessConfigError, load_business, parse_business
 
 # A small valid file; every bad case below changes one thing in it.
 VALID = """\

@@ -15,9 +15,8 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from tests.conftest import Clock
-from widget import mail
-from widget import outbox as jobs
-from widget.booking import service as bookings
+from widget import mail, outbox
+from widget.booking import bookings
 from widget.extensions import db
 from widget.models import FAILED, PENDING, SENT, Booking, OutboxMessage
 
@@ -337,9 +336,9 @@ def test_permanent_refusal_fails_at_once_and_admin_can_retry(mail_app, mail_clie
 
     client_id = rows[client_key].id
     with mail_app.app_context():
-        assert [row.id for row in jobs.problems()] == [client_id]
-        assert jobs.retry(rows[therapist_key].id) is False  # a sent row is not retried
-        assert jobs.retry(client_id) is True
+        assert [row.id for row in outbox.problems()] == [client_id]
+        assert outbox.retry(rows[therapist_key].id) is False  # a sent row is not retried
+        assert outbox.retry(client_id) is True
     row = _outbox(mail_app)[client_key]
     assert (row.status, row.attempts, row.finished_at) == (PENDING, 0, None)
     assert row.next_attempt_at <= mail_app.extensions["clock"].now
@@ -349,7 +348,7 @@ def test_permanent_refusal_fails_at_once_and_admin_can_retry(mail_app, mail_clie
     assert len(mailbox.received_by(CLIENT)) == 1
     assert _outbox(mail_app)[client_key].status == SENT
     with mail_app.app_context():
-        assert jobs.problems() == []
+        assert outbox.problems() == []
 
 
 def test_transient_failure_gives_up_after_max_attempts_and_keeps_the_row(mail_app, mail_client, mailbox):
@@ -361,9 +360,9 @@ def test_transient_failure_gives_up_after_max_attempts_and_keeps_the_row(mail_ap
     row = _outbox(mail_app)[key]
     assert (row.status, row.attempts) == (PENDING, 1)
     assert "451" in row.last_error
-    for attempts in range(2, jobs.MAX_ATTEMPTS + 1):
+    for attempts in range(2, outbox.MAX_ATTEMPTS + 1):
         wait = row.next_attempt_at - clock.now
-        expected = min(jobs.FIRST_RETRY * 2 ** (attempts - 2), jobs.LONGEST_WAIT)
+        expected = min(outbox.FIRST_RETRY * 2 ** (attempts - 2), outbox.LONGEST_WAIT)
         assert expected * 0.8 <= wait <= expected * 1.2, (attempts, wait)
         clock.now = row.next_attempt_at + timedelta(seconds=1)
         _run_jobs(mail_app)
@@ -375,9 +374,9 @@ def test_transient_failure_gives_up_after_max_attempts_and_keeps_the_row(mail_ap
     clock.now += timedelta(days=2)
     _run_jobs(mail_app, times=2)
     row = _outbox(mail_app)[key]
-    assert (row.status, row.attempts) == (FAILED, jobs.MAX_ATTEMPTS)
+    assert (row.status, row.attempts) == (FAILED, outbox.MAX_ATTEMPTS)
     with mail_app.app_context():
-        assert [problem.id for problem in jobs.problems()] == [row.id]
+        assert [problem.id for problem in outbox.problems()] == [row.id]
     assert mailbox.received_by(CLIENT) == []
     assert len(mailbox.received_by(THERAPIST)) == 1
 
@@ -542,9 +541,9 @@ def test_mail_layer_refuses_a_line_break_in_a_recipient(mail_app, mailbox):
 
 def test_outbox_row_with_a_bad_header_fails_for_good_without_retrying(mail_app, mailbox):
     with mail_app.app_context():
-        row = jobs.enqueue("test:injection", "email", _payload(subject="Hello\r\nBcc: victim@example.com"))
+        row = outbox.enqueue("test:injection", "email", _payload(subject="Hello\r\nBcc: victim@example.com"))
         db.session.commit()
-        assert jobs.deliver(row.id) == FAILED
+        assert outbox.deliver(row.id) == FAILED
     mail_app.extensions["clock"].now += timedelta(hours=1)
     _run_jobs(mail_app)
     row = _outbox(mail_app)["test:injection"]

@@ -35,8 +35,7 @@ from werkzeug.serving import make_server
 
 from tests.conftest import make_app
 from tests.test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, _chromium_unavailable
-from widget.booking import links
-from widget.booking import service as bookings
+from widget.booking import bookings, links
 from widget.comments import moderation as comments
 from widget.extensions import db
 from widget.models import Comment

@@ -24,8 +24,10 @@ from sqlalchemy import func, select, text  # noqa: E402
 from tests.conftest import Admin, csrf_token, make_app  # noqa: E402
 from tests.google_standin import DEFAULT_CALENDAR_ID, GoogleStandIn  # noqa: E402
 from widget import calendars  # noqa: E402
-from widget.booking import rules as business
-from widget.booking import service as bookings  # noqa: E402
+from widget.booking import (
+    bookings,  # noqa: E402
+    business,
+)
 from widget.extensions import db  # noqa: E402
 from widget.models import PENDING, SENT, Booking, OAuthState, OutboxMessage  # noqa: E402
 

@@ -17,9 +17,8 @@ import requests
 from sqlalchemy import func, select
 
 from tests.conftest import EXAMPLE_RULES, POSTGRES_URL, ROOT, make_app, reset_postgres
-from widget import outbox as jobs
-from widget.booking import links
-from widget.booking import service as bookings
+from widget import outbox
+from widget.booking import bookings, links
 from widget.extensions import db
 from widget.models import CANCELLED, PENDING, Booking, OutboxMessage
 
@@ -161,7 +160,7 @@ def test_four_workers_on_postgresql_cancel_and_moves_at_once(tmp_path, mailbox):
             if not db.session.scalar(select(func.count()).where(OutboxMessage.status == PENDING)):
                 break
             time.sleep(0.2)
-            jobs.deliver_due()
+            outbox.deliver_due()
         booking = db.session.get(Booking, booking_id)
         assert booking.status == CANCELLED and booking.sequence == 1 + len(moves)
     subjects = [str(message["Subject"]).strip().split(":")[0] for message in mailbox.received_by("ada@example.com")]

@@ -9,7 +9,7 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
 from tests.conftest import Clock, csrf_token
-from widget.booking import service as bookings
+from widget.booking import bookings
 from widget.extensions import db
 from widget.models import CANCELLED, CONFIRMED, Booking, CalendarEvent
 

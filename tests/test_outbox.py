@@ -13,8 +13,7 @@ from sqlalchemy import select
 
 from config import TestingConfig
 from tests.conftest import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
-from widget import create_app
-from widget import outbox as jobs
+from widget import create_app, outbox
 from widget.extensions import db
 from widget.models import PENDING, SENT, OutboxMessage
 
@@ -54,7 +53,7 @@ def _payload(index: int) -> dict:
 def _enqueue(app, count: int) -> list[int]:
     """Add ``count`` pending email rows; return their ids."""
     with app.app_context():
-        rows = [jobs.enqueue(f"test:{index}", "email", _payload(index)) for index in range(count)]
+        rows = [outbox.enqueue(f"test:{index}", "email", _payload(index)) for index in range(count)]
         db.session.commit()
         ids = [row.id for row in rows]
     # The children fork from this process: leave them no open connection to share.
@@ -78,7 +77,7 @@ def _run_jobs_process(settings, barrier, index, results):
     with app.app_context():
         try:
             barrier.wait(timeout=60)
-            results.put((index, dict(jobs.deliver_due(worker=f"worker-{index}"))))
+            results.put((index, dict(outbox.deliver_due(worker=f"worker-{index}"))))
         except Exception as error:  # noqa: BLE001 - reported to the parent, which fails the test
             results.put((index, f"error: {error!r}"))
 
@@ -123,9 +122,9 @@ def _die_mid_delivery(settings, row_id):
     """Run in a child process: claim the row, then die while "sending" it, before anything is recorded."""
     app = create_app(settings)
     app.extensions["clock"] = Clock(NOW)
-    jobs.register(app, "email", lambda payload: os._exit(3))
+    outbox.register(app, "email", lambda payload: os._exit(3))
     with app.app_context():
-        jobs.deliver(row_id, worker="doomed")
+        outbox.deliver(row_id, worker="doomed")
     os._exit(0)  # not reached when the claim succeeded
 
 
@@ -143,58 +142,58 @@ def test_row_of_a_dead_process_waits_for_its_lease_then_is_delivered_once(kind, 
 
     (row,) = _rows(app)
     assert (row.status, row.attempts, row.claimed_by) == (PENDING, 0, "doomed")
-    assert row.claimed_until == NOW + jobs.LEASE
+    assert row.claimed_until == NOW + outbox.LEASE
     clock = app.extensions["clock"]
-    for now in (NOW, NOW + timedelta(minutes=1), NOW + jobs.LEASE - timedelta(seconds=1)):
+    for now in (NOW, NOW + timedelta(minutes=1), NOW + outbox.LEASE - timedelta(seconds=1)):
         clock.now = now
         with app.app_context():
-            assert jobs.deliver_due() == Counter()
-            assert jobs.deliver(row_id) is None
+            assert outbox.deliver_due() == Counter()
+            assert outbox.deliver(row_id) is None
     assert mailbox.messages == []
 
-    clock.now = NOW + jobs.LEASE + timedelta(seconds=1)
+    clock.now = NOW + outbox.LEASE + timedelta(seconds=1)
     with app.app_context():
-        assert jobs.deliver_due() == Counter({"sent": 1})
+        assert outbox.deliver_due() == Counter({"sent": 1})
         clock.now += timedelta(hours=1)
-        assert jobs.deliver_due() == Counter()
+        assert outbox.deliver_due() == Counter()
     assert [message["Subject"] for message in mailbox.messages] == ["Outbox test 00"]
     (row,) = _rows(app)
     assert (row.status, row.attempts, row.claimed_until) == (SENT, 1, None)
 
 
 def _expected(attempts: int) -> timedelta:
-    return min(jobs.FIRST_RETRY * 2 ** (attempts - 1), jobs.LONGEST_WAIT)
+    return min(outbox.FIRST_RETRY * 2 ** (attempts - 1), outbox.LONGEST_WAIT)
 
 
 def test_backoff_doubles_from_thirty_seconds_and_is_capped_at_six_hours(monkeypatch):
-    monkeypatch.setattr(jobs.random, "uniform", lambda low, high: 1.0)
-    waits = [jobs.backoff(attempts) for attempts in range(1, jobs.MAX_ATTEMPTS + 1)]
+    monkeypatch.setattr(outbox.random, "uniform", lambda low, high: 1.0)
+    waits = [outbox.backoff(attempts) for attempts in range(1, outbox.MAX_ATTEMPTS + 1)]
     assert waits[:4] == [timedelta(seconds=s) for s in (30, 60, 120, 240)]
     for earlier, later in pairwise(waits):
-        assert later == min(earlier * 2, jobs.LONGEST_WAIT)
-    assert max(waits) == jobs.LONGEST_WAIT == timedelta(hours=6)
-    assert waits[-1] == jobs.LONGEST_WAIT
+        assert later == min(earlier * 2, outbox.LONGEST_WAIT)
+    assert max(waits) == outbox.LONGEST_WAIT == timedelta(hours=6)
+    assert waits[-1] == outbox.LONGEST_WAIT
 
 
-@pytest.mark.parametrize("attempts", [jobs.MAX_ATTEMPTS + 1, 42, 43, 100, 1000])
+@pytest.mark.parametrize("attempts", [outbox.MAX_ATTEMPTS + 1, 42, 43, 100, 1000])
 def test_backoff_stays_capped_for_any_number_of_attempts(attempts):
     """The cap holds past MAX_ATTEMPTS too (a raised MAX_ATTEMPTS must not make backoff overflow)."""
-    assert jobs.LONGEST_WAIT * 0.8 <= jobs.backoff(attempts) <= jobs.LONGEST_WAIT * 1.2
+    assert outbox.LONGEST_WAIT * 0.8 <= outbox.backoff(attempts) <= outbox.LONGEST_WAIT * 1.2
 
 
 def test_backoff_jitter_stays_within_twenty_percent():
-    for attempts in (1, 2, 5, 10, jobs.MAX_ATTEMPTS):
+    for attempts in (1, 2, 5, 10, outbox.MAX_ATTEMPTS):
         expected = _expected(attempts)
-        waits = [jobs.backoff(attempts) for _ in range(300)]
+        waits = [outbox.backoff(attempts) for _ in range(300)]
         assert all(expected * 0.8 <= wait <= expected * 1.2 for wait in waits), (attempts, min(waits), max(waits))
         # It does spread: 300 draws cover most of the ±20 % band.
         assert min(waits) < expected * 0.9 and max(waits) > expected * 1.1, (attempts, min(waits), max(waits))
 
 
 def test_backoff_extremes_of_the_jitter(monkeypatch):
-    monkeypatch.setattr(jobs.random, "uniform", lambda low, high: low)
-    assert jobs.backoff(1) == timedelta(seconds=24)
-    assert jobs.backoff(jobs.MAX_ATTEMPTS) == jobs.LONGEST_WAIT * 0.8
-    monkeypatch.setattr(jobs.random, "uniform", lambda low, high: high)
-    assert jobs.backoff(1) == timedelta(seconds=36)
-    assert jobs.backoff(jobs.MAX_ATTEMPTS) == jobs.LONGEST_WAIT * 1.2
+    monkeypatch.setattr(outbox.random, "uniform", lambda low, high: low)
+    assert outbox.backoff(1) == timedelta(seconds=24)
+    assert outbox.backoff(outbox.MAX_ATTEMPTS) == outbox.LONGEST_WAIT * 0.8
+    monkeypatch.setattr(outbox.random, "uniform", lambda low, high: high)
+    assert outbox.backoff(1) == timedelta(seconds=36)
+    assert outbox.backoff(outbox.MAX_ATTEMPTS) == outbox.LONGEST_WAIT * 1.2

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import ARTICLE, COMMENT_ORIGINS, SITE, make_app
-from widget.booking import rules as business
+from widget.booking import business
 from widget.comments import moderation as comments
 from widget.comments.wordpress import ImportProblem, attach, comment_html, import_wordpress, thread_position
 from widget.extensions import db

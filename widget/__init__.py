@@ -18,7 +18,7 @@ def create_app(test_config=None):
     from .admin import views as admin
     from .booking import api, calendar_sync, emails, manage
     from .booking import views as book
-    from .booking.rules import load_business
+    from .booking.business import load_business
     from .calendars import backends
     from .comments import api as comment_api
     from .comments import views as comment_pages

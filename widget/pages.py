@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, has_request_context, jsonify, render_t
 from sqlalchemy import text
 
 from . import calendars
-from .booking import rules as business
+from .booking import business
 from .extensions import db
 from .settings import origin_of, public_url
 from .timezones import clock, long_date, zone_abbreviation, zone_named

@@ -14,8 +14,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from .. import calendars, outbox
-from ..booking import rules as business
-from ..booking import service as bookings
+from ..booking import bookings, business
 from ..calendars import Event
 from ..comments import moderation as comments
 from ..extensions import begin_writing, db, limiter

@@ -10,9 +10,7 @@ from flask_limiter.errors import RateLimitExceeded
 from ..errors import BadRequest, field_errors, json_body
 from ..openapi import document
 from ..timezones import days_range, parse_day, parse_instant, rfc3339, utc_now, zone_named
-from . import links
-from . import rules as business
-from . import service as bookings
+from . import bookings, business, links
 from .views import booking_limit
 
 bp = Blueprint("api", __name__, url_prefix="/api")

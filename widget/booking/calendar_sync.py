@@ -6,13 +6,13 @@ from .. import calendars
 from ..calendars import Event
 from ..extensions import begin_writing, db
 from ..models import CANCELLED, CONFIRMED, Booking
-from . import rules
+from . import business
 from .links import manage_url
 
 
 def calendar_event(booking: Booking) -> Event:
     """Return the calendar event that shows a booking to the therapist."""
-    service = rules.current().services.get(booking.service_id)
+    service = business.current().services.get(booking.service_id)
     service_name = service.name if service else booking.service_id
     # The therapist's calendar gets what she needs to run the appointment, no more.
     description = f"Phone: {booking.phone}"
@@ -24,7 +24,7 @@ def calendar_event(booking: Booking) -> Event:
         start=booking.start_at,
         end=booking.end_at,
         summary=f"{service_name} — {booking.name}",
-        timezone=rules.current().studio.timezone,
+        timezone=business.current().studio.timezone,
         description=description,
         booking_id=booking.id,
     )

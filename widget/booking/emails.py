@@ -2,7 +2,7 @@
 
 Each function returns outbox entries ``(key, kind, payload)``; the key names
 the change (booking, sequence, recipient) so the same email is never queued
-twice.  booking/service.py adds them in the transaction of the change.
+twice.  booking/bookings.py adds them in the transaction of the change.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from flask import current_app
 
 from ..mail import compose
 from ..timezones import clock, long_date, zone_abbreviation, zone_named
-from . import rules as business
+from . import business
 from .ics import booking_ics, google_calendar_link
 
 ICS = "text/calendar; method={method}; charset=utf-8"

@@ -11,9 +11,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, redirect, request, url_for
 
 from ..timezones import days_range, parse_instant, utc_now, zone_named
-from . import links
-from . import rules as business
-from . import service as bookings
+from . import bookings, business, links
 from .forms import CancelForm, RescheduleForm
 from .views import booking_page, query_day
 

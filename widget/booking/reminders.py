@@ -12,8 +12,8 @@ from ..extensions import db
 from ..models import CONFIRMED, Booking
 from ..timezones import utc_now
 from . import emails
+from .bookings import outbox_stream
 from .links import manage_url
-from .service import outbox_stream
 
 
 def queue_reminders() -> int:

@@ -18,9 +18,7 @@ from .. import calendars
 from ..errors import wants_json
 from ..extensions import limiter
 from ..timezones import day_start, days_range, parse_day, parse_instant, utc_now, zone_named
-from . import availability, links
-from . import rules as business
-from . import service as bookings
+from . import availability, bookings, business, links
 from .forms import DetailsForm
 
 bp = Blueprint("book", __name__)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from ..booking import rules
+from ..booking import business
 from ..extensions import db
 from ..mail import compose
 from ..models import PUBLISHED, Comment
@@ -28,7 +28,7 @@ def comment_held(comment, occasion: str | None = None) -> list:
         [therapist],
         f"Comment to approve: {comment.author} on {comment.page}",
         "comment_held",
-        studio=rules.current().studio,
+        studio=business.current().studio,
         comment=comment,
         approve_url=_comment_link(f"/comments/approve/{moderation_token(comment, 'approve')}"),
         delete_url=_comment_link(f"/comments/delete/{moderation_token(comment, 'delete')}"),
@@ -58,7 +58,7 @@ def comment_reply(reply) -> list:
         [answered.email],
         f"{reply.author} replied to your comment",
         "comment_reply",
-        studio=rules.current().studio,
+        studio=business.current().studio,
         answered=answered,
         reply=reply,
         unsubscribe_url=_comment_link(f"/comments/unsubscribe/{unsubscribe_token(answered)}"),

@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from ..booking import rules as business
+from ..booking import business
 from ..extensions import db, limiter
 from ..forms import ActionForm
 from ..models import Comment

@@ -29,7 +29,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..booking import rules as business
+from ..booking import business
 from ..extensions import begin_writing, db
 from ..models import PENDING, PUBLISHED, SPAM, Comment
 from ..settings import origin_of

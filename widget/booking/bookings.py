@@ -26,8 +26,7 @@ from .. import calendars, outbox
 from ..extensions import db
 from ..models import CANCELLED, CONFIRMED, Booking, new_id
 from ..timezones import Interval, days_range, utc_now, zone_named
-from . import availability, emails
-from . import rules as business
+from . import availability, business, emails
 from .availability import Service, Slot
 from .calendar_sync import calendar_entry
 from .links import manage_url
