@@ -215,7 +215,8 @@ def seed_ours(database: str) -> int:
     from flask_migrate import upgrade
 
     from widget import create_app
-    from widget.comments.moderation import normalise_page, render
+    from widget.comments.render import render
+    from widget.comments.urls import normalise_page
     from widget.extensions import db
     from widget.models import PUBLISHED, Comment
 

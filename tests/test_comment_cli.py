@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import ARTICLE, COMMENT_ORIGINS, make_app, post_comment
-from widget.comments import moderation as comments
+from widget.comments import moderation
 from widget.extensions import db
 from widget.models import PUBLISHED, Comment, OutboxMessage
 
@@ -54,13 +54,13 @@ def discussion(client, app) -> dict[str, int]:
     )
     assert first.status_code == 201, first.text
     with app.app_context():
-        comments.moderate([first.json["id"]], "approve")
+        moderation.moderate([first.json["id"]], "approve")
     reply = post_comment(
         client, app, "Glad you liked it, Ada!", name="Bob", email="bob@reader.example", parent_id=first.json["id"]
     )
     assert reply.status_code == 201, reply.text
     with app.app_context():
-        comments.moderate([reply.json["id"]], "approve")
+        moderation.moderate([reply.json["id"]], "approve")
     second = post_comment(client, app, "Another thought entirely, on a second visit.")
     assert second.status_code == 201, second.text
     ids = {"ada": first.json["id"], "bob": reply.json["id"], "ada_again": second.json["id"]}

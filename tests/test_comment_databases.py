@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tests.conftest import ARTICLE, COMMENT_ORIGINS, SITE
-from widget.comments import moderation as comments
-from widget.comments import tokens
+from widget.comments import moderation, queries, tokens
+from widget.comments.limits import DuplicateComment
 from widget.extensions import db
 from widget.models import PENDING, PUBLISHED, SPAM, Comment
 
@@ -18,7 +18,7 @@ def _post(app, body: str, email: str = "ada@reader.example", **fields):
     with app.app_context():
         token = tokens.form_token()
         app.extensions["clock"].now += timedelta(seconds=5)
-        comment, _ = comments.post({"page": ARTICLE, "name": "Ada", "email": email, "body": body, **fields}, token)
+        comment, _ = moderation.post({"page": ARTICLE, "name": "Ada", "email": email, "body": body, **fields}, token)
         result = comment.id, comment.status
         db.session.remove()
     return result
@@ -32,7 +32,7 @@ def test_lifecycle_on_each_database(any_db_app):
     first, status = _post(app, "The first comment from Ada.")
     assert status == PENDING, database
     with app.app_context():
-        assert comments.moderate([first], "approve") == 1
+        assert moderation.moderate([first], "approve") == 1
     reply, status = _post(app, "Ada again, known now: published.", parent_id=first)
     assert status == PUBLISHED, database
     repeat, status = _post(app, "Ada again, known now: PUBLISHED.", "bot@spam.example")
@@ -41,17 +41,17 @@ def test_lifecycle_on_each_database(any_db_app):
         duplicate = None
         try:
             _post(app, "Ada again, known now: published.", parent_id=first)
-        except comments.DuplicateComment as error:
+        except DuplicateComment as error:
             duplicate = error
         assert duplicate is not None, database
-        assert comments.counts([ARTICLE, f"{SITE}/other"]) == {ARTICLE: 2, f"{SITE}/other": 0}, database
-        assert comments.moderate([first], "delete") == 1
+        assert queries.counts([ARTICLE, f"{SITE}/other"]) == {ARTICLE: 2, f"{SITE}/other": 0}, database
+        assert moderation.moderate([first], "delete") == 1
         blanked = db.session.get(Comment, first)
         assert blanked.deleted_at is not None and blanked.email is None, database
-        assert comments.counts([ARTICLE]) == {ARTICLE: 1}, database
+        assert queries.counts([ARTICLE]) == {ARTICLE: 1}, database
         # The address with a wildcard character matches only itself.
-        assert comments.erase_commenter("ada_reader.example") == 0, database
-        assert comments.erase_commenter("ADA@reader.example", remove=True) == 1, database
+        assert moderation.erase_commenter("ada_reader.example") == 0, database
+        assert moderation.erase_commenter("ADA@reader.example", remove=True) == 1, database
         left = db.session.scalars(select(Comment.id).order_by(Comment.id)).all()
         assert left == [repeat], f"{database}: the reply went, and the blanked comment with it"
         db.session.remove()

@@ -24,10 +24,9 @@ from tests.conftest import (
     post_comment,
     reset_postgres,
 )
-from widget.comments import moderation as comments
-from widget.comments import tokens
+from widget.comments import moderation, tokens
 from widget.extensions import db
-from widget.models import OutboxMessage
+from widget.models import Comment, OutboxMessage
 
 THERAPIST = "therapist@studio.example"
 PUBLIC_URL = "http://widget.test"
@@ -68,7 +67,7 @@ def _tampered(token: str) -> str:
 def _row(app, comment_id: int) -> dict | None:
     """Return what is stored about a comment, or None when it is gone."""
     with app.app_context():
-        comment = db.session.get(comments.Comment, comment_id)
+        comment = db.session.get(Comment, comment_id)
         if comment is None:
             return None
         return {
@@ -83,7 +82,7 @@ def _row(app, comment_id: int) -> dict | None:
 
 def _statuses(app) -> dict[int, str]:
     with app.app_context():
-        return dict(db.session.execute(select(comments.Comment.id, comments.Comment.status)).all())
+        return dict(db.session.execute(select(Comment.id, Comment.status)).all())
 
 
 def _outbox_keys(app) -> list[str]:
@@ -115,7 +114,7 @@ def _confirm(client, path: str):
 def _approve(app, *ids: int) -> None:
     """Publish comments directly (the admin and the links are tested on their own below)."""
     with app.app_context():
-        assert comments.moderate(list(ids), "approve") == len(ids)
+        assert moderation.moderate(list(ids), "approve") == len(ids)
 
 
 def _published(app, client, body: str, **fields) -> int:
@@ -282,11 +281,11 @@ def test_links_for_a_blanked_comment_with_replies_answer_410(comment_app, commen
     # A fresh held comment's links, then the therapist deletes the parent from the admin's logic.
     held, approve, _ = _held(comment_app, comment_client, mailbox)
     with comment_app.app_context():
-        assert comments.moderate([parent], "delete") == 1
+        assert moderation.moderate([parent], "delete") == 1
     assert _row(comment_app, parent)["deleted"]
     # A link made for the blanked parent now must not work.
     with comment_app.test_request_context():
-        token = tokens.moderation_token(db.session.get(comments.Comment, parent), "approve")
+        token = tokens.moderation_token(db.session.get(Comment, parent), "approve")
     assert comment_client.get(f"/comments/approve/{token}").status_code == 410
     assert comment_client.get(approve).status_code == 200  # an unrelated held comment's link still works
     assert _row(comment_app, held)["status"] == "pending"
@@ -467,8 +466,8 @@ def test_pending_reply_emails_the_parent_author_only_once_approved(comment_app, 
     csrf = csrf_token(comment_client.get("/admin/login").text)
     assert comment_client.post(approve, data={"csrf_token": csrf}).status_code == 200
     with comment_app.app_context():
-        comments.moderate([reply_id], "spam")
-        comments.moderate([reply_id], "approve")
+        moderation.moderate([reply_id], "spam")
+        moderation.moderate([reply_id], "approve")
     assert len(mailbox.received_by(ADA["email"])) == 1
 
 
@@ -523,7 +522,7 @@ def test_forged_unsubscribe_token_is_refused(comment_app, comment_client, mailbo
     real = _link(mailbox.received_by(ADA["email"])[0], "unsubscribe")
     csrf = csrf_token(comment_client.get(real).text)
     with comment_app.test_request_context():
-        approve_token = tokens.moderation_token(db.session.get(comments.Comment, parent), "approve")
+        approve_token = tokens.moderation_token(db.session.get(Comment, parent), "approve")
     for token in (_tampered(_token(real)), approve_token, "forged"):
         assert comment_client.get(f"/comments/unsubscribe/{token}").status_code == 410
         assert comment_client.post(f"/comments/unsubscribe/{token}", data={"csrf_token": csrf}).status_code == 410
@@ -981,7 +980,7 @@ def test_approval_link_pressed_while_the_admin_marks_spam_leaves_it_spam(pg_comm
     app, client = pg_comment_app, pg_comment_app.test_client()
     comment_id = _pending_on(app, client)
     with app.test_request_context():
-        path = f"/comments/approve/{tokens.moderation_token(db.session.get(comments.Comment, comment_id), 'approve')}"
+        path = f"/comments/approve/{tokens.moderation_token(db.session.get(Comment, comment_id), 'approve')}"
     asked = client.get(path)
     assert asked.status_code == 200
 

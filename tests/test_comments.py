@@ -21,9 +21,9 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 
 from tests.conftest import ARTICLE, COMMENT_ORIGINS, SITE, form_token, make_app, post_comment
-from widget.comments import moderation as comments
+from widget.comments import moderation, queries
 from widget.extensions import db
-from widget.models import Comment
+from widget.models import PENDING, SPAM, Comment
 
 OTHER = f"{SITE}/blog/second-post"
 GUESTBOOK = f"{SITE}/blog/guestbook"
@@ -211,7 +211,7 @@ def now(app) -> datetime:
 
 def approve(app, *ids: int) -> None:
     with app.app_context():
-        assert comments.moderate(list(ids), "approve") == len(ids)
+        assert moderation.moderate(list(ids), "approve") == len(ids)
 
 
 def stored(app) -> int:
@@ -435,7 +435,7 @@ def test_counts_of_several_pages_keep_the_keys_as_given(comment_app, comment_cli
     assert spam.get_json()["status"] == "pending"
     publish(comment_client, comment_app, "On the other article.", page=OTHER)
     with comment_app.app_context():
-        assert db.session.scalar(select(func.count(Comment.id)).where(Comment.status == comments.SPAM)) == 1
+        assert db.session.scalar(select(func.count(Comment.id)).where(Comment.status == SPAM)) == 1
 
     article, other, empty = "https://Studio.example/blog/first-massage/", f"{OTHER}?ref=x", f"{SITE}/blog/nothing-yet"
     response = comment_client.get(
@@ -936,7 +936,7 @@ def test_feed_of_an_empty_thread_is_still_valid_atom(comment_client):
 
 
 def test_reply_deeper_than_max_depth_joins_the_deepest_shown_level(comment_app, comment_client):
-    assert comments.MAX_DEPTH == 2
+    assert moderation.MAX_DEPTH == 2
     known(comment_client, comment_app)
     known(comment_client, comment_app, BEA)
     top = publish(comment_client, comment_app, "Top-level comment.")
@@ -981,7 +981,7 @@ def test_reply_deeper_than_max_depth_joins_the_deepest_shown_level(comment_app, 
 
 
 def test_more_than_fifty_top_comments_are_paged(comment_app, comment_client):
-    assert comments.THREADS_PER_PAGE == 50
+    assert queries.THREADS_PER_PAGE == 50
     known(comment_client, comment_app)
     token = form_token(comment_client)
     ids = [
@@ -1201,7 +1201,7 @@ def test_form_posts_and_redirects_back_with_a_thank_you(comment_app, comment_cli
     assert notice.text == "Thank you! Your comment will appear once the studio has approved it."
     assert thread(comment_client)["comments"] == []
 
-    [pending] = thread_ids_of_status(comment_app, comments.PENDING)
+    [pending] = thread_ids_of_status(comment_app, PENDING)
     approve(comment_app, pending)
     published = submit(comment_client, comment_app, {}, **ADA, body="My second, published at once.")
     assert published.status_code == 303

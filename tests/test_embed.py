@@ -36,7 +36,7 @@ from werkzeug.serving import make_server
 from tests.conftest import make_app
 from tests.test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, _chromium_unavailable
 from widget.booking import bookings, links
-from widget.comments import moderation as comments
+from widget.comments import moderation, render
 from widget.extensions import db
 from widget.models import Comment
 
@@ -765,13 +765,13 @@ def _comment_page_violations(page: Page, site: Site, report: dict) -> list[str]:
     found = _serious_violations(page, "comments, empty", report)
     with site.app.app_context():
         for author, text in (("Kim", "First: see https://example.org/a."), ("Lee", "Second comment.")):
-            posted, _ = comments.post(
+            posted, _ = moderation.post(
                 {"page": article, "name": author, "email": f"{author.lower()}@example.org", "body": text}, "", ""
             )
-            comments.moderate([posted.id], "approve")
+            moderation.moderate([posted.id], "approve")
         reply = {"page": article, "name": "Kim", "email": "kim@example.org", "body": "A reply.", "parent_id": posted.id}
-        answer, _ = comments.post(reply, "", "")
-        comments.moderate([answer.id], "approve")
+        answer, _ = moderation.post(reply, "", "")
+        moderation.moderate([answer.id], "approve")
         db.session.remove()
     page.goto(address)
     expect(page.locator("#thread li")).to_have_count(3)
@@ -899,7 +899,7 @@ def _stored(site: Site) -> list[Comment]:
 
 def _approve(site: Site, comment_id: int) -> None:
     with site.app.app_context():
-        comments.moderate([comment_id], "approve")
+        moderation.moderate([comment_id], "approve")
         db.session.remove()
 
 
@@ -1036,7 +1036,7 @@ def test_comments_frame_fits_at_phone_width(open_page, site: Site):
             author="Kim",
             email="kim@reader.example",
             body="x",
-            body_html=comments.render("A long comment. " * 40 + "https://example.org/" + "a" * 80),
+            body_html=render.render("A long comment. " * 40 + "https://example.org/" + "a" * 80),
             notify_replies=False,
             created_at=site.app.extensions["clock"].now,
         )
@@ -1049,7 +1049,7 @@ def test_comments_frame_fits_at_phone_width(open_page, site: Site):
                 status="published",
                 author="Lee",
                 body="y",
-                body_html=comments.render("A reply."),
+                body_html=render.render("A reply."),
                 notify_replies=False,
                 created_at=site.app.extensions["clock"].now,
             )

@@ -263,13 +263,13 @@ def comment_spec(comment_client):
 def test_comment_answers_match(comment_app, comment_client, comment_spec):
     """Thread, post (held, then published), counts, edit and delete answer what the document says."""
     from tests.conftest import ARTICLE, post_comment
-    from widget.comments import moderation as comments
+    from widget.comments import moderation
 
     spec, client = comment_spec, comment_client
     first = post_comment(client, comment_app, "First, held for approval.")
     assert check_response(spec, "/api/comments", "post", first)["status"] == "pending"
     with comment_app.app_context():
-        comments.moderate([first.get_json()["id"]], "approve")
+        moderation.moderate([first.get_json()["id"]], "approve")
     reply = post_comment(client, comment_app, "A reply, published at once.", parent_id=first.get_json()["id"])
     posted = check_response(spec, "/api/comments", "post", reply)
     assert posted["status"] == "published"

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import ARTICLE, COMMENT_ORIGINS, SITE, make_app
 from widget.booking import business
-from widget.comments import moderation as comments
+from widget.comments import limits, moderation
 from widget.comments.wordpress import ImportProblem, attach, comment_html, import_wordpress, thread_position
 from widget.extensions import db
 from widget.models import PENDING, PUBLISHED, SPAM, Comment, OutboxMessage
@@ -382,7 +382,7 @@ def test_published_imports_show_without_email_addresses(imported_app):
     page = comment_client.get("/comments", query_string={"page": ARTICLE}).text
     assert "Zoë Lindqvist" in page and "日本語の返信です。" in page
     assert "zoe.lindqvist@example.com" not in page
-    assert max(int(depth) for depth in re.findall(r'data-depth="(\d+)"', page)) == comments.MAX_DEPTH
+    assert max(int(depth) for depth in re.findall(r'data-depth="(\d+)"', page)) == moderation.MAX_DEPTH
 
 
 def test_import_again_creates_nothing_twice(comment_app, tmp_path):
@@ -440,7 +440,7 @@ def test_every_wxr_version_is_read(comment_app, tmp_path):
 RULES_POST = f"{SITE}/blog/rules"
 
 
-def rule_breaking_export(tmp_path, body_length: int = comments.BODY_MAX + 1) -> str:
+def rule_breaking_export(tmp_path, body_length: int = limits.BODY_MAX + 1) -> str:
     """Write an export with one comment per rule broken, a reply to a refused one, and two that are fine."""
     return write_wxr(
         tmp_path,
@@ -454,9 +454,9 @@ def rule_breaking_export(tmp_path, body_length: int = comments.BODY_MAX + 1) -> 
                     wp_comment(42, "From next week.", date_gmt="2026-11-30 10:00:00", parent=40),
                     wp_comment(43, "x" * body_length),
                     wp_comment(44, "A two-line name.", author="Ada\nReader"),
-                    wp_comment(45, "A long name.", author="N" * (comments.LIMITS["name"] + 1)),
-                    wp_comment(46, "A long address.", email="a@" + "b" * comments.LIMITS["email"] + ".example"),
-                    wp_comment(47, "A long site.", url="https://site.example/" + "p" * comments.LIMITS["website"]),
+                    wp_comment(45, "A long name.", author="N" * (limits.LIMITS["name"] + 1)),
+                    wp_comment(46, "A long address.", email="a@" + "b" * limits.LIMITS["email"] + ".example"),
+                    wp_comment(47, "A long site.", url="https://site.example/" + "p" * limits.LIMITS["website"]),
                     wp_comment(48, "No date at all.", date_gmt="", date="yesterday"),
                     wp_comment(49, "Answering a comment from the future.", parent=42, author="Replier"),
                     wp_comment(50, "Bell&#7; form&#12;feed &#1;and escape&#27;.", author="Controls"),
@@ -687,7 +687,7 @@ def test_cli_imports_and_summarises(comment_app, tmp_path):
 )
 def test_thread_position(answered, expected):
     parents = {1: None, 2: 1, 3: 2, 4: 3}
-    assert comments.MAX_DEPTH == 2
+    assert moderation.MAX_DEPTH == 2
     assert thread_position(answered, parents) == expected
 
 

@@ -13,7 +13,7 @@ from werkzeug.security import generate_password_hash
 from . import outbox
 from .admin.views import PASSWORD_KEY, end_sessions
 from .booking.reminders import queue_reminders
-from .comments import moderation as comments
+from .comments import moderation, queries
 from .comments.wordpress import ImportProblem, import_wordpress
 from .extensions import begin_writing, db
 from .models import Setting
@@ -142,7 +142,7 @@ def import_wordpress_command(file):
 
 def comments_export() -> dict:
     """Return every comment with everything stored about it, and when the export was made."""
-    return {"exported_at": utc_now().isoformat(), "comments": comments.export_all()}
+    return {"exported_at": utc_now().isoformat(), "comments": queries.export_all()}
 
 
 @click.command("export-comments")
@@ -181,7 +181,7 @@ def erase_commenter_command(email, remove):
     With --remove their comments are deleted; one that has replies is
     blanked instead, so the replies keep their place.
     """
-    count = comments.erase_commenter(email, remove)
+    count = moderation.erase_commenter(email, remove)
     if not count:
         click.echo("No comments have that email address; nothing changed.")
     elif remove:

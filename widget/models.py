@@ -190,7 +190,7 @@ SPAM = "spam"
 class Comment(db.Model):
     """A reader's comment under an article, or a reply to one.
 
-    ``page`` is the article's normalised URL (see widget.comments.moderation.normalise_page).
+    ``page`` is the article's normalised URL (see widget.comments.urls.normalise_page).
     ``parent_id`` is where the comment is shown (never deeper than
     widget.comments.moderation.MAX_DEPTH); ``reply_to_id`` is the comment the reader
     answered, whose author may be told of the reply.  ``body_html`` is

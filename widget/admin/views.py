@@ -16,10 +16,10 @@ from werkzeug.security import check_password_hash
 from .. import calendars, outbox
 from ..booking import bookings, business
 from ..calendars import Event
-from ..comments import moderation as comments
+from ..comments import checks, moderation, queries
 from ..extensions import begin_writing, db, limiter
 from ..forms import ActionForm
-from ..models import Booking, CalendarEvent, Setting, new_id
+from ..models import PENDING, Booking, CalendarEvent, Setting, new_id
 from ..timezones import utc_now, zone_named
 from .forms import BlockTimeForm, LoginForm
 
@@ -218,11 +218,11 @@ COMMENT_ACTIONS = {"approve": "approved", "delete": "deleted", "spam": "marked a
 @sign_in_required
 def comment_list():
     """List comments that are pending, published or taken for spam, newest first."""
-    status = request.args.get("status", comments.PENDING)
-    if status not in comments.STATUSES:
+    status = request.args.get("status", PENDING)
+    if status not in queries.STATUSES:
         abort(404)
-    tallies = comments.status_counts()
-    last_page = max(1, -(-tallies[status] // comments.LISTED_PER_PAGE))
+    tallies = queries.status_counts()
+    last_page = max(1, -(-tallies[status] // queries.LISTED_PER_PAGE))
     try:
         number = int(request.args.get("p", "1"))
     except ValueError:  # not a number, or more digits than Python converts
@@ -230,14 +230,14 @@ def comment_list():
     # A page past the end would be empty, and a huge one overflows the database's integers.
     if not 1 <= number <= last_page:
         number = 1
-    items, total = comments.listing(status, number)
+    items, total = queries.listing(status, number)
     return render_template(
         "admin/comments.html",
         status=status,
         items=items,
         total=total,
         number=number,
-        per_page=comments.LISTED_PER_PAGE,
+        per_page=queries.LISTED_PER_PAGE,
         tallies=tallies,
         zone=zone_named(business.current().studio.timezone),
         action_form=ActionForm(),
@@ -248,9 +248,9 @@ def comment_list():
 @sign_in_required
 def moderate_comments():
     """Approve, delete or mark as spam the chosen comments."""
-    status = request.args.get("status", comments.PENDING)
+    status = request.args.get("status", PENDING)
     action = request.form.get("action", "")
-    ids = [number for number in map(comments.comment_id, request.form.getlist("ids")) if number is not None]
+    ids = [number for number in map(checks.comment_id, request.form.getlist("ids")) if number is not None]
     if not ActionForm().validate_on_submit():
         flash("The form expired; please try again.", "error")
     elif action not in COMMENT_ACTIONS:
@@ -258,9 +258,9 @@ def moderate_comments():
     elif not ids:
         flash("Tick the comments first.", "error")
     else:
-        changed = comments.moderate(ids, action)
+        changed = moderation.moderate(ids, action)
         flash(f"{changed} comment{'s' if changed != 1 else ''} {COMMENT_ACTIONS[action]}.", "success")
-    return redirect(url_for("admin.comment_list", status=status if status in comments.STATUSES else None))
+    return redirect(url_for("admin.comment_list", status=status if status in queries.STATUSES else None))
 
 
 # --- Google Calendar ------------------------------------------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from ..errors import BadRequest, field_errors, json_body
+from ..models import PUBLISHED
 from ..timezones import rfc3339, zone_named
-from . import moderation as comments
-from . import tokens
+from . import moderation, queries, tokens, urls
+from .limits import DuplicateComment, InvalidComment
 from .views import comment_limit
 
 bp = Blueprint("comment_api", __name__, url_prefix="/api/comments")
@@ -25,12 +26,12 @@ def _bad_request(error: BadRequest):
     return field_errors(error.errors, error.status)
 
 
-@bp.errorhandler(comments.InvalidComment)
-def _invalid(error: comments.InvalidComment):
-    return field_errors(error.errors, 409 if isinstance(error, comments.DuplicateComment) else 422)
+@bp.errorhandler(InvalidComment)
+def _invalid(error: InvalidComment):
+    return field_errors(error.errors, 409 if isinstance(error, DuplicateComment) else 422)
 
 
-def comment_json(node: comments.Node) -> dict:
+def comment_json(node: queries.Node) -> dict:
     """Return the public view of a shown comment: no email, nothing derived from one."""
     comment = node.comment
     return {
@@ -47,8 +48,8 @@ def comment_json(node: comments.Node) -> dict:
 
 def _page(raw) -> str:
     try:
-        return comments.normalise_page(raw)
-    except comments.InvalidComment as error:
+        return urls.normalise_page(raw)
+    except InvalidComment as error:
         raise BadRequest(error.errors) from None
 
 
@@ -59,7 +60,7 @@ def thread():
     order = request.args.get("order", "oldest")
     if order not in ("oldest", "newest"):
         raise BadRequest({"order": "must be oldest or newest"})
-    nodes = comments.visible(page)
+    nodes = queries.visible(page)
     if order == "newest":
         nodes.sort(key=lambda node: (node.comment.created_at, node.comment.id), reverse=True)
     return jsonify(
@@ -85,11 +86,11 @@ def create():
     if not isinstance(honeypot, str):
         raise BadRequest({"homepage": "must be text"})
     try:
-        comment, edit_token = comments.post(body, token, honeypot)
+        comment, edit_token = moderation.post(body, token, honeypot)
     except tokens.BadToken as stale:
         raise BadRequest({"form_token": str(stale)}) from None
     # Spam is answered exactly like a held comment: the robot learns nothing.
-    status = "published" if comment.status == comments.PUBLISHED else "pending"
+    status = "published" if comment.status == PUBLISHED else "pending"
     return jsonify(
         {
             "id": comment.id,
@@ -125,10 +126,10 @@ def edit(comment_id):
     if unknown:
         raise BadRequest({name: "cannot be changed" for name in unknown})
     try:
-        comment = comments.edit(comment_id, token, body.get("body"))
+        comment = moderation.edit(comment_id, token, body.get("body"))
     except tokens.BadToken as error:
         return _refused(error)
-    status = "published" if comment.status == comments.PUBLISHED else "pending"
+    status = "published" if comment.status == PUBLISHED else "pending"
     return jsonify({"id": comment.id, "status": status, "body": comment.body, "body_html": comment.body_html})
 
 
@@ -137,7 +138,7 @@ def edit(comment_id):
 def remove(comment_id):
     """Delete one's own comment, within 15 minutes of posting it."""
     try:
-        comments.remove_own(comment_id, _token())
+        moderation.remove_own(comment_id, _token())
     except tokens.BadToken as error:
         return _refused(error)
     return "", 204
@@ -154,10 +155,10 @@ def counts():
     keys, errors = {}, {}
     for address in raw:
         try:
-            keys[address] = comments.normalise_page(address)
-        except comments.InvalidComment as error:
+            keys[address] = urls.normalise_page(address)
+        except InvalidComment as error:
             errors[address] = error.errors["page"]
     if errors:
         raise BadRequest({"page": "; ".join(f"{address}: {problem}" for address, problem in errors.items())})
-    found = comments.counts(sorted(set(keys.values())))
+    found = queries.counts(sorted(set(keys.values())))
     return jsonify({address: found[key] for address, key in keys.items()})

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, StringField, TextAreaField
 from wtforms.validators import Length
 
-from .moderation import BODY_MAX, BODY_MIN, LIMITS
+from .limits import BODY_MAX, BODY_MIN, LIMITS
 
 
 class CommentForm(FlaskForm):

@@ -16,12 +16,12 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from ..booking import business
 from ..extensions import db, limiter
 from ..forms import ActionForm
-from ..models import Comment
+from ..models import PUBLISHED, Comment
 from ..settings import public_url
 from ..timezones import utc_now, zone_named
-from . import moderation as comments
-from . import tokens
+from . import checks, moderation, queries, tokens, urls
 from .forms import CommentForm
+from .limits import InvalidComment
 
 bp = Blueprint("comment_pages", __name__)
 
@@ -53,8 +53,8 @@ def _zone():
 
 def _page_or_404(raw: str | None) -> str:
     try:
-        return comments.normalise_page(raw)
-    except comments.InvalidComment as error:
+        return urls.normalise_page(raw)
+    except InvalidComment as error:
         abort(404, f"Comments are not open for this page: the page {error.errors['page']}.")
 
 
@@ -64,15 +64,15 @@ def _thread_page(form: CommentForm, page: str, status: int = 200, notice: str | 
         number = int(request.args.get("p", "1"))
     except ValueError:
         number = 1
-    roots, pages, count = comments.thread(page, newest_first, number)
+    roots, pages, count = queries.thread(page, newest_first, number)
     reply_to = None
-    parent = comments.comment_id(form.parent_id.data or request.args.get("reply"))
+    parent = checks.comment_id(form.parent_id.data or request.args.get("reply"))
     if parent is not None:
         candidate = db.session.get(Comment, parent)
         if (
             candidate is not None
             and candidate.page == page
-            and candidate.status == comments.PUBLISHED
+            and candidate.status == PUBLISHED
             and candidate.deleted_at is None
         ):
             reply_to = candidate
@@ -91,7 +91,7 @@ def _thread_page(form: CommentForm, page: str, status: int = 200, notice: str | 
             notice=notice,
             zone=_zone(),
             carry=_carry,
-            max_depth=comments.MAX_DEPTH,
+            max_depth=moderation.MAX_DEPTH,
         ),
         status,
     )
@@ -127,8 +127,8 @@ def submit():
         "notify": form.notify.data,
     }
     try:
-        comment, _ = comments.post(values, form.form_token.data, form.homepage.data or "")
-    except comments.InvalidComment as invalid:
+        comment, _ = moderation.post(values, form.form_token.data, form.homepage.data or "")
+    except InvalidComment as invalid:
         problems = []
         for name, message in invalid.errors.items():
             if name in ("name", "email", "website", "body"):
@@ -142,7 +142,7 @@ def submit():
         form.form_errors = [str(stale)]
         form.form_token.data = tokens.form_token()
         return _thread_page(form, page, 422)
-    status = "published" if comment.status == comments.PUBLISHED else "pending"
+    status = "published" if comment.status == PUBLISHED else "pending"
     anchor = f"#comment-{comment.id}" if status == "published" else "#comment-form"
     return redirect(url_for("comment_pages.thread", **_carry(page=page, posted=status)) + anchor, 303)
 
@@ -162,12 +162,12 @@ def feed():
     """Return an article's latest comments as an Atom feed (RFC 4287)."""
     page = _page_or_404(request.args.get("page"))
     studio = business.current().studio
-    nodes = [node for node in comments.visible(page) if not node.deleted]
+    nodes = [node for node in queries.visible(page) if not node.deleted]
     nodes.sort(key=lambda node: (node.comment.published_at or node.comment.created_at, node.comment.id), reverse=True)
     atom = ET.Element("feed", xmlns="http://www.w3.org/2005/Atom")
     _text(atom, "id", f"{current_app.config['PUBLIC_URL']}/comments/feed.atom?page={page}")
     _text(atom, "title", f"Comments on {page}")
-    _text(atom, "updated", _atom_time(comments.last_change(page) or utc_now()))
+    _text(atom, "updated", _atom_time(queries.last_change(page) or utc_now()))
     ET.SubElement(atom, "link", rel="self", href=public_url("comment_pages.feed", page=page))
     ET.SubElement(atom, "link", rel="alternate", type="text/html", href=page)
     _text(ET.SubElement(atom, "author"), "name", studio.name)
@@ -219,7 +219,7 @@ def _link_page(find, act, done: str, ask):
 def _moderation(action: str, token: str, done: str):
     return _link_page(
         lambda: tokens.linked_comment(action, token),
-        lambda comment: comments.moderate([comment.id], action, link=True),
+        lambda comment: moderation.moderate([comment.id], action, link=True),
         done,
         lambda comment, form: render_template(
             "comments/moderate.html", comment=comment, action=action, form=form, zone=_zone()
@@ -244,7 +244,7 @@ def unsubscribe(token):
     """Stop reply notifications for the commenter a link names (GET asks, POST does)."""
     return _link_page(
         lambda: tokens.unsign("unsubscribe", token),
-        lambda _data: comments.unsubscribe(token),
+        lambda _data: moderation.unsubscribe(token),
         "You will get no more emails about replies to your comments.",
         lambda _data, form: render_template("comments/unsubscribe.html", form=form),
     )

@@ -7,7 +7,7 @@ nothing.  Each imported comment keeps where it came from in ``source``
 ("wordpress:<site>:<comment id>"); running the import again adds only what is
 new.  No email is sent: these conversations happened long ago.
 
-A comment is held to the rules of one posted here (comments/moderation.py): the
+A comment is held to the rules of one posted here (comments/checks.py): the
 same length limits, no control characters in its name, email or website
 (they are removed from its text, as from a typed one), and a date that can
 be real.  A comment that breaks them is refused and reported, not imported;
@@ -34,7 +34,8 @@ from ..extensions import begin_writing, db
 from ..models import PENDING, PUBLISHED, SPAM, Comment
 from ..settings import origin_of
 from ..timezones import utc_now, zone_named
-from . import moderation as comments
+from . import checks, moderation, render, urls
+from .limits import InvalidComment
 
 # The wp: namespace names the WXR version; excerpt: lives under it ("http://wordpress.org/export/1.2/excerpt/").
 EXPORT_NAMESPACE = re.compile(r"http://wordpress\.org/export/[0-9.]+/")
@@ -219,8 +220,8 @@ def _import_item(item: Element, wp: str, counts: dict, refused: set[str], zone) 
         return
     link = (item.findtext("link") or "").strip()
     try:
-        page = comments.normalise_page(link)
-    except comments.InvalidComment:
+        page = urls.normalise_page(link)
+    except InvalidComment:
         counts["skipped_pages"] += 1
         refused.add(origin_of(link) or link[:200] or "(a post without a link)")
         return
@@ -337,8 +338,8 @@ def _comment(comment: WordPressComment, page: str, source: str, zone) -> Comment
     """Return the comment to store, without its place in the thread; raise Refused if it breaks the comment rules."""
     created = _created(comment, zone)
     try:
-        body = comments.clean_body(comment.content)
-    except comments.InvalidComment as invalid:
+        body = checks.clean_body(comment.content)
+    except InvalidComment as invalid:
         raise Refused(f"its text {invalid.errors['body']}") from None
     status = STATUSES.get(comment.approved, PENDING)
     reason = REASONS.get(status)
@@ -363,7 +364,7 @@ def _comment(comment: WordPressComment, page: str, source: str, zone) -> Comment
 def _checked(name: str, value: str) -> str:
     """Return a trimmed name, email or website; raise Refused where a comment posted here would be refused."""
     value = value.strip()
-    problem = comments.line_problem(name, value)
+    problem = checks.line_problem(name, value)
     if problem:
         raise Refused(f"its {name} {problem}")
     return value
@@ -371,7 +372,7 @@ def _checked(name: str, value: str) -> str:
 
 def _author(name: str) -> str:
     # WordPress may let readers leave their name out: they are shown as "Anonymous".
-    return " ".join(_checked("name", name).split()) or comments.ANONYMOUS
+    return " ".join(_checked("name", name).split()) or moderation.ANONYMOUS
 
 
 def _email(address: str) -> str | None:
@@ -399,7 +400,7 @@ def comment_html(content: str) -> str:
     if not PARAGRAPH.search(text):
         parts = [part.strip("\n") for part in re.split(r"\n[ \t]*\n", text)]
         text = "".join("<p>" + part.replace("\n", "<br>\n") + "</p>\n" for part in parts if part.strip())
-    return comments.clean_html(text)
+    return render.clean_html(text)
 
 
 # -- Threads ------------------------------------------------------------------------------------------------------
@@ -436,8 +437,8 @@ def attach(parents: Mapping[int, int | None], kept: set[int]) -> dict[int, int |
 def thread_position(answered: int | None, parents: Mapping[int, int | None]) -> tuple[int | None, int | None]:
     """Return (the comment a reply is shown under, the comment it answers), given every comment's parent.
 
-    Like a reply posted here (comments.post): replies are shown at most
-    comments.MAX_DEPTH deep; a reply to a comment at that depth is shown
+    Like a reply posted here (moderation.post): replies are shown at most
+    moderation.MAX_DEPTH deep; a reply to a comment at that depth is shown
     beside it, under their ancestor one level up, and still answers it.
     """
     if answered is None:
@@ -446,11 +447,11 @@ def thread_position(answered: int | None, parents: Mapping[int, int | None]) -> 
     while parents.get(ancestors[-1]) is not None:
         ancestors.append(parents[ancestors[-1]])
     # ancestors[-1] is on the article (depth 0); the reply would sit at depth len(ancestors).
-    if len(ancestors) <= comments.MAX_DEPTH:
+    if len(ancestors) <= moderation.MAX_DEPTH:
         return answered, answered
-    if comments.MAX_DEPTH == 0:
+    if moderation.MAX_DEPTH == 0:
         return None, answered
-    return ancestors[len(ancestors) - comments.MAX_DEPTH], answered
+    return ancestors[len(ancestors) - moderation.MAX_DEPTH], answered
 
 
 def _parents_first(kept: set[int], parents: Mapping[int, int | None], created: Mapping[int, datetime]) -> list[int]:
