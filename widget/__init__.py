@@ -15,6 +15,7 @@ def create_app(test_config=None):
 
     from . import cache, cli, errors, outbox, pages, settings, signals
     from . import mail as email
+    from .admin import google as admin_google
     from .admin import views as admin
     from .booking import api, calendar_sync, emails, manage
     from .booking import views as book
@@ -62,6 +63,6 @@ def create_app(test_config=None):
     app.register_blueprint(comment_pages.bp)
     app.register_blueprint(comment_api.bp)
     app.register_blueprint(admin.bp)
-    app.register_blueprint(admin.oauth_bp)
+    app.register_blueprint(admin_google.oauth_bp)
     cli.init_app(app)
     return app
