@@ -25,6 +25,19 @@ def zone_named(name: str) -> ZoneInfo:
         raise ValueError(f"{name!r} is not an IANA time zone name") from None
 
 
+def viewer_zone(asked: str | None, fallback: str) -> tuple[str, ZoneInfo, str | None]:
+    """Return (name, zone) of the zone a viewer asked for, else of ``fallback``, and the asked name if it is unknown.
+
+    Pages carry the viewer's zone in their ``tz`` value; an empty one means
+    ``fallback`` (the studio's zone, or the zone a booking was made in).
+    """
+    name = asked or fallback
+    try:
+        return name, zone_named(name), None
+    except ValueError:
+        return fallback, zone_named(fallback), name
+
+
 @lru_cache(maxsize=1)
 def zone_names() -> list[str]:
     """Return the IANA zone names people pick from, sorted."""

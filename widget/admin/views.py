@@ -223,10 +223,8 @@ def comment_list():
         abort(404)
     tallies = queries.status_counts()
     last_page = max(1, -(-tallies[status] // queries.LISTED_PER_PAGE))
-    try:
-        number = int(request.args.get("p", "1"))
-    except ValueError:  # not a number, or more digits than Python converts
-        number = 1
+    # Not a number, or more digits than Python converts: the first page.
+    number = request.args.get("p", 1, type=int)
     # A page past the end would be empty, and a huge one overflows the database's integers.
     if not 1 <= number <= last_page:
         number = 1

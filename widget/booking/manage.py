@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, redirect, request, url_for
 
-from ..timezones import days_range, parse_instant, utc_now, zone_named
+from ..timezones import days_range, parse_instant, utc_now, viewer_zone
 from . import bookings, business, links
 from .forms import CancelForm, RescheduleForm
 from .views import booking_page, query_day
@@ -25,13 +25,6 @@ def _booking(token):
     if booking is None:
         abort(404, "This booking link is not valid. Please check it was copied whole, or call us.")
     return booking
-
-
-def _zone(booking):
-    try:
-        return zone_named(request.values.get("tz") or booking.client_timezone)
-    except ValueError:
-        return zone_named(booking.client_timezone)
 
 
 @bp.get("/<token>")
@@ -80,7 +73,7 @@ def cancel(token):
 
 
 def _reschedule_page(token, booking, status=200, form=None, taken=None, problem=None):
-    zone = _zone(booking)
+    _, zone, _ = viewer_zone(request.values.get("tz"), booking.client_timezone)
     service = business.current().services[booking.service_id]
     today = utc_now().astimezone(zone).date()
     try:

@@ -17,7 +17,7 @@ from flask_limiter.errors import RateLimitExceeded
 from .. import calendars
 from ..errors import wants_json
 from ..extensions import limiter
-from ..timezones import day_start, days_range, parse_day, parse_instant, utc_now, zone_named
+from ..timezones import day_start, days_range, parse_day, parse_instant, utc_now, viewer_zone, zone_named
 from . import availability, bookings, business, links
 from .forms import DetailsForm
 
@@ -50,12 +50,9 @@ def _paused(_error: calendars.CalendarUnavailable):
 
 def _zone():
     """Return (zone name, zone, problem) for the visitor's chosen time zone."""
-    studio_zone = business.current().studio.timezone
-    name = request.values.get("tz") or studio_zone
-    try:
-        return name, zone_named(name), None
-    except ValueError:
-        return studio_zone, zone_named(studio_zone), f"We don't know the time zone {name!r}; times are in studio time."
+    name, zone, unknown = viewer_zone(request.values.get("tz"), business.current().studio.timezone)
+    problem = f"We don't know the time zone {unknown!r}; times are in studio time." if unknown else None
+    return name, zone, problem
 
 
 def _carry(**changes) -> dict:

@@ -95,15 +95,14 @@ def counts(pages: list[str]) -> dict[str, int]:
 
 def listing(status: str, number: int = 1, per_page: int = LISTED_PER_PAGE) -> tuple[list[Comment], int]:
     """Return one page of the comments with a status, newest first, and the total, for the admin."""
-    total = db.session.scalar(select(func.count(Comment.id)).where(Comment.status == status)) or 0
-    comments = db.session.scalars(
-        select(Comment)
-        .where(Comment.status == status)
-        .order_by(Comment.created_at.desc(), Comment.id.desc())
-        .offset((max(number, 1) - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return list(comments), total
+    found = db.paginate(
+        select(Comment).where(Comment.status == status).order_by(Comment.created_at.desc(), Comment.id.desc()),
+        page=max(number, 1),
+        per_page=per_page,
+        max_per_page=per_page,
+        error_out=False,
+    )
+    return list(found.items), found.total or 0
 
 
 def status_counts() -> dict[str, int]:

@@ -18,7 +18,7 @@ from ..extensions import db, limiter
 from ..forms import ActionForm
 from ..models import PUBLISHED, Comment
 from ..settings import public_url
-from ..timezones import utc_now, zone_named
+from ..timezones import utc_now, viewer_zone
 from . import checks, moderation, queries, tokens, urls
 from .forms import CommentForm
 from .limits import InvalidComment
@@ -45,10 +45,7 @@ def _carry(**changes) -> dict:
 
 
 def _zone():
-    try:
-        return zone_named(request.values.get("tz") or business.current().studio.timezone)
-    except ValueError:
-        return zone_named(business.current().studio.timezone)
+    return viewer_zone(request.values.get("tz"), business.current().studio.timezone)[1]
 
 
 def _page_or_404(raw: str | None) -> str:
@@ -60,10 +57,7 @@ def _page_or_404(raw: str | None) -> str:
 
 def _thread_page(form: CommentForm, page: str, status: int = 200, notice: str | None = None):
     newest_first = request.values.get("order") == "newest"
-    try:
-        number = int(request.args.get("p", "1"))
-    except ValueError:
-        number = 1
+    number = request.args.get("p", 1, type=int)
     roots, pages, count = queries.thread(page, newest_first, number)
     reply_to = None
     parent = checks.comment_id(form.parent_id.data or request.args.get("reply"))
