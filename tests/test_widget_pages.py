@@ -199,3 +199,11 @@ def test_public_pages_run_only_their_own_scripts(client, path):
     assert directives["script-src"] == "'self'"
     assert directives["default-src"] == "'none'" and directives["base-uri"] == "'none'"
     assert "unsafe-inline" not in directives["script-src"] and "unsafe-eval" not in policy
+
+
+def test_optional_notes_field_is_not_marked_required(client):
+    """A boolean attribute holding "None" still counts: the optional notes field must carry no required at all."""
+    notes = re.search(r"<textarea[^>]*>", _details_page(client).text).group()
+    assert 'id="notes"' in notes
+    assert "required" not in notes
+    assert "autocomplete" not in notes
