@@ -3,6 +3,7 @@
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 BASE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -37,8 +38,6 @@ def create_app(test_config=None):
     settings.check(app)
     if app.config["TRUSTED_PROXIES"]:
         # Behind a proxy every request comes from the proxy: per-address rate limits need the client's address.
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.extensions["business"] = load_business(app.config["BUSINESS_CONFIG"])

@@ -46,6 +46,7 @@ class _Redis:
     """Entries in Redis, shared by every process."""
 
     def __init__(self, url: str):
+        # Deferred: the client library is loaded only when REDIS_URL is set.
         import redis
 
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)

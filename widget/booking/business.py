@@ -13,6 +13,8 @@ from datetime import date, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask import current_app
+
 from ..timezones import zone_named
 from .availability import Rules, Service, Window
 
@@ -232,6 +234,4 @@ def load_business(path: str) -> Business:
 
 def current() -> Business:
     """Return the business rules of the running app."""
-    from flask import current_app
-
     return current_app.extensions["business"]
