@@ -6,6 +6,7 @@ route the app serves, and describe what those routes really answer.
 
 from __future__ import annotations
 
+from .models import BOOKING_LIMITS, COMMENT_BODY_MAX, COMMENT_BODY_MIN, COMMENT_LIMITS
 from .timezones import CLIENT_YEARS
 
 RFC3339 = {"type": "string", "format": "date-time", "examples": ["2026-12-01T09:00:00-07:00"]}
@@ -61,10 +62,10 @@ SCHEMAS = {
         "properties": {
             "service": SERVICE_ID,
             "start": {**RFC3339, "description": "One of the slots /api/slots offers."},
-            "name": {"type": "string", "maxLength": 100},
-            "email": {"type": "string", "format": "email", "maxLength": 254},
-            "phone": {"type": "string", "maxLength": 32},
-            "notes": {"type": "string", "maxLength": 2000},
+            "name": {"type": "string", "maxLength": BOOKING_LIMITS["name"]},
+            "email": {"type": "string", "format": "email", "maxLength": BOOKING_LIMITS["email"]},
+            "phone": {"type": "string", "maxLength": BOOKING_LIMITS["phone"]},
+            "notes": {"type": "string", "maxLength": BOOKING_LIMITS["notes"]},
             "timezone": {"type": "string", "description": "IANA zone the client sees times in."},
         },
     },
@@ -348,7 +349,7 @@ PATHS = {
 
 PAGE = _query(
     "page",
-    {"type": "string", "format": "uri", "maxLength": 2048},
+    {"type": "string", "format": "uri", "maxLength": COMMENT_LIMITS["page"]},
     "The article's address; its origin must be one of EMBED_ALLOWED_ORIGINS. Query and fragment are ignored.",
     required=True,
 )
@@ -417,11 +418,25 @@ COMMENT_SCHEMAS = {
         "required": ["page", "name", "email", "body"],
         "additionalProperties": False,
         "properties": {
-            "page": {"type": "string", "format": "uri", "maxLength": 2048},
-            "name": {"type": "string", "maxLength": 100},
-            "email": {"type": "string", "format": "email", "maxLength": 254, "description": "Never published."},
-            "website": {"type": ["string", "null"], "maxLength": 500, "description": "http(s) only."},
-            "body": {"type": "string", "minLength": 2, "maxLength": 10000, "description": "Plain text."},
+            "page": {"type": "string", "format": "uri", "maxLength": COMMENT_LIMITS["page"]},
+            "name": {"type": "string", "maxLength": COMMENT_LIMITS["name"]},
+            "email": {
+                "type": "string",
+                "format": "email",
+                "maxLength": COMMENT_LIMITS["email"],
+                "description": "Never published.",
+            },
+            "website": {
+                "type": ["string", "null"],
+                "maxLength": COMMENT_LIMITS["website"],
+                "description": "http(s) only.",
+            },
+            "body": {
+                "type": "string",
+                "minLength": COMMENT_BODY_MIN,
+                "maxLength": COMMENT_BODY_MAX,
+                "description": "Plain text.",
+            },
             "parent_id": {"type": ["integer", "null"], "description": "The comment answered."},
             "notify": {"type": "boolean", "description": "Email me when someone replies (after approval)."},
             "form_token": {
@@ -502,7 +517,9 @@ COMMENT_PATHS = {
                             "type": "object",
                             "required": ["body"],
                             "additionalProperties": False,
-                            "properties": {"body": {"type": "string", "minLength": 2, "maxLength": 10000}},
+                            "properties": {
+                                "body": {"type": "string", "minLength": COMMENT_BODY_MIN, "maxLength": COMMENT_BODY_MAX}
+                            },
                         }
                     }
                 },

@@ -30,14 +30,24 @@ from sqlalchemy import delete, func, inspect, select
 
 from .. import outbox
 from ..extensions import begin_writing, db
-from ..models import PENDING, PUBLISHED, SPAM, Comment, OutboxMessage
+from ..models import (
+    COMMENT_BODY_MAX,
+    COMMENT_BODY_MIN,
+    COMMENT_LIMITS,
+    PENDING,
+    PUBLISHED,
+    SPAM,
+    Comment,
+    OutboxMessage,
+)
 from ..timezones import utc_now
 from . import emails
 from .tokens import EDIT_WINDOW, GONE, BadToken, check_link, comment_for, comment_named, edit_token, form_age, unsign
 
 STATUSES = (PENDING, PUBLISHED, SPAM)
-LIMITS = {"name": 100, "email": 254, "website": 500, "page": 2048}
-BODY_MIN, BODY_MAX = 2, 10_000
+# The limits live with the columns they size (models.py); the form and the API's schema read them too.
+LIMITS = COMMENT_LIMITS
+BODY_MIN, BODY_MAX = COMMENT_BODY_MIN, COMMENT_BODY_MAX
 # Replies nest this deep (0 is a comment on the article); deeper replies join the deepest level.
 MAX_DEPTH = 2
 # A comment with this many links or more waits for the therapist.
