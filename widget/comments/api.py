@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from ..errors import BadRequest, field_errors, json_body
+from ..errors import ApiError, json_body
 from ..timezones import rfc3339, zone_named
 from . import moderation as comments
 from . import tokens
@@ -20,14 +20,9 @@ MAX_COUNTED_PAGES = 100
 UTC = zone_named("UTC")
 
 
-@bp.errorhandler(BadRequest)
-def _bad_request(error: BadRequest):
-    return field_errors(error.errors, error.status)
-
-
 @bp.errorhandler(comments.InvalidComment)
 def _invalid(error: comments.InvalidComment):
-    return field_errors(error.errors, 409 if isinstance(error, comments.DuplicateComment) else 422)
+    return ApiError(409 if isinstance(error, comments.DuplicateComment) else 422, error.errors).response()
 
 
 def comment_json(node: comments.Node) -> dict:
@@ -49,7 +44,7 @@ def _page(raw) -> str:
     try:
         return comments.normalise_page(raw)
     except comments.InvalidComment as error:
-        raise BadRequest(error.errors) from None
+        raise ApiError(422, error.errors) from None
 
 
 @bp.get("")
@@ -58,7 +53,7 @@ def thread():
     page = _page(request.args.get("page"))
     order = request.args.get("order", "oldest")
     if order not in ("oldest", "newest"):
-        raise BadRequest({"order": "must be oldest or newest"})
+        raise ApiError(422, {"order": "must be oldest or newest"})
     nodes = comments.visible(page)
     if order == "newest":
         nodes.sort(key=lambda node: (node.comment.created_at, node.comment.id), reverse=True)
@@ -78,16 +73,16 @@ def create():
     body = json_body()
     unknown = sorted(set(body) - POST_FIELDS)
     if unknown:
-        raise BadRequest({name: "is not a field of a comment" for name in unknown})
+        raise ApiError(422, {name: "is not a field of a comment" for name in unknown})
     token, honeypot = body.get("form_token"), body.get("homepage") or ""
     if not isinstance(token, (str, type(None))):
-        raise BadRequest({"form_token": "must be text"})
+        raise ApiError(422, {"form_token": "must be text"})
     if not isinstance(honeypot, str):
-        raise BadRequest({"homepage": "must be text"})
+        raise ApiError(422, {"homepage": "must be text"})
     try:
         comment, edit_token = comments.post(body, token, honeypot)
     except tokens.BadToken as stale:
-        raise BadRequest({"form_token": str(stale)}) from None
+        raise ApiError(422, {"form_token": str(stale)}) from None
     # Spam is answered exactly like a held comment: the robot learns nothing.
     status = "published" if comment.status == comments.PUBLISHED else "pending"
     return jsonify(
@@ -107,12 +102,12 @@ def create():
 def _token() -> str:
     token = request.headers.get(TOKEN_HEADER, "")
     if not token:
-        raise BadRequest({"token": f"is required: send the edit token in the {TOKEN_HEADER} header"}, 401)
+        raise ApiError(401, {"token": f"is required: send the edit token in the {TOKEN_HEADER} header"})
     return token
 
 
-def _refused(error: tokens.BadToken):
-    return field_errors({"token": str(error)}, 403)
+def _refused(error: tokens.BadToken) -> ApiError:
+    return ApiError(403, {"token": str(error)})
 
 
 @bp.patch("/<int:comment_id>")
@@ -123,11 +118,11 @@ def edit(comment_id):
     body = json_body()
     unknown = sorted(set(body) - EDIT_FIELDS)
     if unknown:
-        raise BadRequest({name: "cannot be changed" for name in unknown})
+        raise ApiError(422, {name: "cannot be changed" for name in unknown})
     try:
         comment = comments.edit(comment_id, token, body.get("body"))
     except tokens.BadToken as error:
-        return _refused(error)
+        raise _refused(error) from None
     status = "published" if comment.status == comments.PUBLISHED else "pending"
     return jsonify({"id": comment.id, "status": status, "body": comment.body, "body_html": comment.body_html})
 
@@ -139,7 +134,7 @@ def remove(comment_id):
     try:
         comments.remove_own(comment_id, _token())
     except tokens.BadToken as error:
-        return _refused(error)
+        raise _refused(error) from None
     return "", 204
 
 
@@ -148,9 +143,9 @@ def counts():
     """Count the published comments of many articles in one call: ``?page=A&page=B``."""
     raw = request.args.getlist("page")
     if not raw:
-        raise BadRequest({"page": "is required: one or more article addresses"})
+        raise ApiError(422, {"page": "is required: one or more article addresses"})
     if len(raw) > MAX_COUNTED_PAGES:
-        raise BadRequest({"page": f"at most {MAX_COUNTED_PAGES} pages per call"})
+        raise ApiError(422, {"page": f"at most {MAX_COUNTED_PAGES} pages per call"})
     keys, errors = {}, {}
     for address in raw:
         try:
@@ -158,6 +153,6 @@ def counts():
         except comments.InvalidComment as error:
             errors[address] = error.errors["page"]
     if errors:
-        raise BadRequest({"page": "; ".join(f"{address}: {problem}" for address, problem in errors.items())})
+        raise ApiError(422, {"page": "; ".join(f"{address}: {problem}" for address, problem in errors.items())})
     found = comments.counts(sorted(set(keys.values())))
     return jsonify({address: found[key] for address, key in keys.items()})
