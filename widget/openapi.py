@@ -1,7 +1,8 @@
-"""The OpenAPI 3.1 document of every public endpoint, served at /api/openapi.json.
+"""The OpenAPI 3.1 document of the JSON API (/api/...) and /healthz, served at /api/openapi.json.
 
-tests/test_openapi.py keeps it true: the document must validate, list every
-route the app serves, and describe what those routes really answer.
+The HTML pages, the admin and the loader script are not an API and are left
+out.  tests/test_openapi.py keeps it true: the document must validate, list
+every API route the app serves, and describe what those routes really answer.
 """
 
 from __future__ import annotations
@@ -22,10 +23,6 @@ def _json(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _html(description: str) -> dict:
-    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
-
-
 def _errors(description: str) -> dict:
     return _json(_ref("FieldErrors"), description)
 
@@ -33,8 +30,6 @@ def _errors(description: str) -> dict:
 def _query(name: str, schema: dict, description: str, required: bool = False) -> dict:
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
-
-TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
 
 SCHEMAS = {
     "Service": {
@@ -231,119 +226,6 @@ PATHS = {
             },
         }
     },
-    "/embed.js": {
-        "get": {
-            "summary": "The loader script host sites include.",
-            "responses": {
-                "200": {"description": "JavaScript.", "content": {"text/javascript": {"schema": {"type": "string"}}}}
-            },
-        }
-    },
-    "/": {"get": {"summary": "A sample article page with the widget embedded.", "responses": {"200": _html("Page.")}}},
-    "/book": {
-        "get": {
-            "summary": "The booking widget page (the iframe); the query says which step to show.",
-            "parameters": [
-                _query("service", SERVICE_ID, "Service id (skips choosing one)."),
-                _query("name", {"type": "string"}, "Prefill: client name."),
-                _query("email", {"type": "string"}, "Prefill: client email."),
-                _query("phone", {"type": "string"}, "Prefill: client phone."),
-                _query("tz", {"type": "string"}, "IANA zone to show times in (default: the studio's)."),
-                _query("date", DAY, "Show the free times of this day."),
-                _query("from", DAY, "Show days starting from this one."),
-                _query("start", RFC3339, "Show the details form for this time."),
-            ],
-            "responses": {
-                "200": _html("The step."),
-                "409": _html("That time was taken; nearby times are offered."),
-                "422": _html(
-                    "That time cannot be booked (nearby times are offered), or a day or time in the query is not"
-                    f" valid or not within {CLIENT_YEARS} years of today (the page says which)."
-                ),
-                "503": _html("Online booking is paused: the page gives the phone number."),
-            },
-        },
-        "post": {
-            "summary": "Submit the details form (HTML form, with its token).",
-            "requestBody": {
-                "required": True,
-                "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
-            },
-            "responses": {
-                "303": {"description": "Booked: see the confirmation page."},
-                "400": _html("The form names no service or time."),
-                "409": _html("The time is no longer free; nearby times are offered."),
-                "422": _html("A field is wrong; the form says which."),
-                "429": _html("Too many bookings from this address, or for this email or phone: call instead."),
-            },
-        },
-    },
-    "/book/done/{token}": {
-        "get": {
-            "summary": "The confirmation of a booking just made.",
-            "parameters": [TOKEN],
-            "responses": {"200": _html("Confirmation."), "404": _html("The link is not valid.")},
-        }
-    },
-    "/manage/{token}": {
-        "get": {
-            "summary": "The client's page for one booking: what it is, cancel, reschedule.",
-            "parameters": [
-                TOKEN,
-                _query("done", {"type": "string", "enum": ["cancelled", "moved"]}, "What just happened."),
-            ],
-            "responses": {"200": _html("The booking."), "404": _html("The link is not valid.")},
-        }
-    },
-    "/manage/{token}/cancel": {
-        "post": {
-            "summary": "Cancel the booking (HTML form, with its token), until the cut-off.",
-            "parameters": [TOKEN],
-            "requestBody": {
-                "required": True,
-                "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
-            },
-            "responses": {
-                "303": {"description": "Cancelled: back to the booking page."},
-                "404": _html("The link is not valid."),
-                "409": _html("Too late to cancel online; the page says whom to call."),
-                "422": _html("The form's token is missing or expired."),
-            },
-        }
-    },
-    "/manage/{token}/reschedule": {
-        "get": {
-            "summary": "The free times the booking could move to.",
-            "parameters": [
-                TOKEN,
-                _query("date", DAY, "Show the free times of this day."),
-                _query("from", DAY, "Show days starting from this one."),
-                _query("tz", {"type": "string"}, "IANA zone to show times in (default: the client's)."),
-            ],
-            "responses": {
-                "200": _html("Days and times."),
-                "404": _html("The link is not valid."),
-                "409": _html("Too late to move online."),
-                "422": _html(
-                    f"A day in the query is not valid or not within {CLIENT_YEARS} years of today (it says which)."
-                ),
-            },
-        },
-        "post": {
-            "summary": "Move the booking to the chosen start (HTML form with `start`), in one step.",
-            "parameters": [TOKEN],
-            "requestBody": {
-                "required": True,
-                "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
-            },
-            "responses": {
-                "303": {"description": "Moved: back to the booking page."},
-                "404": _html("The link is not valid."),
-                "409": _html("The time is no longer free (nearby times offered), or it is too late to move."),
-                "422": _html("No valid time chosen, or the form's token is missing or expired."),
-            },
-        },
-    },
 }
 
 
@@ -363,29 +245,6 @@ EDIT_TOKEN = {
     "schema": {"type": "string"},
     "description": "The edit_token the POST returned; valid for 15 minutes.",
 }
-LINK_TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _link_page(summary: str) -> dict:
-    """Describe a page reached from a link in an email: GET asks, POST does."""
-    return {
-        "get": {
-            "summary": summary + " (asks first: mail scanners follow links).",
-            "parameters": [LINK_TOKEN],
-            "responses": {"200": _html("Confirmation page."), "410": _html("The link is forged, expired or used up.")},
-        },
-        "post": {
-            "summary": summary + ".",
-            "parameters": [LINK_TOKEN],
-            "responses": {
-                "200": _html("Done."),
-                "400": _html("The confirmation form's token was missing or expired."),
-                "410": _html("The link is forged, expired or used up."),
-            },
-        },
-    }
-
-
 COMMENT_SCHEMAS = {
     "Comment": {
         "type": "object",
@@ -566,142 +425,12 @@ COMMENT_PATHS = {
             },
         }
     },
-    "/comments": {
-        "get": {
-            "summary": "The comments iframe page: the thread and the form; works without JavaScript.",
-            "parameters": [
-                PAGE,
-                _query("order", {"type": "string", "enum": ["oldest", "newest"]}, "Default: oldest first."),
-                _query("p", {"type": "integer", "minimum": 1}, "Which 50 comments (with their replies)."),
-                _query("reply", {"type": "integer"}, "Show the form as a reply to this comment."),
-                _query("posted", {"type": "string", "enum": ["published", "pending"]}, "Say thank you."),
-                _query("tz", {"type": "string"}, "IANA zone to show dates in."),
-                _query("embed", {"type": "string"}, "The host page's origin (set by embed.js)."),
-                _query("accent", {"type": "string"}, "Accent colour, #rgb or #rrggbb."),
-            ],
-            "responses": {
-                "200": _html("The page."),
-                "404": _html("Comments are not open for that page."),
-            },
-        },
-        "post": {
-            "summary": "Post a comment from the HTML form (without JavaScript).",
-            "requestBody": {
-                "required": True,
-                "content": {"application/x-www-form-urlencoded": {"schema": _ref("CommentRequest")}},
-            },
-            "responses": {
-                "303": {"description": "Stored: back to the thread, which says thank you."},
-                "404": _html("Comments are not open for that page."),
-                "413": _html("The form is too large."),
-                "422": _html("A field is wrong; the form says which, keeping what was typed."),
-                "429": _html("Too many comments from this address."),
-            },
-        },
-    },
-    "/comments/feed.atom": {
-        "get": {
-            "summary": "An article's latest 50 comments as an Atom feed.",
-            "parameters": [PAGE],
-            "responses": {
-                "200": {
-                    "description": "Atom (RFC 4287).",
-                    "content": {"application/atom+xml": {"schema": {"type": "string"}}},
-                },
-                "404": _html("Comments are not open for that page."),
-            },
-        }
-    },
-    "/comments/approve/{token}": _link_page("Publish a held comment (the link in the therapist's email)"),
-    "/comments/delete/{token}": _link_page("Delete a comment (the link in the therapist's email)"),
-    "/comments/unsubscribe/{token}": _link_page("Stop emails about replies (the link in those emails)"),
 }
-
-
-def _admin_paths() -> dict:
-    """Describe the admin pages: HTML for the therapist, behind a sign-in."""
-    redirect = {"302": {"description": "Not signed in: to the sign-in page, or back to the agenda."}}
-    return {
-        "/admin": {"get": {"summary": "The agenda.", "responses": {"200": _html("Agenda."), **redirect}}},
-        "/admin/login": {
-            "get": {"summary": "The sign-in form.", "responses": {"200": _html("Form.")}},
-            "post": {
-                "summary": "Sign in.",
-                "responses": {
-                    "200": _html("The form again: its token had expired."),
-                    "302": {"description": "Signed in."},
-                    "401": _html("Wrong password."),
-                    "429": _html("Too many attempts."),
-                },
-            },
-        },
-        "/admin/logout": {"post": {"summary": "Sign out.", "responses": redirect}},
-        "/admin/block": {"post": {"summary": "Block time on the local calendar.", "responses": redirect}},
-        "/admin/block/{event_id}/delete": {
-            "post": {
-                "summary": "Remove blocked time.",
-                "parameters": [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": redirect,
-            }
-        },
-        "/admin/google": {
-            "get": {
-                "summary": "The Google Calendar connection and the choice of calendars.",
-                "responses": {"200": _html("Page."), **redirect},
-            }
-        },
-        "/admin/google/connect": {
-            "post": {"summary": "Start connecting: to Google's consent page.", "responses": redirect}
-        },
-        "/admin/google/calendars": {
-            "post": {"summary": "Choose the busy calendars and the booking calendar.", "responses": redirect}
-        },
-        "/admin/google/disconnect": {"post": {"summary": "Revoke and forget the connection.", "responses": redirect}},
-        "/oauth2callback": {
-            "get": {
-                "summary": "Google's redirect after consent (state checked once; PKCE).",
-                "parameters": [
-                    _query("state", {"type": "string"}, "The state this service sent."),
-                    _query("code", {"type": "string"}, "The authorisation code."),
-                    _query("error", {"type": "string"}, "Set when consent was denied."),
-                ],
-                "responses": {**redirect, "404": _html("Google Calendar is not enabled.")},
-            }
-        },
-        "/admin/outbox/{row_id}/retry": {
-            "post": {
-                "summary": "Send a failed message once more.",
-                "parameters": [{"name": "row_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "responses": {**redirect, "404": _html(NOT_A_NUMBER)},
-            }
-        },
-        "/admin/comments": {
-            "get": {
-                "summary": "Comments by status (pending, published, spam), newest first.",
-                "parameters": [
-                    _query("status", {"type": "string", "enum": ["pending", "published", "spam"]}, "Default: pending."),
-                    _query("p", {"type": "integer", "minimum": 1}, "Which 50."),
-                ],
-                "responses": {"200": _html("The list."), "404": _html("No such status."), **redirect},
-            },
-            "post": {
-                "summary": "Approve, delete or mark as spam the ticked comments (fields ids, action).",
-                "responses": redirect,
-            },
-        },
-        "/admin/bookings/{booking_id}/cancel": {
-            "post": {
-                "summary": "Cancel a booking.",
-                "parameters": [{"name": "booking_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": redirect,
-            }
-        },
-    }
 
 
 def document() -> dict:
     """Return the OpenAPI document."""
-    paths = {**PATHS, **COMMENT_PATHS, **_admin_paths()}
+    paths = {**PATHS, **COMMENT_PATHS}
     return {
         "openapi": "3.1.0",
         "info": {
