@@ -402,3 +402,102 @@ def test_documented_api_status_is_real(comment_app, comment_client, comment_spec
         check_status(comment_spec, path, method, response)
     else:
         check_response(comment_spec, path, method, response)
+
+
+# --- The request schemas are the API's own: same fields, same required ones, same limits ---------------------------
+
+
+def _request_schema(spec: dict, path: str, method: str) -> dict:
+    """Return the request body's schema, its $ref followed."""
+    schema = spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    return spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+
+
+def _limits(schema: dict) -> dict[str, tuple[int | None, int]]:
+    """Return each string field's (minLength, maxLength), from the field or its string branch."""
+    found = {}
+    for name, field in schema["properties"].items():
+        for branch in [field, *field.get("anyOf", [])]:
+            if "maxLength" in branch:
+                found[name] = (branch.get("minLength"), branch["maxLength"])
+    return found
+
+
+def _without_commas(errors: dict) -> dict:
+    return {field: message.replace(",", "") for field, message in errors.items()}
+
+
+def test_booking_api_accepts_exactly_the_fields_the_schema_declares(client, spec):
+    schema = _request_schema(spec, "/api/bookings", "post")
+    errors = client.post("/api/bookings", json={}).get_json()["errors"]
+    assert {field for field, message in errors.items() if message == "is required"} == set(schema["required"])
+
+    declared = {field: "x" for field in schema["properties"]}
+    errors = client.post("/api/bookings", json={**declared, "nickname": "x"}).get_json()["errors"]
+    assert {field for field, message in errors.items() if message == "is not a field of a booking"} == {"nickname"}
+
+
+@pytest.mark.parametrize("field", ["name", "email", "phone", "notes"])
+def test_booking_schema_limits_are_the_limits_enforced(client, spec, field):
+    """One character over the schema's maxLength is refused with that limit; at the limit, length is no problem."""
+    limits = _limits(_request_schema(spec, "/api/bookings", "post"))
+    assert set(limits) == {"name", "email", "phone", "notes"}
+    _, longest = limits[field]
+    # Without a start nothing is booked: the answer only checks the fields.
+    body = {"service": "massage-60", **CLIENT}
+    over = client.post("/api/bookings", json={**body, field: "a" * (longest + 1)})
+    assert over.status_code == 422
+    assert over.get_json()["errors"][field] == f"must be at most {longest} characters"
+    at = client.post("/api/bookings", json={**body, field: "a" * longest})
+    assert "must be at most" not in at.get_json()["errors"].get(field, "")
+
+
+def test_comment_api_accepts_exactly_the_fields_the_schema_declares(comment_client, comment_spec):
+    schema = _request_schema(comment_spec, "/api/comments", "post")
+    # Each required field, missing, is named (a missing text is "not text", the others "required").
+    assert set(comment_client.post("/api/comments", json={}).get_json()["errors"]) == set(schema["required"])
+
+    everything = {field: None for field in schema["properties"]}
+    errors = comment_client.post("/api/comments", json={**everything, "nickname": "x"}).get_json()["errors"]
+    assert errors == {"nickname": "is not a field of a comment"}
+
+    edit = _request_schema(comment_spec, "/api/comments/{comment_id}", "patch")
+    headers = {"X-Comment-Token": "forged"}
+    refused = comment_client.patch("/api/comments/1", json={"body": "Hi.", "name": "x"}, headers=headers)
+    assert set(edit["properties"]) == {"body"} and refused.get_json()["errors"] == {"name": "cannot be changed"}
+
+
+def _padded(field: str, length: int) -> str:
+    """Return a value of ``field`` exactly ``length`` characters long that breaks no other rule."""
+    prefix = {"page": ARTICLE + "/", "website": "https://site.example/", "email": "ada@"}.get(field, "")
+    suffix = ".example" if field == "email" else ""
+    return prefix + "a" * (length - len(prefix) - len(suffix)) + suffix
+
+
+@pytest.mark.parametrize("field", ["page", "name", "email", "website", "body"])
+def test_comment_schema_limits_are_the_limits_enforced(comment_client, comment_spec, field):
+    limits = _limits(_request_schema(comment_spec, "/api/comments", "post"))
+    assert set(limits) == {"page", "name", "email", "website", "body"}
+    shortest, longest = limits[field]
+    # Without a name nothing is stored: the answer only checks the fields.
+    body = {"page": ARTICLE, "email": "ada@reader.example", "body": "Hello there."}
+    over = comment_client.post("/api/comments", json={**body, field: _padded(field, longest + 1)})
+    assert over.status_code == 422
+    assert _without_commas(over.get_json()["errors"])[field].startswith(f"must be at most {longest} characters")
+    at = comment_client.post("/api/comments", json={**body, field: _padded(field, longest)})
+    assert "must be at most" not in at.get_json().get("errors", {}).get(field, "")
+    if shortest is not None:
+        under = comment_client.post("/api/comments", json={**body, field: "x" * (shortest - 1)})
+        assert under.get_json()["errors"][field] == f"must be at least {shortest} characters"
+
+
+def test_comment_edit_schema_limits_are_the_limits_enforced(comment_app, comment_client, comment_spec):
+    (shortest, longest) = _limits(_request_schema(comment_spec, "/api/comments/{comment_id}", "patch"))["body"]
+    posted = _comment(comment_client, comment_app)
+    path, headers = f"/api/comments/{posted['id']}", {"X-Comment-Token": posted["edit_token"]}
+    over = comment_client.patch(path, json={"body": "a" * (longest + 1)}, headers=headers)
+    assert over.status_code == 422
+    assert _without_commas(over.get_json()["errors"])["body"].startswith(f"must be at most {longest} characters")
+    under = comment_client.patch(path, json={"body": "x" * (shortest - 1)}, headers=headers)
+    assert under.get_json()["errors"]["body"] == f"must be at least {shortest} characters"
+    assert comment_client.patch(path, json={"body": "a" * longest}, headers=headers).status_code == 200

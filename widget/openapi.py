@@ -7,10 +7,10 @@ every API route the app serves, and describe what those routes really answer.
 
 from __future__ import annotations
 
-from .models import BOOKING_LIMITS, COMMENT_BODY_MAX, COMMENT_BODY_MIN, COMMENT_LIMITS
+from .models import COMMENT_LIMITS
+from .schemas import components
 from .timezones import CLIENT_YEARS
 
-RFC3339 = {"type": "string", "format": "date-time", "examples": ["2026-12-01T09:00:00-07:00"]}
 DAY = {"type": "string", "format": "date", "examples": ["2026-12-01"]}
 SERVICE_ID = {"type": "string", "examples": ["massage-60"]}
 
@@ -31,118 +31,11 @@ def _query(name: str, schema: dict, description: str, required: bool = False) ->
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
 
-SCHEMAS = {
-    "Service": {
-        "type": "object",
-        "required": ["id", "name", "duration_minutes", "price", "description"],
-        "additionalProperties": False,
-        "properties": {
-            "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"},
-            "name": {"type": "string"},
-            "duration_minutes": {"type": "integer", "minimum": 1},
-            "price": {"type": "string", "pattern": r"^\d+\.\d{2}$", "description": "In the studio's currency."},
-            "description": {"type": "string"},
-        },
-    },
-    "Slot": {
-        "type": "object",
-        "required": ["start", "end"],
-        "additionalProperties": False,
-        "properties": {"start": RFC3339, "end": RFC3339},
-    },
-    "BookingRequest": {
-        "type": "object",
-        "required": ["service", "start", "name", "email", "phone"],
-        "additionalProperties": False,
-        "properties": {
-            "service": SERVICE_ID,
-            "start": {**RFC3339, "description": "One of the slots /api/slots offers."},
-            "name": {"type": "string", "maxLength": BOOKING_LIMITS["name"]},
-            "email": {"type": "string", "format": "email", "maxLength": BOOKING_LIMITS["email"]},
-            "phone": {"type": "string", "maxLength": BOOKING_LIMITS["phone"]},
-            "notes": {"type": "string", "maxLength": BOOKING_LIMITS["notes"]},
-            "timezone": {"type": "string", "description": "IANA zone the client sees times in."},
-        },
-    },
-    "Booking": {
-        "type": "object",
-        "required": ["id", "status", "service", "start", "end", "timezone", "manage_url"],
-        "additionalProperties": False,
-        "properties": {
-            "id": {"type": "string"},
-            "status": {"type": "string", "enum": ["confirmed", "cancelled"]},
-            "service": {"type": "string"},
-            "start": RFC3339,
-            "end": RFC3339,
-            "timezone": {"type": "string"},
-            "manage_url": {"type": "string", "format": "uri"},
-        },
-    },
-    "FieldErrors": {
-        "type": "object",
-        "required": ["errors"],
-        "properties": {
-            "errors": {
-                "type": "object",
-                "description": "Each bad field (or `body`) with what is wrong with it.",
-                "additionalProperties": {"type": "string"},
-            },
-        },
-    },
-    "Conflict": {
-        "type": "object",
-        "required": ["errors", "alternatives"],
-        "additionalProperties": False,
-        "properties": {
-            "errors": {"type": "object", "additionalProperties": {"type": "string"}},
-            "alternatives": {"type": "array", "items": _ref("Slot"), "description": "The nearest free slots."},
-        },
-    },
-    "Error": {
-        "type": "object",
-        "required": ["status", "error", "message"],
-        "properties": {"status": {"type": "integer"}, "error": {"type": "string"}, "message": {"type": "string"}},
-    },
-    "Paused": {
-        "type": "object",
-        "required": ["errors", "phone"],
-        "properties": {
-            "errors": {"type": "object", "additionalProperties": {"type": "string"}},
-            "phone": {"type": "string", "description": "The studio's phone, to book by instead."},
-        },
-    },
-    "Health": {
-        "type": "object",
-        "required": ["status", "database", "calendar"],
-        "additionalProperties": False,
-        "properties": {
-            "status": {"type": "string", "enum": ["ok", "degraded"]},
-            "database": {"type": "string"},
-            "calendar": {"type": "string"},
-            "ratelimits": {
-                "type": "string",
-                "enum": ["shared", "per-process"],
-                "description": "shared: counted in Redis for every worker; per-process: each worker counts alone.",
-            },
-        },
-    },
-}
-
 PATHS = {
     "/api/services": {
         "get": {
             "summary": "List the services clients can book.",
-            "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "required": ["services"],
-                        "additionalProperties": False,
-                        "properties": {"services": {"type": "array", "items": _ref("Service")}},
-                    },
-                    "The services, in the studio's order.",
-                )
-            },
+            "responses": {"200": _json(_ref("Services"), "The services, in the studio's order.")},
         }
     },
     "/api/slots": {
@@ -157,19 +50,7 @@ PATHS = {
                 _query("tz", {"type": "string"}, "IANA time zone of the days and the answer (default: the studio's)."),
             ],
             "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "required": ["service", "timezone", "slots"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "service": {"type": "string"},
-                            "timezone": {"type": "string"},
-                            "slots": {"type": "array", "items": _ref("Slot")},
-                        },
-                    },
-                    "Free slots, earliest first, with the offset of tz.",
-                ),
+                "200": _json(_ref("Slots"), "Free slots, earliest first, with the offset of tz."),
                 "422": _errors(f"A parameter is missing or wrong (days must be within {CLIENT_YEARS} years of today)."),
                 "503": _json(_ref("Paused"), "Online booking is paused: the calendar cannot be read."),
             },
@@ -245,98 +126,6 @@ EDIT_TOKEN = {
     "schema": {"type": "string"},
     "description": "The edit_token the POST returned; valid for 15 minutes.",
 }
-COMMENT_SCHEMAS = {
-    "Comment": {
-        "type": "object",
-        "required": ["id", "parent_id", "author", "website", "body_html", "created_at", "edited_at", "deleted"],
-        "additionalProperties": False,
-        "description": "A published comment. Never carries an email address or anything derived from one.",
-        "properties": {
-            "id": {"type": "integer"},
-            "parent_id": {"type": ["integer", "null"], "description": "The comment it is shown under."},
-            "author": {"type": ["string", "null"], "description": "null when deleted."},
-            "website": {"type": ["string", "null"], "format": "uri"},
-            "body_html": {"type": "string", "description": "Sanitised HTML: p, br, and links (rel=nofollow ugc)."},
-            "created_at": RFC3339,
-            "edited_at": {"type": ["string", "null"], "format": "date-time"},
-            "deleted": {"type": "boolean", "description": "Deleted but kept (blank) because it has replies."},
-        },
-    },
-    "Thread": {
-        "type": "object",
-        "required": ["page", "count", "comments"],
-        "additionalProperties": False,
-        "properties": {
-            "page": {"type": "string", "format": "uri", "description": "The normalised address: the thread's key."},
-            "count": {"type": "integer", "description": "Published comments, not counting deleted ones."},
-            "comments": {"type": "array", "items": _ref("Comment")},
-        },
-    },
-    "CommentRequest": {
-        "type": "object",
-        "required": ["page", "name", "email", "body"],
-        "additionalProperties": False,
-        "properties": {
-            "page": {"type": "string", "format": "uri", "maxLength": COMMENT_LIMITS["page"]},
-            "name": {"type": "string", "maxLength": COMMENT_LIMITS["name"]},
-            "email": {
-                "type": "string",
-                "format": "email",
-                "maxLength": COMMENT_LIMITS["email"],
-                "description": "Never published.",
-            },
-            "website": {
-                "type": ["string", "null"],
-                "maxLength": COMMENT_LIMITS["website"],
-                "description": "http(s) only.",
-            },
-            "body": {
-                "type": "string",
-                "minLength": COMMENT_BODY_MIN,
-                "maxLength": COMMENT_BODY_MAX,
-                "description": "Plain text.",
-            },
-            "parent_id": {"type": ["integer", "null"], "description": "The comment answered."},
-            "notify": {"type": "boolean", "description": "Email me when someone replies (after approval)."},
-            "form_token": {
-                "type": "string",
-                "description": "The token of the comment form (from GET /comments); without one a post is spam.",
-            },
-            "homepage": {"type": "string", "description": "The form's trap for robots: leave it empty."},
-        },
-    },
-    "CommentPosted": {
-        "type": "object",
-        "required": ["id", "status", "edit_token", "editable_until", "editable_for", "body", "body_html"],
-        "additionalProperties": False,
-        "properties": {
-            "id": {"type": "integer"},
-            "status": {"type": "string", "enum": ["published", "pending"]},
-            "edit_token": {"type": "string", "description": "Send as X-Comment-Token to edit or delete."},
-            "editable_until": RFC3339,
-            "editable_for": {"type": "integer", "description": "Seconds left to edit (immune to clock skew)."},
-            "body": {"type": "string"},
-            "body_html": {"type": "string"},
-        },
-    },
-    "CommentEdited": {
-        "type": "object",
-        "required": ["id", "status", "body", "body_html"],
-        "additionalProperties": False,
-        "properties": {
-            "id": {"type": "integer"},
-            "status": {"type": "string", "enum": ["published", "pending"]},
-            "body": {"type": "string"},
-            "body_html": {"type": "string"},
-        },
-    },
-    "Counts": {
-        "type": "object",
-        "description": "Each page address as given, with its number of published comments.",
-        "additionalProperties": {"type": "integer"},
-    },
-}
-
 COMMENT_PATHS = {
     "/api/comments": {
         "get": {
@@ -368,21 +157,7 @@ COMMENT_PATHS = {
         "patch": {
             "summary": "Change one's own comment, within 15 minutes of posting it.",
             "parameters": [COMMENT_ID, EDIT_TOKEN],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["body"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "body": {"type": "string", "minLength": COMMENT_BODY_MIN, "maxLength": COMMENT_BODY_MAX}
-                            },
-                        }
-                    }
-                },
-            },
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CommentEdit")}}},
             "responses": {
                 "200": _json(_ref("CommentEdited"), "Changed (two links or more send it back for approval)."),
                 "400": _errors("The body is not a JSON object, or it nests too deeply."),
@@ -439,5 +214,5 @@ def document() -> dict:
             "description": "Booking and article comments for a small therapy practice.",
         },
         "paths": paths,
-        "components": {"schemas": {**SCHEMAS, **COMMENT_SCHEMAS}},
+        "components": {"schemas": components()},
     }

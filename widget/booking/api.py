@@ -9,6 +9,7 @@ from flask_limiter.errors import RateLimitExceeded
 
 from ..errors import ApiError, json_body
 from ..openapi import document
+from ..schemas import Booking, BookingRequest, Services, Slots, answer, fields_of, required_of
 from ..timezones import days_range, parse_day, parse_instant, rfc3339, utc_now, zone_named
 from . import bookings, business, links
 from .views import booking_limit
@@ -16,7 +17,9 @@ from .views import booking_limit
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_RANGE_DAYS = 62
-BOOKING_FIELDS = {"service", "start", "name", "email", "phone", "notes", "timezone"}
+# What a client may send and must send: the request schema the document shows.
+BOOKING_FIELDS = fields_of(BookingRequest)
+REQUIRED_FIELDS = required_of(BookingRequest)
 
 
 @bp.errorhandler(bookings.InvalidBooking)
@@ -52,7 +55,7 @@ def _service_json(service) -> dict:
 @bp.get("/services")
 def services():
     """List the services clients can book."""
-    return jsonify({"services": [_service_json(s) for s in business.current().services.values()]})
+    return jsonify(answer(Services, services=[_service_json(s) for s in business.current().services.values()]))
 
 
 def _query_zone(name: str | None):
@@ -99,21 +102,22 @@ def slots():
         raise ApiError(422, errors)
     start, end = days_range(first, last, zone)
     found = bookings.free_slots(service, start, end, zone)
-    return jsonify({"service": service.id, "timezone": zone.key, "slots": [_slot_json(s, zone) for s in found]})
+    return jsonify(answer(Slots, service=service.id, timezone=zone.key, slots=[_slot_json(s, zone) for s in found]))
 
 
 def booking_json(booking) -> dict:
     """Return the public view of a booking."""
     zone = zone_named(booking.client_timezone)
-    return {
-        "id": booking.id,
-        "status": booking.status,
-        "service": booking.service_id,
-        "start": rfc3339(booking.start_at, zone),
-        "end": rfc3339(booking.end_at, zone),
-        "timezone": booking.client_timezone,
-        "manage_url": links.manage_url(booking),
-    }
+    return answer(
+        Booking,
+        id=booking.id,
+        status=booking.status,
+        service=booking.service_id,
+        start=rfc3339(booking.start_at, zone),
+        end=rfc3339(booking.end_at, zone),
+        timezone=booking.client_timezone,
+        manage_url=links.manage_url(booking),
+    )
 
 
 @bp.post("/bookings")
@@ -131,7 +135,7 @@ def create_booking():
             start = parse_instant(body["start"])
         except ValueError as error:
             errors["start"] = str(error)
-    for name in ("service", "name", "email", "phone"):
+    for name in REQUIRED_FIELDS:
         if name not in body:
             errors.setdefault(name, "is required")
     zone_name = body.get("timezone")

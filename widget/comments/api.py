@@ -5,6 +5,17 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from ..errors import ApiError, json_body
+from ..schemas import (
+    Comment,
+    CommentEdit,
+    CommentEdited,
+    CommentPosted,
+    CommentRequest,
+    Counts,
+    Thread,
+    answer,
+    fields_of,
+)
 from ..timezones import rfc3339, zone_named
 from . import moderation as comments
 from . import tokens
@@ -13,8 +24,8 @@ from .views import comment_limit
 bp = Blueprint("comment_api", __name__, url_prefix="/api/comments")
 
 # What a client may send, and nothing else.  "form_token" and "homepage" come from the comment form.
-POST_FIELDS = {"page", "name", "email", "website", "body", "parent_id", "notify", "form_token", "homepage"}
-EDIT_FIELDS = {"body"}
+POST_FIELDS = fields_of(CommentRequest)
+EDIT_FIELDS = fields_of(CommentEdit)
 TOKEN_HEADER = "X-Comment-Token"  # noqa: S105 - a header name, not a secret
 MAX_COUNTED_PAGES = 100
 UTC = zone_named("UTC")
@@ -28,16 +39,17 @@ def _invalid(error: comments.InvalidComment):
 def comment_json(node: comments.Node) -> dict:
     """Return the public view of a shown comment: no email, nothing derived from one."""
     comment = node.comment
-    return {
-        "id": comment.id,
-        "parent_id": node.parent_id,
-        "author": comment.author if not node.deleted else None,
-        "website": comment.website if not node.deleted else None,
-        "body_html": comment.body_html,
-        "created_at": rfc3339(comment.created_at, UTC),
-        "edited_at": rfc3339(comment.edited_at, UTC) if comment.edited_at else None,
-        "deleted": node.deleted,
-    }
+    return answer(
+        Comment,
+        id=comment.id,
+        parent_id=node.parent_id,
+        author=comment.author if not node.deleted else None,
+        website=comment.website if not node.deleted else None,
+        body_html=comment.body_html,
+        created_at=rfc3339(comment.created_at, UTC),
+        edited_at=rfc3339(comment.edited_at, UTC) if comment.edited_at else None,
+        deleted=node.deleted,
+    )
 
 
 def _page(raw) -> str:
@@ -57,13 +69,8 @@ def thread():
     nodes = comments.visible(page)
     if order == "newest":
         nodes.sort(key=lambda node: (node.comment.created_at, node.comment.id), reverse=True)
-    return jsonify(
-        {
-            "page": page,
-            "count": sum(1 for node in nodes if not node.deleted),
-            "comments": [comment_json(node) for node in nodes],
-        }
-    )
+    count = sum(1 for node in nodes if not node.deleted)
+    return jsonify(answer(Thread, page=page, count=count, comments=[comment_json(node) for node in nodes]))
 
 
 @bp.post("")
@@ -85,18 +92,18 @@ def create():
         raise ApiError(422, {"form_token": str(stale)}) from None
     # Spam is answered exactly like a held comment: the robot learns nothing.
     status = "published" if comment.status == comments.PUBLISHED else "pending"
-    return jsonify(
-        {
-            "id": comment.id,
-            "status": status,
-            "edit_token": edit_token,
-            "editable_until": rfc3339(comment.created_at + tokens.EDIT_WINDOW, UTC),
-            # Seconds left, for clients whose own clock may differ from the server's.
-            "editable_for": int(tokens.EDIT_WINDOW.total_seconds()),
-            "body": comment.body,
-            "body_html": comment.body_html,
-        }
-    ), 201
+    posted = answer(
+        CommentPosted,
+        id=comment.id,
+        status=status,
+        edit_token=edit_token,
+        editable_until=rfc3339(comment.created_at + tokens.EDIT_WINDOW, UTC),
+        # Seconds left, for clients whose own clock may differ from the server's.
+        editable_for=int(tokens.EDIT_WINDOW.total_seconds()),
+        body=comment.body,
+        body_html=comment.body_html,
+    )
+    return jsonify(posted), 201
 
 
 def _token() -> str:
@@ -124,7 +131,7 @@ def edit(comment_id):
     except tokens.BadToken as error:
         raise _refused(error) from None
     status = "published" if comment.status == comments.PUBLISHED else "pending"
-    return jsonify({"id": comment.id, "status": status, "body": comment.body, "body_html": comment.body_html})
+    return jsonify(answer(CommentEdited, id=comment.id, status=status, body=comment.body, body_html=comment.body_html))
 
 
 @bp.delete("/<int:comment_id>")
@@ -155,4 +162,4 @@ def counts():
     if errors:
         raise ApiError(422, {"page": "; ".join(f"{address}: {problem}" for address, problem in errors.items())})
     found = comments.counts(sorted(set(keys.values())))
-    return jsonify({address: found[key] for address, key in keys.items()})
+    return jsonify(Counts({address: found[key] for address, key in keys.items()}).model_dump(mode="json"))
