@@ -321,3 +321,16 @@ def test_admin_pages_run_only_the_services_own_scripts(admin, client, path):
     assert directives["script-src"] == "'self'" and directives["default-src"] == "'none'"
     assert directives["form-action"].startswith("'self'") and directives["frame-ancestors"] == "'none'"
     assert not re.search(r"<script(?![^>]*\bsrc=)|\son[a-z]+=", response.text), "an inline script or handler"
+
+
+def test_sign_in_answers_without_token_wrong_and_right(client, admin):
+    """A form without its CSRF token shows the form again; a wrong password is 401; the right one signs in."""
+    no_token = client.post("/admin/login", data={"password": admin.PASSWORD})
+    assert no_token.status_code == 200 and no_token.mimetype == "text/html"
+
+    wrong = admin.login("not the password")
+    assert wrong.status_code == 401 and wrong.mimetype == "text/html"
+
+    right = admin.login()
+    assert right.status_code == 302
+    assert client.get("/admin").status_code == 200

@@ -1,4 +1,4 @@
-"""The OpenAPI document is valid, lists exactly the routes the app serves, and describes their real answers."""
+"""The OpenAPI document is valid, lists exactly the JSON API's routes, and describes their real answers."""
 
 from __future__ import annotations
 
@@ -66,16 +66,27 @@ def _flask_path(rule: str) -> str:
     return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule)
 
 
-def test_every_route_is_documented_and_every_documented_route_exists(app, spec):
+def _is_api(path: str) -> bool:
+    """Say whether a path belongs to the JSON API the document describes (the HTML pages and the admin do not)."""
+    return path.startswith("/api/") or path == "/healthz"
+
+
+def test_every_api_route_is_documented_and_every_documented_route_exists(app, spec):
     served = {
         (_flask_path(rule.rule), method.lower())
         for rule in app.url_map.iter_rules()
-        if rule.endpoint != "static"
+        if rule.endpoint != "static" and _is_api(rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
     documented = {(path, method) for path, item in spec["paths"].items() for method in item if method in HTTP_METHODS}
     assert served - documented == set(), "served but not documented"
     assert documented - served == set(), "documented but not served"
+
+
+def test_document_describes_the_json_api_only(spec):
+    """The HTML pages, the admin and the loader script are not an API: the document leaves them out."""
+    assert {path for path in spec["paths"] if not _is_api(path)} == set()
+    assert {"/api/services", "/api/slots", "/api/bookings", "/api/comments", "/healthz"} <= set(spec["paths"])
 
 
 def test_path_parameters_are_declared(spec):
@@ -207,51 +218,6 @@ def check_status(spec: dict, path: str, method: str, response) -> None:
     content = responses[status].get("content")
     if content:
         assert response.mimetype in content, f"{method.upper()} {path} {status} answered {response.mimetype}"
-
-
-@pytest.mark.parametrize(
-    ("url", "path", "status"),
-    [
-        ("/", "/", 200),
-        ("/embed.js", "/embed.js", 200),
-        ("/book", "/book", 200),
-        ("/book?service=massage-60", "/book", 200),
-        ("/book?service=massage-60&date=2026-11-24", "/book", 200),
-        ("/book?service=massage-60&start=2026-11-24T09:00:00-07:00", "/book", 200),
-        ("/book?service=massage-60&start=2026-11-23T09:00:00-07:00", "/book", 422),
-        ("/book/done/not-a-token", "/book/done/{token}", 404),
-        ("/manage/not-a-token", "/manage/{token}", 404),
-        ("/admin", "/admin", 302),
-        ("/admin/login", "/admin/login", 200),
-    ],
-)
-def test_page_answers_are_documented(client, spec, url, path, status):
-    """The HTML pages answer with statuses and content types the document lists."""
-    response = client.get(url)
-    assert response.status_code == status
-    check_status(spec, path, "get", response)
-
-
-def test_sign_in_answers_are_documented(client, spec, admin):
-    """A form without its CSRF token, a wrong password and the right one all answer as documented."""
-    no_token = client.post("/admin/login", data={"password": admin.PASSWORD})
-    assert no_token.status_code != 302, "a sign-in without its CSRF token must not succeed"
-    check_status(spec, "/admin/login", "post", no_token)
-
-    wrong = admin.login("not the password")
-    assert wrong.status_code == 401
-    check_status(spec, "/admin/login", "post", wrong)
-
-    right = admin.login()
-    assert right.status_code == 302
-    check_status(spec, "/admin/login", "post", right)
-    check_status(spec, "/admin", "get", client.get("/admin"))
-
-
-def test_form_post_without_service_is_documented(client, spec):
-    response = client.post("/book", data={})
-    assert response.status_code == 400
-    check_status(spec, "/book", "post", response)
 
 
 @pytest.fixture
@@ -436,3 +402,102 @@ def test_documented_api_status_is_real(comment_app, comment_client, comment_spec
         check_status(comment_spec, path, method, response)
     else:
         check_response(comment_spec, path, method, response)
+
+
+# --- The request schemas are the API's own: same fields, same required ones, same limits ---------------------------
+
+
+def _request_schema(spec: dict, path: str, method: str) -> dict:
+    """Return the request body's schema, its $ref followed."""
+    schema = spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    return spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+
+
+def _limits(schema: dict) -> dict[str, tuple[int | None, int]]:
+    """Return each string field's (minLength, maxLength), from the field or its string branch."""
+    found = {}
+    for name, field in schema["properties"].items():
+        for branch in [field, *field.get("anyOf", [])]:
+            if "maxLength" in branch:
+                found[name] = (branch.get("minLength"), branch["maxLength"])
+    return found
+
+
+def _without_commas(errors: dict) -> dict:
+    return {field: message.replace(",", "") for field, message in errors.items()}
+
+
+def test_booking_api_accepts_exactly_the_fields_the_schema_declares(client, spec):
+    schema = _request_schema(spec, "/api/bookings", "post")
+    errors = client.post("/api/bookings", json={}).get_json()["errors"]
+    assert {field for field, message in errors.items() if message == "is required"} == set(schema["required"])
+
+    declared = {field: "x" for field in schema["properties"]}
+    errors = client.post("/api/bookings", json={**declared, "nickname": "x"}).get_json()["errors"]
+    assert {field for field, message in errors.items() if message == "is not a field of a booking"} == {"nickname"}
+
+
+@pytest.mark.parametrize("field", ["name", "email", "phone", "notes"])
+def test_booking_schema_limits_are_the_limits_enforced(client, spec, field):
+    """One character over the schema's maxLength is refused with that limit; at the limit, length is no problem."""
+    limits = _limits(_request_schema(spec, "/api/bookings", "post"))
+    assert set(limits) == {"name", "email", "phone", "notes"}
+    _, longest = limits[field]
+    # Without a start nothing is booked: the answer only checks the fields.
+    body = {"service": "massage-60", **CLIENT}
+    over = client.post("/api/bookings", json={**body, field: "a" * (longest + 1)})
+    assert over.status_code == 422
+    assert over.get_json()["errors"][field] == f"must be at most {longest} characters"
+    at = client.post("/api/bookings", json={**body, field: "a" * longest})
+    assert "must be at most" not in at.get_json()["errors"].get(field, "")
+
+
+def test_comment_api_accepts_exactly_the_fields_the_schema_declares(comment_client, comment_spec):
+    schema = _request_schema(comment_spec, "/api/comments", "post")
+    # Each required field, missing, is named (a missing text is "not text", the others "required").
+    assert set(comment_client.post("/api/comments", json={}).get_json()["errors"]) == set(schema["required"])
+
+    everything = {field: None for field in schema["properties"]}
+    errors = comment_client.post("/api/comments", json={**everything, "nickname": "x"}).get_json()["errors"]
+    assert errors == {"nickname": "is not a field of a comment"}
+
+    edit = _request_schema(comment_spec, "/api/comments/{comment_id}", "patch")
+    headers = {"X-Comment-Token": "forged"}
+    refused = comment_client.patch("/api/comments/1", json={"body": "Hi.", "name": "x"}, headers=headers)
+    assert set(edit["properties"]) == {"body"} and refused.get_json()["errors"] == {"name": "cannot be changed"}
+
+
+def _padded(field: str, length: int) -> str:
+    """Return a value of ``field`` exactly ``length`` characters long that breaks no other rule."""
+    prefix = {"page": ARTICLE + "/", "website": "https://site.example/", "email": "ada@"}.get(field, "")
+    suffix = ".example" if field == "email" else ""
+    return prefix + "a" * (length - len(prefix) - len(suffix)) + suffix
+
+
+@pytest.mark.parametrize("field", ["page", "name", "email", "website", "body"])
+def test_comment_schema_limits_are_the_limits_enforced(comment_client, comment_spec, field):
+    limits = _limits(_request_schema(comment_spec, "/api/comments", "post"))
+    assert set(limits) == {"page", "name", "email", "website", "body"}
+    shortest, longest = limits[field]
+    # Without a name nothing is stored: the answer only checks the fields.
+    body = {"page": ARTICLE, "email": "ada@reader.example", "body": "Hello there."}
+    over = comment_client.post("/api/comments", json={**body, field: _padded(field, longest + 1)})
+    assert over.status_code == 422
+    assert _without_commas(over.get_json()["errors"])[field].startswith(f"must be at most {longest} characters")
+    at = comment_client.post("/api/comments", json={**body, field: _padded(field, longest)})
+    assert "must be at most" not in at.get_json().get("errors", {}).get(field, "")
+    if shortest is not None:
+        under = comment_client.post("/api/comments", json={**body, field: "x" * (shortest - 1)})
+        assert under.get_json()["errors"][field] == f"must be at least {shortest} characters"
+
+
+def test_comment_edit_schema_limits_are_the_limits_enforced(comment_app, comment_client, comment_spec):
+    (shortest, longest) = _limits(_request_schema(comment_spec, "/api/comments/{comment_id}", "patch"))["body"]
+    posted = _comment(comment_client, comment_app)
+    path, headers = f"/api/comments/{posted['id']}", {"X-Comment-Token": posted["edit_token"]}
+    over = comment_client.patch(path, json={"body": "a" * (longest + 1)}, headers=headers)
+    assert over.status_code == 422
+    assert _without_commas(over.get_json()["errors"])["body"].startswith(f"must be at most {longest} characters")
+    under = comment_client.patch(path, json={"body": "x" * (shortest - 1)}, headers=headers)
+    assert under.get_json()["errors"]["body"] == f"must be at least {shortest} characters"
+    assert comment_client.patch(path, json={"body": "a" * longest}, headers=headers).status_code == 200

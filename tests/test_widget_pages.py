@@ -207,3 +207,35 @@ def test_optional_notes_field_is_not_marked_required(client):
     assert 'id="notes"' in notes
     assert "required" not in notes
     assert "autocomplete" not in notes
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/", 200),
+        ("/book", 200),
+        ("/book?service=massage-60", 200),
+        ("/book?service=massage-60&date=2026-11-24", 200),
+        ("/book?service=massage-60&start=2026-11-24T09:00:00-07:00", 200),
+        ("/book?service=massage-60&start=2026-11-23T09:00:00-07:00", 422),
+        ("/book/done/not-a-token", 404),
+        ("/manage/not-a-token", 404),
+        ("/admin/login", 200),
+    ],
+)
+def test_pages_answer_html_with_their_status(client, url, status):
+    response = client.get(url)
+    assert response.status_code == status
+    assert response.mimetype == "text/html"
+
+
+def test_loader_script_is_javascript(client):
+    response = client.get("/embed.js")
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+
+
+def test_form_post_without_service_is_400_html(client):
+    response = client.post("/book", data={})
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"

@@ -11,12 +11,20 @@ log = logging.getLogger(__name__)
 MAX_JSON_DEPTH = 8
 
 
-class BadRequest(Exception):
-    """Input the API refuses; ``errors`` names each bad field."""
+class ApiError(Exception):
+    """The JSON API refuses a request: a 4xx ``status`` and ``errors``, each bad field with what is wrong.
 
-    def __init__(self, errors: dict[str, str], status: int = 422):
+    Answered ``{"errors": {field: message}, **extra}``; ``extra`` carries what helps the client on
+    (the nearest free times, the phone number to call).
+    """
+
+    def __init__(self, status: int, errors: dict[str, str], **extra):
         super().__init__(errors)
-        self.errors, self.status = errors, status
+        self.status, self.errors, self.extra = status, errors, extra
+
+    def response(self):
+        """Return the answer to send."""
+        return jsonify({"errors": self.errors, **self.extra}), self.status
 
 
 def wants_json() -> bool:
@@ -25,11 +33,6 @@ def wants_json() -> bool:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
-
-
-def field_errors(errors: dict, status: int = 422, **extra):
-    """Answer ``{"errors": {field: message}}`` with a 4xx status."""
-    return jsonify({"errors": errors, **extra}), status
 
 
 def _lone_surrogate(text: str) -> str | None:
@@ -42,37 +45,37 @@ def _lone_surrogate(text: str) -> str | None:
 
 
 def _check_parts(body: dict) -> None:
-    """Raise BadRequest if the body nests too deeply or a string in it is not text."""
+    """Raise ApiError if the body nests too deeply or a string in it is not text."""
     nested = f"nests deeper than {MAX_JSON_DEPTH} levels"
     # Walked with a stack, not recursion: the point is to survive hostile depth.
     stack = [(body, 1, None)]
     while stack:
         value, depth, field = stack.pop()
         if isinstance(value, (dict, list)) and depth > MAX_JSON_DEPTH:
-            raise BadRequest({"body": nested}, 400)
+            raise ApiError(400, {"body": nested})
         if isinstance(value, dict):
             for key, item in value.items():
                 if _lone_surrogate(key) is not None:
-                    raise BadRequest({"body": "has a field name that is not text (a lone surrogate)"})
+                    raise ApiError(422, {"body": "has a field name that is not text (a lone surrogate)"})
                 stack.append((item, depth + 1, field or key))
         elif isinstance(value, list):
             stack.extend((item, depth + 1, field) for item in value)
         elif isinstance(value, str) and (found := _lone_surrogate(value)) is not None:
-            raise BadRequest({field: f"is not text: \\u{ord(found):04x} is half of a UTF-16 surrogate pair"})
+            raise ApiError(422, {field: f"is not text: \\u{ord(found):04x} is half of a UTF-16 surrogate pair"})
 
 
 def json_body() -> dict:
-    """Return the request's JSON object, or raise BadRequest naming the problem."""
+    """Return the request's JSON object, or raise ApiError naming the problem."""
     if not request.is_json:
-        raise BadRequest({"body": "must be JSON (Content-Type: application/json)"}, 415)
+        raise ApiError(415, {"body": "must be JSON (Content-Type: application/json)"})
     try:
         body = request.get_json(silent=True)
     except RecursionError:
-        raise BadRequest({"body": f"nests deeper than {MAX_JSON_DEPTH} levels"}, 400) from None
+        raise ApiError(400, {"body": f"nests deeper than {MAX_JSON_DEPTH} levels"}) from None
     if body is None:
-        raise BadRequest({"body": "is not valid JSON"}, 400)
+        raise ApiError(400, {"body": "is not valid JSON"})
     if not isinstance(body, dict):
-        raise BadRequest({"body": "must be a JSON object"}, 400)
+        raise ApiError(400, {"body": "must be a JSON object"})
     _check_parts(body)
     return body
 
@@ -100,5 +103,6 @@ def _unexpected(error: Exception):
 
 def init_app(app) -> None:
     """Register the handlers (features add their own, like booking's "book by phone")."""
+    app.register_error_handler(ApiError, ApiError.response)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -46,6 +46,14 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# The longest value of each field people type.  Each lives here once: the columns below are sized by
+# them, and the forms, the checks and the API's schemas read them.  A booking's notes are a Text
+# column; their limit is the service's.
+BOOKING_LIMITS = {"name": 100, "email": 254, "phone": 32, "notes": 2000}
+COMMENT_LIMITS = {"name": 100, "email": 254, "website": 500, "page": 2048}
+COMMENT_BODY_MIN, COMMENT_BODY_MAX = 2, 10_000
+
+
 class Booking(db.Model):
     """A client's appointment.
 
@@ -64,9 +72,9 @@ class Booking(db.Model):
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     blocked_start: Mapped[datetime] = mapped_column(UTCDateTime)
     blocked_end: Mapped[datetime] = mapped_column(UTCDateTime)
-    name: Mapped[str] = mapped_column(String(100))
-    email: Mapped[str] = mapped_column(String(254))
-    phone: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(BOOKING_LIMITS["name"]))
+    email: Mapped[str] = mapped_column(String(BOOKING_LIMITS["email"]))
+    phone: Mapped[str] = mapped_column(String(BOOKING_LIMITS["phone"]))
     notes: Mapped[str] = mapped_column(Text, default="")
     client_timezone: Mapped[str] = mapped_column(String(64))
     calendar_event_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)
@@ -212,13 +220,13 @@ class Comment(db.Model):
         return body
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    page: Mapped[str] = mapped_column(String(2048))
+    page: Mapped[str] = mapped_column(String(COMMENT_LIMITS["page"]))
     parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reply_to_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
-    author: Mapped[str] = mapped_column(String(100))
-    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
-    website: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    author: Mapped[str] = mapped_column(String(COMMENT_LIMITS["name"]))
+    email: Mapped[str | None] = mapped_column(String(COMMENT_LIMITS["email"]), nullable=True)
+    website: Mapped[str | None] = mapped_column(String(COMMENT_LIMITS["website"]), nullable=True)
     body: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     # The text's fingerprint (see text_key), so repeats are found by an index, not by reading texts.

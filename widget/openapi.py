@@ -1,14 +1,16 @@
-"""The OpenAPI 3.1 document of every public endpoint, served at /api/openapi.json.
+"""The OpenAPI 3.1 document of the JSON API (/api/...) and /healthz, served at /api/openapi.json.
 
-tests/test_openapi.py keeps it true: the document must validate, list every
-route the app serves, and describe what those routes really answer.
+The HTML pages, the admin and the loader script are not an API and are left
+out.  tests/test_openapi.py keeps it true: the document must validate, list
+every API route the app serves, and describe what those routes really answer.
 """
 
 from __future__ import annotations
 
+from .models import COMMENT_LIMITS
+from .schemas import components
 from .timezones import CLIENT_YEARS
 
-RFC3339 = {"type": "string", "format": "date-time", "examples": ["2026-12-01T09:00:00-07:00"]}
 DAY = {"type": "string", "format": "date", "examples": ["2026-12-01"]}
 SERVICE_ID = {"type": "string", "examples": ["massage-60"]}
 
@@ -21,10 +23,6 @@ def _json(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _html(description: str) -> dict:
-    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
-
-
 def _errors(description: str) -> dict:
     return _json(_ref("FieldErrors"), description)
 
@@ -33,120 +31,11 @@ def _query(name: str, schema: dict, description: str, required: bool = False) ->
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
 
-TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
-
-SCHEMAS = {
-    "Service": {
-        "type": "object",
-        "required": ["id", "name", "duration_minutes", "price", "description"],
-        "additionalProperties": False,
-        "properties": {
-            "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"},
-            "name": {"type": "string"},
-            "duration_minutes": {"type": "integer", "minimum": 1},
-            "price": {"type": "string", "pattern": r"^\d+\.\d{2}$", "description": "In the studio's currency."},
-            "description": {"type": "string"},
-        },
-    },
-    "Slot": {
-        "type": "object",
-        "required": ["start", "end"],
-        "additionalProperties": False,
-        "properties": {"start": RFC3339, "end": RFC3339},
-    },
-    "BookingRequest": {
-        "type": "object",
-        "required": ["service", "start", "name", "email", "phone"],
-        "additionalProperties": False,
-        "properties": {
-            "service": SERVICE_ID,
-            "start": {**RFC3339, "description": "One of the slots /api/slots offers."},
-            "name": {"type": "string", "maxLength": 100},
-            "email": {"type": "string", "format": "email", "maxLength": 254},
-            "phone": {"type": "string", "maxLength": 32},
-            "notes": {"type": "string", "maxLength": 2000},
-            "timezone": {"type": "string", "description": "IANA zone the client sees times in."},
-        },
-    },
-    "Booking": {
-        "type": "object",
-        "required": ["id", "status", "service", "start", "end", "timezone", "manage_url"],
-        "additionalProperties": False,
-        "properties": {
-            "id": {"type": "string"},
-            "status": {"type": "string", "enum": ["confirmed", "cancelled"]},
-            "service": {"type": "string"},
-            "start": RFC3339,
-            "end": RFC3339,
-            "timezone": {"type": "string"},
-            "manage_url": {"type": "string", "format": "uri"},
-        },
-    },
-    "FieldErrors": {
-        "type": "object",
-        "required": ["errors"],
-        "properties": {
-            "errors": {
-                "type": "object",
-                "description": "Each bad field (or `body`) with what is wrong with it.",
-                "additionalProperties": {"type": "string"},
-            },
-        },
-    },
-    "Conflict": {
-        "type": "object",
-        "required": ["errors", "alternatives"],
-        "additionalProperties": False,
-        "properties": {
-            "errors": {"type": "object", "additionalProperties": {"type": "string"}},
-            "alternatives": {"type": "array", "items": _ref("Slot"), "description": "The nearest free slots."},
-        },
-    },
-    "Error": {
-        "type": "object",
-        "required": ["status", "error", "message"],
-        "properties": {"status": {"type": "integer"}, "error": {"type": "string"}, "message": {"type": "string"}},
-    },
-    "Paused": {
-        "type": "object",
-        "required": ["errors", "phone"],
-        "properties": {
-            "errors": {"type": "object", "additionalProperties": {"type": "string"}},
-            "phone": {"type": "string", "description": "The studio's phone, to book by instead."},
-        },
-    },
-    "Health": {
-        "type": "object",
-        "required": ["status", "database", "calendar"],
-        "additionalProperties": False,
-        "properties": {
-            "status": {"type": "string", "enum": ["ok", "degraded"]},
-            "database": {"type": "string"},
-            "calendar": {"type": "string"},
-            "ratelimits": {
-                "type": "string",
-                "enum": ["shared", "per-process"],
-                "description": "shared: counted in Redis for every worker; per-process: each worker counts alone.",
-            },
-        },
-    },
-}
-
 PATHS = {
     "/api/services": {
         "get": {
             "summary": "List the services clients can book.",
-            "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "required": ["services"],
-                        "additionalProperties": False,
-                        "properties": {"services": {"type": "array", "items": _ref("Service")}},
-                    },
-                    "The services, in the studio's order.",
-                )
-            },
+            "responses": {"200": _json(_ref("Services"), "The services, in the studio's order.")},
         }
     },
     "/api/slots": {
@@ -161,19 +50,7 @@ PATHS = {
                 _query("tz", {"type": "string"}, "IANA time zone of the days and the answer (default: the studio's)."),
             ],
             "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "required": ["service", "timezone", "slots"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "service": {"type": "string"},
-                            "timezone": {"type": "string"},
-                            "slots": {"type": "array", "items": _ref("Slot")},
-                        },
-                    },
-                    "Free slots, earliest first, with the offset of tz.",
-                ),
+                "200": _json(_ref("Slots"), "Free slots, earliest first, with the offset of tz."),
                 "422": _errors(f"A parameter is missing or wrong (days must be within {CLIENT_YEARS} years of today)."),
                 "503": _json(_ref("Paused"), "Online booking is paused: the calendar cannot be read."),
             },
@@ -230,125 +107,12 @@ PATHS = {
             },
         }
     },
-    "/embed.js": {
-        "get": {
-            "summary": "The loader script host sites include.",
-            "responses": {
-                "200": {"description": "JavaScript.", "content": {"text/javascript": {"schema": {"type": "string"}}}}
-            },
-        }
-    },
-    "/": {"get": {"summary": "A sample article page with the widget embedded.", "responses": {"200": _html("Page.")}}},
-    "/book": {
-        "get": {
-            "summary": "The booking widget page (the iframe); the query says which step to show.",
-            "parameters": [
-                _query("service", SERVICE_ID, "Service id (skips choosing one)."),
-                _query("name", {"type": "string"}, "Prefill: client name."),
-                _query("email", {"type": "string"}, "Prefill: client email."),
-                _query("phone", {"type": "string"}, "Prefill: client phone."),
-                _query("tz", {"type": "string"}, "IANA zone to show times in (default: the studio's)."),
-                _query("date", DAY, "Show the free times of this day."),
-                _query("from", DAY, "Show days starting from this one."),
-                _query("start", RFC3339, "Show the details form for this time."),
-            ],
-            "responses": {
-                "200": _html("The step."),
-                "409": _html("That time was taken; nearby times are offered."),
-                "422": _html(
-                    "That time cannot be booked (nearby times are offered), or a day or time in the query is not"
-                    f" valid or not within {CLIENT_YEARS} years of today (the page says which)."
-                ),
-                "503": _html("Online booking is paused: the page gives the phone number."),
-            },
-        },
-        "post": {
-            "summary": "Submit the details form (HTML form, with its token).",
-            "requestBody": {
-                "required": True,
-                "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
-            },
-            "responses": {
-                "303": {"description": "Booked: see the confirmation page."},
-                "400": _html("The form names no service or time."),
-                "409": _html("The time is no longer free; nearby times are offered."),
-                "422": _html("A field is wrong; the form says which."),
-                "429": _html("Too many bookings from this address, or for this email or phone: call instead."),
-            },
-        },
-    },
-    "/book/done/{token}": {
-        "get": {
-            "summary": "The confirmation of a booking just made.",
-            "parameters": [TOKEN],
-            "responses": {"200": _html("Confirmation."), "404": _html("The link is not valid.")},
-        }
-    },
-    "/manage/{token}": {
-        "get": {
-            "summary": "The client's page for one booking: what it is, cancel, reschedule.",
-            "parameters": [
-                TOKEN,
-                _query("done", {"type": "string", "enum": ["cancelled", "moved"]}, "What just happened."),
-            ],
-            "responses": {"200": _html("The booking."), "404": _html("The link is not valid.")},
-        }
-    },
-    "/manage/{token}/cancel": {
-        "post": {
-            "summary": "Cancel the booking (HTML form, with its token), until the cut-off.",
-            "parameters": [TOKEN],
-            "requestBody": {
-                "required": True,
-                "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
-            },
-            "responses": {
-                "303": {"description": "Cancelled: back to the booking page."},
-                "404": _html("The link is not valid."),
-                "409": _html("Too late to cancel online; the page says whom to call."),
-                "422": _html("The form's token is missing or expired."),
-            },
-        }
-    },
-    "/manage/{token}/reschedule": {
-        "get": {
-            "summary": "The free times the booking could move to.",
-            "parameters": [
-                TOKEN,
-                _query("date", DAY, "Show the free times of this day."),
-                _query("from", DAY, "Show days starting from this one."),
-                _query("tz", {"type": "string"}, "IANA zone to show times in (default: the client's)."),
-            ],
-            "responses": {
-                "200": _html("Days and times."),
-                "404": _html("The link is not valid."),
-                "409": _html("Too late to move online."),
-                "422": _html(
-                    f"A day in the query is not valid or not within {CLIENT_YEARS} years of today (it says which)."
-                ),
-            },
-        },
-        "post": {
-            "summary": "Move the booking to the chosen start (HTML form with `start`), in one step.",
-            "parameters": [TOKEN],
-            "requestBody": {
-                "required": True,
-                "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
-            },
-            "responses": {
-                "303": {"description": "Moved: back to the booking page."},
-                "404": _html("The link is not valid."),
-                "409": _html("The time is no longer free (nearby times offered), or it is too late to move."),
-                "422": _html("No valid time chosen, or the form's token is missing or expired."),
-            },
-        },
-    },
 }
 
 
 PAGE = _query(
     "page",
-    {"type": "string", "format": "uri", "maxLength": 2048},
+    {"type": "string", "format": "uri", "maxLength": COMMENT_LIMITS["page"]},
     "The article's address; its origin must be one of EMBED_ALLOWED_ORIGINS. Query and fragment are ignored.",
     required=True,
 )
@@ -362,107 +126,6 @@ EDIT_TOKEN = {
     "schema": {"type": "string"},
     "description": "The edit_token the POST returned; valid for 15 minutes.",
 }
-LINK_TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _link_page(summary: str) -> dict:
-    """Describe a page reached from a link in an email: GET asks, POST does."""
-    return {
-        "get": {
-            "summary": summary + " (asks first: mail scanners follow links).",
-            "parameters": [LINK_TOKEN],
-            "responses": {"200": _html("Confirmation page."), "410": _html("The link is forged, expired or used up.")},
-        },
-        "post": {
-            "summary": summary + ".",
-            "parameters": [LINK_TOKEN],
-            "responses": {
-                "200": _html("Done."),
-                "400": _html("The confirmation form's token was missing or expired."),
-                "410": _html("The link is forged, expired or used up."),
-            },
-        },
-    }
-
-
-COMMENT_SCHEMAS = {
-    "Comment": {
-        "type": "object",
-        "required": ["id", "parent_id", "author", "website", "body_html", "created_at", "edited_at", "deleted"],
-        "additionalProperties": False,
-        "description": "A published comment. Never carries an email address or anything derived from one.",
-        "properties": {
-            "id": {"type": "integer"},
-            "parent_id": {"type": ["integer", "null"], "description": "The comment it is shown under."},
-            "author": {"type": ["string", "null"], "description": "null when deleted."},
-            "website": {"type": ["string", "null"], "format": "uri"},
-            "body_html": {"type": "string", "description": "Sanitised HTML: p, br, and links (rel=nofollow ugc)."},
-            "created_at": RFC3339,
-            "edited_at": {"type": ["string", "null"], "format": "date-time"},
-            "deleted": {"type": "boolean", "description": "Deleted but kept (blank) because it has replies."},
-        },
-    },
-    "Thread": {
-        "type": "object",
-        "required": ["page", "count", "comments"],
-        "additionalProperties": False,
-        "properties": {
-            "page": {"type": "string", "format": "uri", "description": "The normalised address: the thread's key."},
-            "count": {"type": "integer", "description": "Published comments, not counting deleted ones."},
-            "comments": {"type": "array", "items": _ref("Comment")},
-        },
-    },
-    "CommentRequest": {
-        "type": "object",
-        "required": ["page", "name", "email", "body"],
-        "additionalProperties": False,
-        "properties": {
-            "page": {"type": "string", "format": "uri", "maxLength": 2048},
-            "name": {"type": "string", "maxLength": 100},
-            "email": {"type": "string", "format": "email", "maxLength": 254, "description": "Never published."},
-            "website": {"type": ["string", "null"], "maxLength": 500, "description": "http(s) only."},
-            "body": {"type": "string", "minLength": 2, "maxLength": 10000, "description": "Plain text."},
-            "parent_id": {"type": ["integer", "null"], "description": "The comment answered."},
-            "notify": {"type": "boolean", "description": "Email me when someone replies (after approval)."},
-            "form_token": {
-                "type": "string",
-                "description": "The token of the comment form (from GET /comments); without one a post is spam.",
-            },
-            "homepage": {"type": "string", "description": "The form's trap for robots: leave it empty."},
-        },
-    },
-    "CommentPosted": {
-        "type": "object",
-        "required": ["id", "status", "edit_token", "editable_until", "editable_for", "body", "body_html"],
-        "additionalProperties": False,
-        "properties": {
-            "id": {"type": "integer"},
-            "status": {"type": "string", "enum": ["published", "pending"]},
-            "edit_token": {"type": "string", "description": "Send as X-Comment-Token to edit or delete."},
-            "editable_until": RFC3339,
-            "editable_for": {"type": "integer", "description": "Seconds left to edit (immune to clock skew)."},
-            "body": {"type": "string"},
-            "body_html": {"type": "string"},
-        },
-    },
-    "CommentEdited": {
-        "type": "object",
-        "required": ["id", "status", "body", "body_html"],
-        "additionalProperties": False,
-        "properties": {
-            "id": {"type": "integer"},
-            "status": {"type": "string", "enum": ["published", "pending"]},
-            "body": {"type": "string"},
-            "body_html": {"type": "string"},
-        },
-    },
-    "Counts": {
-        "type": "object",
-        "description": "Each page address as given, with its number of published comments.",
-        "additionalProperties": {"type": "integer"},
-    },
-}
-
 COMMENT_PATHS = {
     "/api/comments": {
         "get": {
@@ -494,19 +157,7 @@ COMMENT_PATHS = {
         "patch": {
             "summary": "Change one's own comment, within 15 minutes of posting it.",
             "parameters": [COMMENT_ID, EDIT_TOKEN],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["body"],
-                            "additionalProperties": False,
-                            "properties": {"body": {"type": "string", "minLength": 2, "maxLength": 10000}},
-                        }
-                    }
-                },
-            },
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CommentEdit")}}},
             "responses": {
                 "200": _json(_ref("CommentEdited"), "Changed (two links or more send it back for approval)."),
                 "400": _errors("The body is not a JSON object, or it nests too deeply."),
@@ -549,142 +200,12 @@ COMMENT_PATHS = {
             },
         }
     },
-    "/comments": {
-        "get": {
-            "summary": "The comments iframe page: the thread and the form; works without JavaScript.",
-            "parameters": [
-                PAGE,
-                _query("order", {"type": "string", "enum": ["oldest", "newest"]}, "Default: oldest first."),
-                _query("p", {"type": "integer", "minimum": 1}, "Which 50 comments (with their replies)."),
-                _query("reply", {"type": "integer"}, "Show the form as a reply to this comment."),
-                _query("posted", {"type": "string", "enum": ["published", "pending"]}, "Say thank you."),
-                _query("tz", {"type": "string"}, "IANA zone to show dates in."),
-                _query("embed", {"type": "string"}, "The host page's origin (set by embed.js)."),
-                _query("accent", {"type": "string"}, "Accent colour, #rgb or #rrggbb."),
-            ],
-            "responses": {
-                "200": _html("The page."),
-                "404": _html("Comments are not open for that page."),
-            },
-        },
-        "post": {
-            "summary": "Post a comment from the HTML form (without JavaScript).",
-            "requestBody": {
-                "required": True,
-                "content": {"application/x-www-form-urlencoded": {"schema": _ref("CommentRequest")}},
-            },
-            "responses": {
-                "303": {"description": "Stored: back to the thread, which says thank you."},
-                "404": _html("Comments are not open for that page."),
-                "413": _html("The form is too large."),
-                "422": _html("A field is wrong; the form says which, keeping what was typed."),
-                "429": _html("Too many comments from this address."),
-            },
-        },
-    },
-    "/comments/feed.atom": {
-        "get": {
-            "summary": "An article's latest 50 comments as an Atom feed.",
-            "parameters": [PAGE],
-            "responses": {
-                "200": {
-                    "description": "Atom (RFC 4287).",
-                    "content": {"application/atom+xml": {"schema": {"type": "string"}}},
-                },
-                "404": _html("Comments are not open for that page."),
-            },
-        }
-    },
-    "/comments/approve/{token}": _link_page("Publish a held comment (the link in the therapist's email)"),
-    "/comments/delete/{token}": _link_page("Delete a comment (the link in the therapist's email)"),
-    "/comments/unsubscribe/{token}": _link_page("Stop emails about replies (the link in those emails)"),
 }
-
-
-def _admin_paths() -> dict:
-    """Describe the admin pages: HTML for the therapist, behind a sign-in."""
-    redirect = {"302": {"description": "Not signed in: to the sign-in page, or back to the agenda."}}
-    return {
-        "/admin": {"get": {"summary": "The agenda.", "responses": {"200": _html("Agenda."), **redirect}}},
-        "/admin/login": {
-            "get": {"summary": "The sign-in form.", "responses": {"200": _html("Form.")}},
-            "post": {
-                "summary": "Sign in.",
-                "responses": {
-                    "200": _html("The form again: its token had expired."),
-                    "302": {"description": "Signed in."},
-                    "401": _html("Wrong password."),
-                    "429": _html("Too many attempts."),
-                },
-            },
-        },
-        "/admin/logout": {"post": {"summary": "Sign out.", "responses": redirect}},
-        "/admin/block": {"post": {"summary": "Block time on the local calendar.", "responses": redirect}},
-        "/admin/block/{event_id}/delete": {
-            "post": {
-                "summary": "Remove blocked time.",
-                "parameters": [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": redirect,
-            }
-        },
-        "/admin/google": {
-            "get": {
-                "summary": "The Google Calendar connection and the choice of calendars.",
-                "responses": {"200": _html("Page."), **redirect},
-            }
-        },
-        "/admin/google/connect": {
-            "post": {"summary": "Start connecting: to Google's consent page.", "responses": redirect}
-        },
-        "/admin/google/calendars": {
-            "post": {"summary": "Choose the busy calendars and the booking calendar.", "responses": redirect}
-        },
-        "/admin/google/disconnect": {"post": {"summary": "Revoke and forget the connection.", "responses": redirect}},
-        "/oauth2callback": {
-            "get": {
-                "summary": "Google's redirect after consent (state checked once; PKCE).",
-                "parameters": [
-                    _query("state", {"type": "string"}, "The state this service sent."),
-                    _query("code", {"type": "string"}, "The authorisation code."),
-                    _query("error", {"type": "string"}, "Set when consent was denied."),
-                ],
-                "responses": {**redirect, "404": _html("Google Calendar is not enabled.")},
-            }
-        },
-        "/admin/outbox/{row_id}/retry": {
-            "post": {
-                "summary": "Send a failed message once more.",
-                "parameters": [{"name": "row_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "responses": {**redirect, "404": _html(NOT_A_NUMBER)},
-            }
-        },
-        "/admin/comments": {
-            "get": {
-                "summary": "Comments by status (pending, published, spam), newest first.",
-                "parameters": [
-                    _query("status", {"type": "string", "enum": ["pending", "published", "spam"]}, "Default: pending."),
-                    _query("p", {"type": "integer", "minimum": 1}, "Which 50."),
-                ],
-                "responses": {"200": _html("The list."), "404": _html("No such status."), **redirect},
-            },
-            "post": {
-                "summary": "Approve, delete or mark as spam the ticked comments (fields ids, action).",
-                "responses": redirect,
-            },
-        },
-        "/admin/bookings/{booking_id}/cancel": {
-            "post": {
-                "summary": "Cancel a booking.",
-                "parameters": [{"name": "booking_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": redirect,
-            }
-        },
-    }
 
 
 def document() -> dict:
     """Return the OpenAPI document."""
-    paths = {**PATHS, **COMMENT_PATHS, **_admin_paths()}
+    paths = {**PATHS, **COMMENT_PATHS}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -693,5 +214,5 @@ def document() -> dict:
             "description": "Booking and article comments for a small therapy practice.",
         },
         "paths": paths,
-        "components": {"schemas": {**SCHEMAS, **COMMENT_SCHEMAS}},
+        "components": {"schemas": components()},
     }

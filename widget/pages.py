@@ -11,6 +11,7 @@ from sqlalchemy import text
 from . import calendars
 from .booking import business
 from .extensions import db
+from .schemas import Health, answer
 from .settings import origin_of, public_url
 from .timezones import clock, long_date, zone_abbreviation, zone_named
 
@@ -63,13 +64,14 @@ def healthz():
     except Exception:
         calendar = "unavailable"
     healthy = database == "ok" and calendar == "ok"
-    body = {
-        "status": "ok" if healthy else "degraded",
-        "database": database,
-        "calendar": calendar,
+    body = answer(
+        Health,
+        status="ok" if healthy else "degraded",
+        database=database,
+        calendar=calendar,
         # Without Redis each worker process counts rate limits on its own.
-        "ratelimits": "shared" if current_app.config.get("REDIS_URL") else "per-process",
-    }
+        ratelimits="shared" if current_app.config.get("REDIS_URL") else "per-process",
+    )
     return jsonify(body), 200 if healthy else 503
 
 

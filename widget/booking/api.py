@@ -7,8 +7,9 @@ from datetime import date, timedelta
 from flask import Blueprint, jsonify, request
 from flask_limiter.errors import RateLimitExceeded
 
-from ..errors import BadRequest, field_errors, json_body
+from ..errors import ApiError, json_body
 from ..openapi import document
+from ..schemas import Booking, BookingRequest, Services, Slots, answer, fields_of, required_of
 from ..timezones import days_range, parse_day, parse_instant, rfc3339, utc_now, zone_named
 from . import bookings, business, links
 from .views import booking_limit
@@ -16,29 +17,25 @@ from .views import booking_limit
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_RANGE_DAYS = 62
-BOOKING_FIELDS = {"service", "start", "name", "email", "phone", "notes", "timezone"}
-
-
-@bp.errorhandler(BadRequest)
-def _bad_request(error: BadRequest):
-    return field_errors(error.errors, error.status)
+# What a client may send and must send: the request schema the document shows.
+BOOKING_FIELDS = fields_of(BookingRequest)
+REQUIRED_FIELDS = required_of(BookingRequest)
 
 
 @bp.errorhandler(bookings.InvalidBooking)
 def _invalid_booking(error: bookings.InvalidBooking):
-    return field_errors(error.errors)
+    return ApiError(422, error.errors).response()
 
 
-def _limited(errors: dict[str, str]):
-    """Answer 429 with what was limited and the phone number, where a person can still book."""
-    phone = business.current().studio.phone
-    return field_errors(errors, 429, phone=phone)
+def _limited(errors: dict[str, str]) -> ApiError:
+    """Return the 429 refusal: what was limited, and the phone number, where a person can still book."""
+    return ApiError(429, errors, phone=business.current().studio.phone)
 
 
 @bp.errorhandler(RateLimitExceeded)
 def _too_many_requests(_error: RateLimitExceeded):
     # Flask-Limiter adds Retry-After to this answer (RATELIMIT_HEADERS_ENABLED).
-    return _limited({"booking": bookings.RATE_LIMITED.format(phone=business.current().studio.phone)})
+    return _limited({"booking": bookings.RATE_LIMITED.format(phone=business.current().studio.phone)}).response()
 
 
 def _slot_json(slot, zone) -> dict:
@@ -58,14 +55,14 @@ def _service_json(service) -> dict:
 @bp.get("/services")
 def services():
     """List the services clients can book."""
-    return jsonify({"services": [_service_json(s) for s in business.current().services.values()]})
+    return jsonify(answer(Services, services=[_service_json(s) for s in business.current().services.values()]))
 
 
 def _query_zone(name: str | None):
     try:
         return zone_named(name or business.current().studio.timezone)
     except ValueError as error:
-        raise BadRequest({"tz": str(error)}) from None
+        raise ApiError(422, {"tz": str(error)}) from None
 
 
 def _query_date(name: str, default: date) -> date:
@@ -75,7 +72,7 @@ def _query_date(name: str, default: date) -> date:
     try:
         return parse_day(raw)
     except ValueError as error:
-        raise BadRequest({name: str(error)}) from None
+        raise ApiError(422, {name: str(error)}) from None
 
 
 @bp.get("/slots")
@@ -89,7 +86,7 @@ def slots():
     zone = None
     try:
         zone = _query_zone(request.args.get("tz"))
-    except BadRequest as error:
+    except ApiError as error:
         errors.update(error.errors)
     today = utc_now().astimezone(zone or zone_named("UTC")).date()
     try:
@@ -99,27 +96,28 @@ def slots():
             errors["end"] = "must not be before start"
         elif (last - first).days >= MAX_RANGE_DAYS:
             errors["end"] = f"must be less than {MAX_RANGE_DAYS} days after start"
-    except BadRequest as error:
+    except ApiError as error:
         errors.update(error.errors)
     if errors:
-        raise BadRequest(errors)
+        raise ApiError(422, errors)
     start, end = days_range(first, last, zone)
     found = bookings.free_slots(service, start, end, zone)
-    return jsonify({"service": service.id, "timezone": zone.key, "slots": [_slot_json(s, zone) for s in found]})
+    return jsonify(answer(Slots, service=service.id, timezone=zone.key, slots=[_slot_json(s, zone) for s in found]))
 
 
 def booking_json(booking) -> dict:
     """Return the public view of a booking."""
     zone = zone_named(booking.client_timezone)
-    return {
-        "id": booking.id,
-        "status": booking.status,
-        "service": booking.service_id,
-        "start": rfc3339(booking.start_at, zone),
-        "end": rfc3339(booking.end_at, zone),
-        "timezone": booking.client_timezone,
-        "manage_url": links.manage_url(booking),
-    }
+    return answer(
+        Booking,
+        id=booking.id,
+        status=booking.status,
+        service=booking.service_id,
+        start=rfc3339(booking.start_at, zone),
+        end=rfc3339(booking.end_at, zone),
+        timezone=booking.client_timezone,
+        manage_url=links.manage_url(booking),
+    )
 
 
 @bp.post("/bookings")
@@ -137,7 +135,7 @@ def create_booking():
             start = parse_instant(body["start"])
         except ValueError as error:
             errors["start"] = str(error)
-    for name in ("service", "name", "email", "phone"):
+    for name in REQUIRED_FIELDS:
         if name not in body:
             errors.setdefault(name, "is required")
     zone_name = body.get("timezone")
@@ -154,7 +152,7 @@ def create_booking():
             )
         except bookings.InvalidBooking as error:
             errors = {**error.errors, **errors}
-        raise BadRequest(errors)
+        raise ApiError(422, errors)
     try:
         booking, created = bookings.book(
             body["service"],
@@ -167,14 +165,11 @@ def create_booking():
             idempotency_key=request.headers.get("Idempotency-Key"),
         )
     except bookings.TooManyBookings as too_many:
-        return _limited({too_many.field: bookings.too_many_message(too_many)})
+        raise _limited({too_many.field: bookings.too_many_message(too_many)}) from None
     except bookings.SlotTaken as taken:
         zone = zone_named(zone_name or business.current().studio.timezone)
-        return field_errors(
-            {"start": "is no longer free"},
-            409,
-            alternatives=[_slot_json(slot, zone) for slot in taken.alternatives],
-        )
+        alternatives = [_slot_json(slot, zone) for slot in taken.alternatives]
+        raise ApiError(409, {"start": "is no longer free"}, alternatives=alternatives) from None
     return jsonify(booking_json(booking)), 201 if created else 200
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import calendars, outbox
 from ..extensions import db
-from ..models import CANCELLED, CONFIRMED, Booking, new_id
+from ..models import BOOKING_LIMITS, CANCELLED, CONFIRMED, Booking, new_id
 from ..timezones import Interval, days_range, utc_now, zone_named
 from . import availability, business, emails
 from .availability import Service, Slot
@@ -33,7 +33,6 @@ from .links import manage_url
 
 log = logging.getLogger(__name__)
 
-LIMITS = {"name": 100, "email": 254, "phone": 32, "notes": 2000}
 PHONE = re.compile(r"^\+?[0-9 ().\-]{7,32}$")
 ALTERNATIVES = 3
 
@@ -99,8 +98,8 @@ def check_details(name, email, phone, notes) -> Details:
     for field, value in values.items():
         if not isinstance(value, str):
             errors[field] = "must be text"
-        elif len(value.strip()) > LIMITS[field]:
-            errors[field] = f"must be at most {LIMITS[field]} characters"
+        elif len(value.strip()) > BOOKING_LIMITS[field]:
+            errors[field] = f"must be at most {BOOKING_LIMITS[field]} characters"
     if errors:
         raise InvalidBooking(errors)
     name, email, phone, notes = (values[f].strip() for f in ("name", "email", "phone", "notes"))

@@ -6,6 +6,7 @@ from wtforms import EmailField, HiddenField, StringField, TelField, TextAreaFiel
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..forms import PublicForm
+from ..models import BOOKING_LIMITS
 
 
 class DetailsForm(PublicForm):
@@ -15,10 +16,10 @@ class DetailsForm(PublicForm):
     start = HiddenField(validators=[InputRequired()])
     tz = HiddenField()
     idempotency_key = HiddenField()
-    name = StringField("Name", validators=[InputRequired(message="is required"), Length(max=100)])
-    email = EmailField("Email", validators=[InputRequired(message="is required"), Length(max=254)])
-    phone = TelField("Phone", validators=[InputRequired(message="is required"), Length(max=32)])
-    notes = TextAreaField("Notes for the therapist", validators=[Optional(), Length(max=2000)])
+    name = StringField("Name", validators=[InputRequired(message="is required"), Length(max=BOOKING_LIMITS["name"])])
+    email = EmailField("Email", validators=[InputRequired(message="is required"), Length(max=BOOKING_LIMITS["email"])])
+    phone = TelField("Phone", validators=[InputRequired(message="is required"), Length(max=BOOKING_LIMITS["phone"])])
+    notes = TextAreaField("Notes for the therapist", validators=[Optional(), Length(max=BOOKING_LIMITS["notes"])])
 
 
 class CancelForm(PublicForm):

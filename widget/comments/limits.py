@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
-LIMITS = {"name": 100, "email": 254, "website": 500, "page": 2048}
-BODY_MIN, BODY_MAX = 2, 10_000
+from ..models import COMMENT_BODY_MAX, COMMENT_BODY_MIN, COMMENT_LIMITS
+
+# The limits live with the columns they size (models.py); the form and the API's schema read them too.
+LIMITS = COMMENT_LIMITS
+BODY_MIN, BODY_MAX = COMMENT_BODY_MIN, COMMENT_BODY_MAX
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Half of a UTF-16 pair: JSON can carry one ("\ud800"), but it is not text and cannot be stored.
 SURROGATE = re.compile(r"[\ud800-\udfff]")
