@@ -15,7 +15,7 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 
 from config import TestingConfig
-from tests.conftest import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
+from tests.support import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
 from widget import create_app, outbox
 from widget.booking import bookings
 from widget.extensions import db

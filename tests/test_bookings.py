@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from config import TestingConfig
-from tests.conftest import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
+from tests.support import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
 from widget import create_app
 from widget.booking import bookings
 from widget.extensions import db

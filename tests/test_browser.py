@@ -20,8 +20,8 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from tests.conftest import COMMENT_ORIGINS, ROOT, Admin, make_app, post_comment, services_required
 from tests.google_standin import GoogleStandIn
+from tests.support import COMMENT_ORIGINS, ROOT, Admin, make_app, post_comment, services_required
 from widget.cli import set_admin_password
 from widget.extensions import db
 from widget.models import CONFIRMED, Booking

@@ -14,7 +14,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from tests.conftest import Clock
+from tests.support import Clock
 from widget import mail, outbox
 from widget.booking import bookings
 from widget.extensions import db

@@ -33,7 +33,7 @@ from playwright.sync_api import Browser, FrameLocator, Locator, Page, expect, sy
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from tests.conftest import make_app
+from tests.support import make_app
 from tests.test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, _chromium_unavailable
 from widget.booking import bookings, links
 from widget.comments import moderation as comments

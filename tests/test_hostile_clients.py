@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from tests.conftest import ARTICLE, Admin, csrf_token, make_app, post_comment
+from tests.support import ARTICLE, Admin, csrf_token, make_app, post_comment
 from widget.extensions import db
 
 BODY = {

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import ARTICLE, csrf_token, form_token, post_comment
+from tests.support import ARTICLE, csrf_token, form_token, post_comment
 
 BOOKING = {
     "service": "massage-60",

@@ -8,7 +8,7 @@ import pytest
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
-from tests.conftest import Clock, csrf_token
+from tests.support import Clock, csrf_token
 from widget.booking import bookings
 from widget.extensions import db
 from widget.models import CANCELLED, CONFIRMED, Booking, CalendarEvent

@@ -11,7 +11,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from tests.conftest import ARTICLE, post_comment
+from tests.support import ARTICLE, post_comment
 
 DOCUMENT_URI = "urn:widget:openapi"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "trace"}  # HEAD and OPTIONS are ignored
@@ -262,7 +262,7 @@ def comment_spec(comment_client):
 
 def test_comment_answers_match(comment_app, comment_client, comment_spec):
     """Thread, post (held, then published), counts, edit and delete answer what the document says."""
-    from tests.conftest import ARTICLE, post_comment
+    from tests.support import ARTICLE, post_comment
     from widget.comments import moderation as comments
 
     spec, client = comment_spec, comment_client

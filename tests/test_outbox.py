@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from config import TestingConfig
-from tests.conftest import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
+from tests.support import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
 from widget import create_app, outbox
 from widget.extensions import db
 from widget.models import PENDING, SENT, OutboxMessage
