@@ -86,7 +86,7 @@ def reset_postgres() -> None:
         unavailable("PostgreSQL at 127.0.0.1:5432 (database test, user postgres)", error)
 
 
-def database_url(kind: str, tmp_path, name: str = "widget.db") -> str:
+def shared_database(kind: str, tmp_path, name: str = "widget.db") -> str:
     """Return the URL of an empty file database that child processes can share: ``sqlite`` or ``postgresql``."""
     if kind == "postgresql":
         reset_postgres()
