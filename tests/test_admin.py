@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.conftest import Admin, csrf_token, make_app
+from tests.support import Admin, csrf_token, make_app
 
 BODY = {
     "service": "massage-60",

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.conftest import Clock
+from tests.support import Clock
 
 BODY = {
     "service": "massage-60",
@@ -110,7 +110,7 @@ def test_an_idempotency_key_reused_for_another_booking_is_422(client):
 
 
 def test_bookings_per_address_are_rate_limited_with_retry_after(tmp_path):
-    from tests.conftest import make_app
+    from tests.support import make_app
 
     client = make_app(tmp_path, BOOKING_RATE_LIMIT="2 per hour").test_client()
     starts = ["2026-11-24T09:00:00-07:00", "2026-11-24T13:00:00-07:00", "2026-11-24T15:00:00-07:00"]
@@ -128,7 +128,7 @@ def test_bookings_per_address_are_rate_limited_with_retry_after(tmp_path):
 
 
 def test_future_bookings_per_email_are_capped_with_429(tmp_path):
-    from tests.conftest import make_app
+    from tests.support import make_app
 
     client = make_app(tmp_path, MAX_FUTURE_BOOKINGS="2").test_client()
     for day in ("24", "25"):

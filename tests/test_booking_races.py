@@ -14,9 +14,8 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
-from config import TestingConfig
-from tests.conftest import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
-from widget import create_app, outbox
+from tests.support import app_settings, make_app, process_app, shared_database
+from widget import outbox
 from widget.booking import bookings
 from widget.extensions import db
 from widget.models import CANCELLED, CONFIRMED, PENDING, Booking, CalendarEvent, OutboxMessage
@@ -28,22 +27,9 @@ CLIENT = "ada@example.com"
 CALLERS = 12
 
 
-def _settings(database_url, mail_port) -> dict:
-    settings = {key: getattr(TestingConfig, key) for key in dir(TestingConfig) if key.isupper()}
-    settings.update(
-        DATABASE_URL=database_url,
-        BUSINESS_CONFIG=EXAMPLE_RULES,
-        PUBLIC_URL="http://widget.test",
-        MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=str(mail_port),
-    )
-    return settings
-
-
 def _caller(database_url, mail_port, barrier, booking_id, action, argument, results):
     """Run in a child process: one person cancelling or moving a booking, released with the others."""
-    app = create_app(_settings(database_url, mail_port))
-    app.extensions["clock"] = Clock(NOW)
+    app = process_app(app_settings(database_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mail_port)))
     with app.app_context():
         booking = db.session.get(Booking, booking_id)
         barrier.wait(timeout=60)
@@ -84,11 +70,7 @@ def _together(database_url, mail_port, calls):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def race_app(request, tmp_path, mailbox):
     """Return an app on a file database that child processes share, mailing to ``mailbox``."""
-    if request.param == "postgresql":
-        reset_postgres()
-        url = POSTGRES_URL
-    else:
-        url = f"sqlite:///{tmp_path / 'race.db'}"
+    url = shared_database(request.param, tmp_path, "race.db")
     app = make_app(tmp_path, url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mailbox.port))
     app.config["RACE_DATABASE_URL"] = url
     return app

@@ -9,16 +9,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from config import TestingConfig
-from tests.conftest import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
-from widget import create_app
+from tests.support import CLIENT, app_settings, make_app, process_app, shared_database
 from widget.booking import bookings
 from widget.extensions import db
 from widget.models import CANCELLED, CONFIRMED, Booking, CalendarEvent, OutboxMessage
 
 # Tuesday 2026-11-24 in Denver (UTC-7): 10:00 local.
 TEN_AM = datetime(2026, 11, 24, 17, 0, tzinfo=timezone.utc)
-CLIENT = {"name": "Ada Client", "email": "ada@example.com", "phone": "801-555-0101"}
 
 
 def _book(service="massage-60", start=TEN_AM, key=None, **details):
@@ -200,10 +197,7 @@ ATTEMPTS = 20
 
 def _attempt(database_url, tmp_path, barrier, index, service, start, results):
     """Run in a child process: one client trying to book."""
-    settings = {key: getattr(TestingConfig, key) for key in dir(TestingConfig) if key.isupper()}
-    settings.update(DATABASE_URL=database_url, BUSINESS_CONFIG=EXAMPLE_RULES)
-    app = create_app(settings)
-    app.extensions["clock"] = Clock(NOW)
+    app = process_app(app_settings(database_url))
     with app.app_context():
         barrier.wait(timeout=60)
         try:
@@ -249,11 +243,7 @@ def _assert_written_everywhere():
 
 
 def _database(kind, tmp_path):
-    if kind == "postgresql":
-        reset_postgres()
-        url = POSTGRES_URL
-    else:
-        url = f"sqlite:///{tmp_path / 'race.db'}"
+    url = shared_database(kind, tmp_path, "race.db")
     app = make_app(tmp_path, url)
     # The racers fork from this process: leave them no open connection to inherit.
     with app.app_context():

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import EXAMPLE_RULES, make_app
+from tests.support import EXAMPLE_RULES, make_app
 from widget.booking.availability import Window
 from widget.booking.business import BusinessConfigError, load_business, parse_business
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import ARTICLE, COMMENT_ORIGINS, make_app, post_comment
+from tests.support import ARTICLE, COMMENT_ORIGINS, make_app, post_comment
 from widget.comments import moderation
 from widget.extensions import db
 from widget.models import PUBLISHED, Comment, OutboxMessage

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from tests.conftest import ARTICLE, COMMENT_ORIGINS, SITE
+from tests.support import ARTICLE, COMMENT_ORIGINS, SITE
 from widget.comments import moderation, queries, tokens
 from widget.comments.limits import DuplicateComment
 from widget.extensions import db

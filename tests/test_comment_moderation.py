@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from tests.conftest import (
+from tests.support import (
     ARTICLE,
     COMMENT_ORIGINS,
     POSTGRES_URL,

@@ -20,7 +20,7 @@ import pytest
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 
-from tests.conftest import ARTICLE, COMMENT_ORIGINS, SITE, form_token, make_app, post_comment
+from tests.support import ARTICLE, COMMENT_ORIGINS, SITE, form_token, make_app, post_comment
 from widget.comments import moderation, queries
 from widget.extensions import db
 from widget.models import PENDING, SPAM, Comment

@@ -14,7 +14,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from tests.conftest import Clock
+from tests.support import Clock, book
 from widget import mail, outbox
 from widget.booking import bookings
 from widget.extensions import db
@@ -36,18 +36,7 @@ SERVICE = "60-minute massage"
 
 def _book(client, **changes) -> dict:
     """Book through the API (as a London client by default) and return the booking's JSON."""
-    body = {
-        "service": "massage-60",
-        "start": START,
-        "name": "Ada Client",
-        "email": CLIENT,
-        "phone": "801-555-0101",
-        "timezone": "Europe/London",
-        **changes,
-    }
-    response = client.post("/api/bookings", json=body)
-    assert response.status_code == 201, response.json
-    return response.json
+    return book(client, **{"start": START, "email": CLIENT, "timezone": "Europe/London", **changes})[0]
 
 
 def _one_for(mailbox, address: str):

@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from tests.conftest import make_app
+from tests.support import make_app
 from widget.openapi import document
 
 # Few examples per operation keeps the run short; derandomize makes it the same run every time.

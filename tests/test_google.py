@@ -21,8 +21,8 @@ import requests  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
-from tests.conftest import Admin, csrf_token, make_app  # noqa: E402
 from tests.google_standin import DEFAULT_CALENDAR_ID, GoogleStandIn  # noqa: E402
+from tests.support import Admin, csrf_token, make_app  # noqa: E402
 from widget import calendars  # noqa: E402
 from widget.booking import (
     bookings,  # noqa: E402

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import requests
 from sqlalchemy import func, select
 
-from tests.conftest import EXAMPLE_RULES, POSTGRES_URL, ROOT, make_app, reset_postgres
+from tests.support import EXAMPLE_RULES, POSTGRES_URL, ROOT, make_app, reset_postgres
 from widget import outbox
 from widget.booking import bookings, links
 from widget.extensions import db

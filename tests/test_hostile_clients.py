@@ -8,22 +8,8 @@ import stat
 
 import pytest
 
-from tests.conftest import ARTICLE, Admin, csrf_token, make_app, post_comment
+from tests.support import ARTICLE, BOOKING, Admin, book, csrf_token, make_app, post_comment
 from widget.extensions import db
-
-BODY = {
-    "service": "massage-60",
-    "start": "2026-11-25T09:00:00-07:00",  # Wednesday, 49 hours after NOW: still changeable online
-    "name": "Ada Client",
-    "email": "ada@example.com",
-    "phone": "801-555-0101",
-}
-
-
-def _manage_path(client) -> str:
-    response = client.post("/api/bookings", json=BODY)
-    assert response.status_code == 201, response.json
-    return response.json["manage_url"].replace("http://widget.test", "")
 
 
 def _post_form(client, page_path: str, target: str, **data):
@@ -33,16 +19,18 @@ def _post_form(client, page_path: str, target: str, **data):
 
 
 def _book_through_the_form(client, **changes):
-    page = client.get("/book", query_string={"service": "massage-60", "start": BODY["start"], "tz": "America/Denver"})
+    page = client.get(
+        "/book", query_string={"service": "massage-60", "start": BOOKING["start"], "tz": "America/Denver"}
+    )
     start = re.search(r'name="start" type="hidden" value="([^"]+)"', page.text).group(1)
     data = {
         "csrf_token": csrf_token(page.text),
         "service": "massage-60",
         "start": start,
         "tz": "America/Denver",
-        "name": BODY["name"],
-        "email": BODY["email"],
-        "phone": BODY["phone"],
+        "name": BOOKING["name"],
+        "email": BOOKING["email"],
+        "phone": BOOKING["phone"],
         **changes,
     }
     return client.post("/book?tz=America/Denver", data=data)
@@ -57,7 +45,7 @@ def _no_store(response) -> bool:
 
 def test_manage_pages_and_their_answers_are_not_stored(client):
     """The manage page, its reschedule step, a bad link and the cancel/reschedule answers send no-store."""
-    path = _manage_path(client)
+    path = book(client)[1]
     assert _no_store(client.get(path))
     assert _no_store(client.get(f"{path}/reschedule?date=2026-11-26"))
     assert _no_store(client.get("/manage/not-a-token"))
@@ -169,7 +157,7 @@ def test_no_page_or_answer_hands_out_a_forged_host(comment_app, mailbox):
     assert booked.status_code == 303
     _assert_untouched(booked)
     _assert_untouched(forged.get(booked.headers["Location"]))
-    api = forged.post("/api/bookings", json={**BODY, "start": "2026-11-25T11:00:00-07:00"})
+    api = forged.post("/api/bookings", json={**BOOKING, "start": "2026-11-25T11:00:00-07:00"})
     assert api.status_code == 201 and api.json["manage_url"].startswith(f"{PUBLIC}/manage/")
     _assert_untouched(api)
     manage = api.json["manage_url"].replace(PUBLIC, "")

@@ -6,25 +6,12 @@ import json
 
 import pytest
 
-from tests.conftest import ARTICLE, csrf_token, form_token, post_comment
+from tests.support import ARTICLE, BOOKING, book, csrf_token, form_token, post_comment
 
-BOOKING = {
-    "service": "massage-60",
-    "start": "2026-11-25T09:00:00-07:00",
-    "name": "Ada Client",
-    "email": "ada@example.com",
-    "phone": "801-555-0101",
-}
 # NOW is 2026-11-23: the client window is five years either side of it.
 WINDOW = "must be between 2021-11-23 and 2031-11-23"
 FAR_DAYS = ["0001-01-01", "9999-12-31"]
 FAR_INSTANTS = ["0001-01-01T00:00:00+00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"]
-
-
-def _manage_url(client) -> str:
-    response = client.post("/api/bookings", json=BOOKING)
-    assert response.status_code == 201, response.json
-    return response.json["manage_url"].removeprefix("http://widget.test")
 
 
 def _deep_list(depth: int) -> str:
@@ -90,7 +77,7 @@ def test_far_off_start_in_booking_form_answers_400_naming_it(client, start):
 @pytest.mark.parametrize("name", ["date", "from"])
 @pytest.mark.parametrize("day", FAR_DAYS)
 def test_far_off_day_on_reschedule_page_answers_422_page_that_still_offers_days(client, name, day):
-    url = _manage_url(client)
+    url = book(client)[1]
     response = client.get(f"{url}/reschedule", query_string={name: day})
     assert response.status_code == 422
     assert f"The day &#39;{day}&#39; {WINDOW}" in response.text
@@ -100,7 +87,7 @@ def test_far_off_day_on_reschedule_page_answers_422_page_that_still_offers_days(
 
 @pytest.mark.parametrize("start", FAR_INSTANTS)
 def test_far_off_start_in_reschedule_form_answers_422_naming_it(client, start):
-    url = _manage_url(client)
+    url = book(client)[1]
     page = client.get(f"{url}/reschedule?date=2026-11-26")
     response = client.post(f"{url}/reschedule", data={"csrf_token": csrf_token(page.text), "start": start})
     assert response.status_code == 422

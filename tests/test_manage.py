@@ -8,24 +8,10 @@ import pytest
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
-from tests.conftest import Clock, csrf_token
+from tests.support import BOOKING, Clock, book, csrf_token
 from widget.booking import bookings
 from widget.extensions import db
 from widget.models import CANCELLED, CONFIRMED, Booking, CalendarEvent
-
-BODY = {
-    "service": "massage-60",
-    "start": "2026-11-25T09:00:00-07:00",  # Wednesday, 49 hours after NOW
-    "name": "Ada Client",
-    "email": "ada@example.com",
-    "phone": "801-555-0101",
-}
-
-
-def _book(client, **changes):
-    response = client.post("/api/bookings", json={**BODY, **changes})
-    assert response.status_code == 201, response.json
-    return response.json, response.json["manage_url"].replace("http://widget.test", "")
 
 
 def _slots(client, day="2026-11-25"):
@@ -39,7 +25,7 @@ def _post(client, url, page_url, **data):
 
 
 def test_manage_page_shows_the_booking_and_the_deadline(client):
-    _, url = _book(client)
+    _, url = book(client)
     page = client.get(url)
     assert page.status_code == 200
     assert "Wednesday, November 25, 2026, 9:00 AM–10:00 AM MST" in page.text
@@ -49,24 +35,24 @@ def test_manage_page_shows_the_booking_and_the_deadline(client):
 
 
 def test_manage_page_cannot_be_framed(client):
-    _, url = _book(client)
+    _, url = book(client)
     assert "frame-ancestors 'none'" in client.get(url).headers["Content-Security-Policy"]
 
 
 def test_cancel_before_the_cut_off_frees_the_time(app, client):
-    booking, url = _book(client)
-    assert BODY["start"] not in _slots(client)
+    booking, url = book(client)
+    assert BOOKING["start"] not in _slots(client)
     response = _post(client, f"{url}/cancel", url)
     assert response.status_code == 303 and "done=cancelled" in response.headers["Location"]
     assert "This booking is cancelled" in client.get(response.headers["Location"]).text
-    assert BODY["start"] in _slots(client)
+    assert BOOKING["start"] in _slots(client)
     with app.app_context():
         assert db.session.get(Booking, booking["id"]).status == CANCELLED
         assert db.session.get(CalendarEvent, booking["id"]) is None
 
 
 def test_cancel_after_the_cut_off_explains_and_shows_the_phone(app, client):
-    booking, url = _book(client)
+    booking, url = book(client)
     app.extensions["clock"].now = datetime(2026, 11, 24, 17, 0, tzinfo=timezone.utc)  # 23 h before
     page = client.get(url)
     assert "too late to change or cancel" in page.text and "801-471-0877" in page.text
@@ -81,7 +67,7 @@ def test_cancel_after_the_cut_off_explains_and_shows_the_phone(app, client):
 
 
 def test_cancel_without_the_form_token_changes_nothing(app, client):
-    booking, url = _book(client)
+    booking, url = book(client)
     response = client.post(f"{url}/cancel", data={})
     assert response.status_code == 422 and "security token" in response.text
     with app.app_context():
@@ -89,7 +75,7 @@ def test_cancel_without_the_form_token_changes_nothing(app, client):
 
 
 def test_cancelled_booking_link_says_so(client):
-    _, url = _book(client)
+    _, url = book(client)
     _post(client, f"{url}/cancel", url)
     page = client.get(url)
     assert "This booking is cancelled" in page.text
@@ -101,7 +87,7 @@ def test_cancelled_booking_link_says_so(client):
     ["not-a-token", "Ijk4ZjljYWNjMjZhOTQ5YWRiYTk2Y2M1OThjOTA0NGQ1Ig.CLbiZ9kITiJpk_04yTdq038oZXY"],
 )
 def test_tampered_or_foreign_token_is_refused_with_a_clear_page(client, token):
-    _book(client)
+    book(client)
     for response in (client.get(f"/manage/{token}"), client.post(f"/manage/{token}/cancel")):
         assert response.status_code == 404
         assert "not valid" in response.text and "801-471-0877" in response.text
@@ -109,8 +95,8 @@ def test_tampered_or_foreign_token_is_refused_with_a_clear_page(client, token):
 
 def test_token_for_one_booking_cannot_act_on_another(app, client):
     """A token is the signature of one booking's id: another id needs another signature."""
-    first, first_url = _book(client)
-    second, _ = _book(client, start="2026-11-25T13:00:00-07:00", email="bo@example.com")
+    first, first_url = book(client)
+    second, _ = book(client, start="2026-11-25T13:00:00-07:00", email="bo@example.com")
     forged = URLSafeSerializer("not-our-key", salt="manage-booking").dumps(second["id"])
     assert client.get(f"/manage/{forged}").status_code == 404
     _post(client, f"{first_url}/cancel", first_url)
@@ -120,7 +106,7 @@ def test_token_for_one_booking_cannot_act_on_another(app, client):
 
 
 def test_reschedule_moves_the_booking_and_its_calendar_event_in_one_step(app, client):
-    booking, url = _book(client)
+    booking, url = book(client)
     page = client.get(f"{url}/reschedule?date=2026-11-26")
     assert page.status_code == 200 and 'value="2026-11-26T10:00:00-07:00"' in page.text
     response = _post(
@@ -128,7 +114,7 @@ def test_reschedule_moves_the_booking_and_its_calendar_event_in_one_step(app, cl
     )
     assert response.status_code == 303 and "done=moved" in response.headers["Location"]
     assert "Thursday, November 26, 2026, 10:00 AM" in client.get(response.headers["Location"]).text
-    assert BODY["start"] in _slots(client)
+    assert BOOKING["start"] in _slots(client)
     assert "2026-11-26T10:00:00-07:00" not in _slots(client, "2026-11-26")
     with app.app_context():
         rows = db.session.scalars(select(Booking)).all()
@@ -140,7 +126,7 @@ def test_reschedule_moves_the_booking_and_its_calendar_event_in_one_step(app, cl
 
 def test_reschedule_within_its_own_time_is_allowed(client):
     """Moving 15 minutes later overlaps only the booking itself."""
-    _, url = _book(client)
+    _, url = book(client)
     response = _post(
         client, f"{url}/reschedule", f"{url}/reschedule?date=2026-11-26", start="2026-11-25T09:15:00-07:00"
     )
@@ -148,8 +134,8 @@ def test_reschedule_within_its_own_time_is_allowed(client):
 
 
 def test_reschedule_into_a_taken_time_answers_409_with_alternatives(app, client):
-    booking, url = _book(client)
-    _book(client, start="2026-11-26T10:00:00-07:00", email="bo@example.com")
+    booking, url = book(client)
+    book(client, start="2026-11-26T10:00:00-07:00", email="bo@example.com")
     response = _post(
         client, f"{url}/reschedule", f"{url}/reschedule?date=2026-11-26", start="2026-11-26T10:30:00-07:00"
     )
@@ -168,13 +154,13 @@ def test_reschedule_into_a_taken_time_answers_409_with_alternatives(app, client)
     ],
 )
 def test_reschedule_to_an_impossible_time_is_refused(client, start, words):
-    _, url = _book(client)
+    _, url = book(client)
     response = _post(client, f"{url}/reschedule", f"{url}/reschedule?date=2026-11-26", start=start)
     assert response.status_code == 422 and words in response.text
 
 
 def test_reschedule_after_the_cut_off_is_refused(app, client):
-    _, url = _book(client)
+    _, url = book(client)
     page = client.get(f"{url}/reschedule?date=2026-11-26")
     app.extensions["clock"] = Clock(datetime(2026, 11, 24, 17, 0, tzinfo=timezone.utc))
     response = client.post(

@@ -11,12 +11,11 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from tests.conftest import ARTICLE, post_comment
+from tests.support import ARTICLE, CLIENT, post_comment
 
 DOCUMENT_URI = "urn:widget:openapi"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "trace"}  # HEAD and OPTIONS are ignored
 SLOTS_URL = "/api/slots?service=massage-60&start=2026-11-24&end=2026-11-25&tz=Europe/London"
-CLIENT = {"name": "Ada Client", "email": "ada@example.com", "phone": "801-555-0101"}
 
 
 @pytest.fixture
@@ -228,7 +227,7 @@ def comment_spec(comment_client):
 
 def test_comment_answers_match(comment_app, comment_client, comment_spec):
     """Thread, post (held, then published), counts, edit and delete answer what the document says."""
-    from tests.conftest import ARTICLE, post_comment
+    from tests.support import ARTICLE, post_comment
     from widget.comments import moderation
 
     spec, client = comment_spec, comment_client

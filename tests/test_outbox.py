@@ -11,33 +11,17 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import select
 
-from config import TestingConfig
-from tests.conftest import EXAMPLE_RULES, NOW, POSTGRES_URL, Clock, make_app, reset_postgres
-from widget import create_app, outbox
+from tests.support import NOW, app_settings, make_app, process_app, shared_database
+from widget import outbox
 from widget.extensions import db
 from widget.models import PENDING, SENT, OutboxMessage
 
 ROWS = 30
 
 
-def _database(kind: str, tmp_path) -> str:
-    if kind == "postgresql":
-        reset_postgres()
-        return POSTGRES_URL
-    return f"sqlite:///{tmp_path / 'outbox.db'}"
-
-
-def _settings(database_url: str, mailbox) -> dict:
+def _settings(url: str, mailbox) -> dict:
     """Return the settings of an app on this database that sends to the mailbox (as make_app builds them)."""
-    settings = {key: getattr(TestingConfig, key) for key in dir(TestingConfig) if key.isupper()}
-    settings.update(
-        DATABASE_URL=database_url,
-        BUSINESS_CONFIG=EXAMPLE_RULES,
-        PUBLIC_URL="http://widget.test",
-        MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=str(mailbox.port),
-    )
-    return settings
+    return app_settings(url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mailbox.port))
 
 
 def _payload(index: int) -> dict:
@@ -72,8 +56,7 @@ def _rows(app) -> list[OutboxMessage]:
 
 def _run_jobs_process(settings, barrier, index, results):
     """Run in a child process: one run-jobs round (deliver what is due), started with the others."""
-    app = create_app(settings)
-    app.extensions["clock"] = Clock(NOW)
+    app = process_app(settings)
     with app.app_context():
         try:
             barrier.wait(timeout=60)
@@ -84,7 +67,7 @@ def _run_jobs_process(settings, barrier, index, results):
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_two_run_jobs_processes_deliver_each_row_once(kind, tmp_path, mailbox, record_property):
-    url = _database(kind, tmp_path)
+    url = shared_database(kind, tmp_path, "outbox.db")
     settings = _settings(url, mailbox)
     app = make_app(tmp_path, url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mailbox.port))
     _enqueue(app, ROWS)
@@ -120,8 +103,7 @@ def test_two_run_jobs_processes_deliver_each_row_once(kind, tmp_path, mailbox, r
 
 def _die_mid_delivery(settings, row_id):
     """Run in a child process: claim the row, then die while "sending" it, before anything is recorded."""
-    app = create_app(settings)
-    app.extensions["clock"] = Clock(NOW)
+    app = process_app(settings)
     outbox.register(app, "email", lambda payload: os._exit(3))
     with app.app_context():
         outbox.deliver(row_id, worker="doomed")
@@ -130,7 +112,7 @@ def _die_mid_delivery(settings, row_id):
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_row_of_a_dead_process_waits_for_its_lease_then_is_delivered_once(kind, tmp_path, mailbox):
-    url = _database(kind, tmp_path)
+    url = shared_database(kind, tmp_path, "outbox.db")
     app = make_app(tmp_path, url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mailbox.port))
     (row_id,) = _enqueue(app, 1)
     process = multiprocessing.get_context("fork").Process(

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from config import TestingConfig
-from tests.conftest import COMMENT_ORIGINS, EXAMPLE_RULES, make_app
+from tests.support import COMMENT_ORIGINS, EXAMPLE_RULES, make_app
 from widget import create_app
 from widget.settings import SettingsError
 

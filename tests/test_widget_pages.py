@@ -7,7 +7,7 @@ from html import unescape
 
 import pytest
 
-from tests.conftest import csrf_token
+from tests.support import csrf_token
 
 START = "2026-11-24T09:00:00-07:00"
 DETAILS = {"name": "Ada Client", "email": "ada@example.com", "phone": "801-555-0101", "notes": ""}

@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import ARTICLE, COMMENT_ORIGINS, SITE, make_app
+from tests.support import ARTICLE, COMMENT_ORIGINS, SITE, make_app
 from widget.booking import business
 from widget.comments import limits, moderation
 from widget.comments.wordpress import ImportProblem, attach, comment_html, import_wordpress, thread_position

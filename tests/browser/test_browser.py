@@ -7,113 +7,22 @@ in a thread; one Chromium serves the whole module.  The app's clock is fixed at 
 
 from __future__ import annotations
 
-import os
 import re
-import threading
-from dataclasses import dataclass
-from pathlib import Path
-from typing import NoReturn
 
 import pytest
-from flask import Flask
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from tests.conftest import COMMENT_ORIGINS, ROOT, Admin, make_app, post_comment, services_required
-from tests.google_standin import GoogleStandIn
+from tests.support import Admin, post_comment
+from tests.support.browser import ARTIFACTS, LiveServer, watch
 from widget.cli import set_admin_password
 from widget.extensions import db
 from widget.models import CONFIRMED, Booking
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
-ARTIFACTS = Path(ROOT) / "test-artifacts"
 SLOTS_URL = "/api/slots?service=massage-60&start=2026-11-24&end=2026-11-24"
 # Tuesday 2026-11-24 09:00 in Denver (MST): the first bookable slot, 16:00 in London.
 FIRST_SLOT = "2026-11-24T09:00:00-07:00"
 BOOKING = {"service": "massage-60", "name": "Grace London", "email": "grace@example.com", "phone": "801-555-0118"}
-
-
-@dataclass
-class LiveServer:
-    app: Flask
-    url: str
-
-
-def _chromium_unavailable(reason: str) -> NoReturn:
-    message = f"Chromium (Debian package chromium) is not installed: {reason}"
-    if services_required():
-        pytest.fail(f"{message}; REQUIRE_SERVICES=1 makes this a failure")
-    pytest.skip(f"{message}; install it with: apt-get install -y chromium")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Return Debian's Chromium driven by Playwright, or skip/fail when it cannot run."""
-    if not os.path.exists(CHROMIUM):
-        _chromium_unavailable(f"{CHROMIUM} does not exist")
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-    except Exception as error:  # noqa: BLE001 - any failure means "cannot run the browser"
-        playwright.stop()
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        _chromium_unavailable(f"Playwright cannot launch {CHROMIUM} ({error.__class__.__name__}: {first_line})")
-    yield chromium
-    chromium.close()
-    playwright.stop()
-
-
-@pytest.fixture
-def live(tmp_path):
-    """Serve a fresh app over HTTP on a free local port for one test."""
-    app = make_app(tmp_path)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(app, f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-def _watch(page: Page, errors: list[str]) -> None:
-    """Record the page's uncaught JavaScript errors and anything its Content-Security-Policy blocks."""
-    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-    # Anything the pages' Content-Security-Policy blocks (an inline script, a stray resource) is a fault.
-    page.on(
-        "console",
-        lambda message: "Content Security Policy" in message.text and errors.append(f"{page.url}: {message.text}"),
-    )
-
-
-@pytest.fixture
-def open_page(browser: Browser, live: LiveServer):
-    """Return a function opening a page in a new browser context on the live server; no JS errors allowed."""
-    contexts, errors = [], []
-
-    def opener(**options) -> Page:
-        options = {"viewport": {"width": 1280, "height": 900}, "locale": "en-US", **options}
-        context = browser.new_context(base_url=live.url, **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        _watch(page, errors)
-        return page
-
-    yield opener
-    for context in contexts:
-        context.close()
-    assert not errors, f"JavaScript or Content-Security-Policy errors in the page: {errors}"
 
 
 def _slot_starts(page: Page) -> list[str]:
@@ -147,9 +56,9 @@ def _tab_to(page: Page, target: Locator, limit: int = 40) -> None:
     pytest.fail(f"{target} is not reachable with Tab in {limit} presses; focus went through {trail}")
 
 
-def test_booking_with_javascript_in_the_visitors_time_zone(open_page, live):
+def test_booking_with_javascript_in_the_visitors_time_zone(open_live_page, live):
     """With JS on, a London visitor books in London time; the agenda and /api/slots show the booking."""
-    page = open_page(timezone_id="Europe/London")
+    page = open_live_page(timezone_id="Europe/London")
     assert FIRST_SLOT in _slot_starts(page)
 
     page.goto("/book")
@@ -202,9 +111,9 @@ def test_booking_with_javascript_in_the_visitors_time_zone(open_page, live):
     expect(page.get_by_role("heading", name="Tuesday, November 24, 2026", level=2)).to_be_visible()
 
 
-def test_booking_without_javascript(open_page, live):
+def test_booking_without_javascript(open_live_page, live):
     """With JS off, plain links and a form post book the first free time in studio time."""
-    page = open_page(java_script_enabled=False, timezone_id="Europe/London")
+    page = open_live_page(java_script_enabled=False, timezone_id="Europe/London")
 
     page.goto("/book")
     page.get_by_role("link", name="60-minute massage").click()
@@ -239,9 +148,9 @@ def test_booking_without_javascript(open_page, live):
     assert FIRST_SLOT not in _slot_starts(page)
 
 
-def test_booking_with_the_keyboard_only(open_page, live):
+def test_booking_with_the_keyboard_only(open_live_page, live):
     """With JS on, every step is reachable with Tab and Enter, and typing plus Enter books."""
-    page = open_page(timezone_id="America/Denver")
+    page = open_live_page(timezone_id="America/Denver")
     heading = page.get_by_role("heading", level=1)
 
     page.goto("/book")
@@ -282,39 +191,6 @@ def test_booking_with_the_keyboard_only(open_page, live):
     assert FIRST_SLOT not in _slot_starts(page)
 
 
-@pytest.fixture
-def google_live(tmp_path, monkeypatch):
-    """Serve an app on the Google backend (the stand-in over loopback HTTP), its PUBLIC_URL the live server."""
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the stand-in is plain http
-    monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
-    with GoogleStandIn() as standin:
-        app = make_app(
-            tmp_path,
-            CALENDAR_BACKEND="google",
-            GOOGLE_CLIENT_ID=standin.client_id,
-            GOOGLE_CLIENT_SECRET=standin.client_secret,
-            GOOGLE_AUTH_URI=standin.auth_uri,
-            GOOGLE_TOKEN_URI=standin.token_uri,
-            GOOGLE_API_ENDPOINT=standin.api_endpoint,
-            GOOGLE_RETRY_SECONDS="2",
-            GOOGLE_TIMEOUT="2",
-            EMBED_ALLOWED_ORIGINS=COMMENT_ORIGINS,
-        )
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        url = f"http://127.0.0.1:{server.server_port}"
-        app.config["PUBLIC_URL"] = url  # Google sends the browser back to this server
-        standin.redirect_uris.append(f"{url}/oauth2callback")
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="google-live", daemon=True)
-        thread.start()
-        try:
-            yield LiveServer(app, url)
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
-        assert standin.internal_errors == []
-
-
 def _answer_next_dialog(page: Page, accept: bool, asked: list[str]) -> None:
     def answer(dialog):
         asked.append(dialog.message)
@@ -331,7 +207,7 @@ def test_admin_runs_under_its_script_policy_with_every_confirmation(browser: Bro
     context = browser.new_context(base_url=google_live.url, viewport={"width": 1280, "height": 900}, locale="en-US")
     context.set_default_timeout(10_000)
     page, errors, asked = context.new_page(), [], []
-    _watch(page, errors)
+    watch(page, errors)
     try:
         page.goto("/admin")
         policy = page.request.get("/admin/login").headers["content-security-policy"]

@@ -17,24 +17,18 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
-from playwright.sync_api import Browser, FrameLocator, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, FrameLocator, Locator, Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from tests.conftest import make_app
-from tests.test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, _chromium_unavailable
+from tests.support.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, Site, block_third_party_cookies, host_page
 from widget.booking import bookings, links
 from widget.comments import moderation, render
 from widget.extensions import db
@@ -49,202 +43,6 @@ COOKIE_PROBE = """() => {
   return document.cookie;
 }"""
 CLIENT = {"name": "Ada Lovelace", "email": "ada@example.com", "phone": "801-555-0142"}
-
-
-# --- Servers: the app, the studio's site, a foreign site --------------------------------------------------------------
-
-
-class _PageHandler(BaseHTTPRequestHandler):
-    """Serves the pages a test wrote into ``server.pages`` (path -> HTML)."""
-
-    def do_GET(self):  # noqa: N802 - the name http.server calls
-        path = urlsplit(self.path).path
-        if path == "/favicon.ico":
-            self.send_response(204)
-            self.end_headers()
-            return
-        page = self.server.pages.get(path)
-        if page is None:
-            self.send_error(404)
-            return
-        body = page.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format, *args):  # noqa: A002 - the signature http.server calls
-        pass
-
-
-class _Pages(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, host: str):
-        super().__init__((host, 0), _PageHandler)
-        self.pages: dict[str, str] = {}
-
-
-@dataclass
-class Site:
-    app: Flask
-    widget: str  # http://127.0.0.1:<A>, the booking service
-    host: str  # http://localhost:<B>, the studio's site, allowed to frame the widget
-    foreign: str  # http://127.0.0.2:<C>, another site, not allowed
-    host_pages: dict[str, str]  # path -> HTML served by the studio's site
-
-
-def _serve(server) -> threading.Thread:
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    return thread
-
-
-@pytest.fixture
-def site(tmp_path):
-    """Serve the app, the studio's site (allowed origin) and a foreign site, each on its own loopback origin."""
-    host, foreign = _Pages("127.0.0.1"), _Pages("127.0.0.2")
-    host_url = f"http://localhost:{host.server_port}"
-    app = make_app(tmp_path, EMBED_ALLOWED_ORIGINS=host_url)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    widget = f"http://127.0.0.1:{server.server_port}"
-    app.config["PUBLIC_URL"] = widget  # manage links in pages and emails point at the live server
-    running = [(s, _serve(s)) for s in (host, foreign, server)]
-    result = Site(app, widget, host_url, f"http://127.0.0.2:{foreign.server_port}", host.pages)
-    for pages in (host.pages, foreign.pages):
-        pages.update(_host_pages(widget))
-    foreign.pages["/foreign-message.html"] = FOREIGN_MESSAGE
-    try:
-        yield result
-    finally:
-        for s, thread in running:
-            s.shutdown()
-            s.server_close()
-            thread.join(timeout=5)
-
-
-# --- Host pages ------------------------------------------------------------------------------------------------------
-
-# Records, before embed.js runs, what the host page receives: booked events and every message.
-RECORDER = """<script>
-window.bw = {booked: [], heights: [], messages: []};
-document.addEventListener("bookingwidget:booked", function (event) {
-  bw.booked.push({detail: event.detail, target: event.target.className});
-});
-window.addEventListener("message", function (event) {
-  bw.messages.push({origin: event.origin, data: JSON.stringify(event.data)});
-  var message = event.data && event.data.bookingWidget;
-  if (event.origin === "%(widget)s" && message && message.type === "height") bw.heights.push(message.height);
-});
-</script>"""
-
-HOST_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Why your shoulders tighten at the desk · Juniper Massage Studio</title>
-<style>
-  body { font: 17px/1.6 Georgia, serif; color: #222; margin: 0; background: #faf8f5; }
-  header, main, footer { max-width: 44rem; margin: 0 auto; padding: 1rem 1.25rem; }
-  .book { background: #fff; border: 1px solid #ddd; border-radius: 8px; padding: .5rem; margin: 2rem 0; }
-</style>
-%(recorder)s
-</head>
-<body>
-<header><a href="#top" id="home">Juniper Massage Studio</a> %(header)s</header>
-<main>
-  <h1>Why your shoulders tighten at the desk</h1>
-  <p>Long hours at a keyboard pull the shoulders forward. <a href="#tips" id="tips">Three quick tips</a>.</p>
-  %(body)s
-  <p><a href="#top" id="after">Back to top</a></p>
-</main>
-<footer>Juniper Massage Studio · 801-471-0877</footer>
-</body>
-</html>
-"""
-
-FOREIGN_MESSAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Ad</title></head><body>
-<p>An advert from another site.</p>
-<script>
-  parent.postMessage({bookingWidget: {type: "height", height: 5}}, "*");
-  parent.postMessage({bookingWidget: {type: "booked", service: "spoofed", start: "x", end: "y"}}, "*");
-</script>
-</body></html>"""
-
-
-def _host_page(widget: str, header: str = "", body: str = "") -> str:
-    return HOST_PAGE % {"recorder": RECORDER % {"widget": widget}, "header": header, "body": body}
-
-
-def _host_pages(widget: str) -> dict[str, str]:
-    script = f'<script src="{widget}/embed.js"'
-    return {
-        "/inline.html": _host_page(
-            widget, body=f'<div class="book" id="booking"></div>{script} data-target="#booking"></script>'
-        ),
-        "/popup.html": _host_page(widget, header=f'{script} data-mode="popup"></script>'),
-    }
-
-
-# --- Browser ---------------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Return Debian's Chromium driven by Playwright, or skip/fail when it cannot run."""
-    if not Path(CHROMIUM).exists():
-        _chromium_unavailable(f"{CHROMIUM} does not exist")
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-    except Exception as error:  # noqa: BLE001 - any failure means "cannot run the browser"
-        playwright.stop()
-        _chromium_unavailable(f"Playwright cannot launch {CHROMIUM} ({error.__class__.__name__})")
-    yield chromium
-    chromium.close()
-    playwright.stop()
-
-
-def _block_third_party_cookies(page: Page):
-    """Make Chromium refuse third-party cookies in this page (and its frames); keep the session alive."""
-    session = page.context.new_cdp_session(page)
-    session.send("Network.enable")
-    session.send("Network.setCookieControls", {"enableThirdPartyCookieRestriction": True})
-    return session
-
-
-@pytest.fixture
-def open_page(browser: Browser):
-    """Return a function opening a page in a new context, third-party cookies blocked; no JS errors allowed."""
-    contexts, sessions, errors = [], [], []
-
-    def opener(width: int = 1280, **options) -> Page:
-        options = {"viewport": {"width": width, "height": 900}, "locale": "en-US", **options}
-        options.setdefault("timezone_id", "America/Denver")
-        context = browser.new_context(**options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-        # Anything our own pages' Content-Security-Policy blocks is a fault too (refused frames are tested apart).
-        page.on(
-            "console",
-            lambda message: (
-                "Content Security Policy" in message.text
-                and "frame-ancestors" not in message.text
-                and errors.append(f"{page.url}: {message.text}")
-            ),
-        )
-        sessions.append(_block_third_party_cookies(page))
-        return page
-
-    yield opener
-    for context in contexts:
-        context.close()
-    assert not errors, f"JavaScript or Content-Security-Policy errors in the page: {errors}"
 
 
 # --- Helpers ---------------------------------------------------------------------------------------------------------
@@ -462,7 +260,7 @@ def test_third_party_cookies_are_really_blocked(browser: Browser, site: Site, tm
         assert "bw_probe=1" in cookies, "control: a profile allowing third-party cookies lets the frame set one"
 
         blocked = context.new_page()
-        session = _block_third_party_cookies(blocked)
+        session = block_third_party_cookies(blocked)
         blocked.goto(f"{site.host}/inline.html")
         expect(_frame(blocked).get_by_role("heading", level=1)).to_have_text("Book an appointment")
         cookies = _frame(blocked).locator("html").evaluate(COOKIE_PROBE)
@@ -606,7 +404,7 @@ def test_other_sites_cannot_frame_the_widget(open_page, site: Site):
 def test_manage_and_admin_pages_refuse_every_frame(open_page, site: Site):
     """Even the allowed origin cannot frame /manage/<token> or /admin: frame-ancestors 'none' and X-Frame-Options."""
     token = _book_directly(site.app)
-    site.host_pages["/protected.html"] = _host_page(
+    site.host_pages["/protected.html"] = host_page(
         site.widget,
         body=f'<iframe title="Manage" src="{site.widget}/manage/{token}"></iframe>'
         f'<iframe title="Admin" src="{site.widget}/admin"></iframe>',
@@ -631,7 +429,7 @@ def test_manage_link_in_the_framed_confirmation_leaves_the_frame(open_page, site
     """The confirmation's "manage your booking" link opens the manage page outside the frame, where it can load."""
     token = _book_directly(site.app)
     done = f"{site.widget}/book/done/{token}?tz=America/Denver&embed={quote(site.host, safe='')}"
-    site.host_pages["/done.html"] = _host_page(
+    site.host_pages["/done.html"] = host_page(
         site.widget, body=f'<iframe class="bw-frame" title="Book an appointment" src="{done}"></iframe>'
     )
     page = open_page()
@@ -871,7 +669,7 @@ document.addEventListener("bookingwidget:commented", function (event) {
 def _article(site: Site) -> str:
     """Serve an article with the comments thread under it; return its address."""
     script = f'<script src="{site.widget}/embed.js" data-widget="comments" data-target="#comments"></script>'
-    site.host_pages["/blog/shoulders.html"] = _host_page(
+    site.host_pages["/blog/shoulders.html"] = host_page(
         site.widget,
         body=f'<link rel="canonical" href="{site.host}/blog/shoulders.html">{COMMENT_RECORDER}'
         f'<section id="comments"></section>{script}',
