@@ -218,7 +218,7 @@ def seed_ours(database: str) -> int:
     from widget.comments.render import render
     from widget.comments.urls import normalise_page
     from widget.extensions import db
-    from widget.models import PUBLISHED, Comment
+    from widget.models import Comment, CommentStatus
 
     env = ours_environment(database)
     app = create_app({name: env[name] for name in ("SECRET_KEY", "DATABASE_URL", "EMBED_ALLOWED_ORIGINS")})
@@ -234,7 +234,7 @@ def seed_ours(database: str) -> int:
                 page=page,
                 parent_id=parent,
                 reply_to_id=parent,
-                status=PUBLISHED,
+                status=CommentStatus.PUBLISHED,
                 author=seeded.author,
                 email=seeded.email,
                 body=seeded.text,

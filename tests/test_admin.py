@@ -176,7 +176,7 @@ def test_rate_limit_is_shared_between_processes_through_redis(tmp_path, redis_ur
 def test_undelivered_messages_are_listed_and_can_be_retried(app, admin, client):
     """With no mail server the emails wait, shown to the therapist; a failed one can be retried."""
     from widget.extensions import db
-    from widget.models import FAILED, PENDING, OutboxMessage
+    from widget.models import OutboxMessage, OutboxStatus
 
     client.post("/api/bookings", json=BODY)
     admin.login()
@@ -187,7 +187,7 @@ def test_undelivered_messages_are_listed_and_can_be_retried(app, admin, client):
         row = db.session.scalars(
             db.select(OutboxMessage).where(OutboxMessage.kind == "email").order_by(OutboxMessage.id)
         ).first()
-        row.status = FAILED
+        row.status = OutboxStatus.FAILED
         db.session.commit()
         row_id = row.id
     agenda = client.get("/admin").text
@@ -196,7 +196,7 @@ def test_undelivered_messages_are_listed_and_can_be_retried(app, admin, client):
     with app.app_context():
         row = db.session.get(OutboxMessage, row_id)
         # Tried again at once (still no mail server): pending, with a fresh count of attempts.
-        assert row.status == PENDING and row.attempts == 1
+        assert row.status == OutboxStatus.PENDING and row.attempts == 1
 
 
 # --- Hostile clients: sessions ----------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from tests.support import app_settings, make_app, process_app, shared_database
 from widget import outbox
 from widget.booking import bookings
 from widget.extensions import db
-from widget.models import CANCELLED, CONFIRMED, PENDING, Booking, CalendarEvent, OutboxMessage
+from widget.models import Booking, BookingStatus, CalendarEvent, OutboxMessage, OutboxStatus
 
 # Tuesday 2026-11-24 in Denver (UTC-7).
 TUESDAY_9 = datetime(2026, 11, 24, 16, 0, tzinfo=timezone.utc)
@@ -89,7 +89,7 @@ def _drain(app) -> None:
     """Deliver everything the outbox still holds, as run-jobs would over the next hours."""
     with app.app_context():
         for _ in range(30):
-            if not db.session.scalar(select(func.count()).where(OutboxMessage.status == PENDING)):
+            if not db.session.scalar(select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)):
                 return
             app.extensions["clock"].now += timedelta(hours=1)
             outbox.deliver_due()
@@ -122,7 +122,7 @@ def test_cancel_and_moves_at_once_end_cancelled_and_say_so_last(race_app, mailbo
 
     with race_app.app_context():
         booking = db.session.get(Booking, booking_id)
-        assert booking.status == CANCELLED
+        assert booking.status == BookingStatus.CANCELLED
         assert booking.sequence == 1 + len(moved)
         assert db.session.get(CalendarEvent, booking_id) is None
         statuses = db.session.scalars(select(OutboxMessage.status)).all()
@@ -144,7 +144,7 @@ def test_many_moves_of_one_booking_make_exactly_one_move(race_app, mailbox):
 
     with race_app.app_context():
         booking = db.session.get(Booking, booking_id)
-        assert (booking.status, booking.sequence) == (CONFIRMED, 1)
+        assert (booking.status, booking.sequence) == (BookingStatus.CONFIRMED, 1)
         assert booking.start_at.isoformat() == moved[0]
         event = db.session.get(CalendarEvent, booking_id)
         assert event.start_at == booking.start_at
@@ -173,7 +173,7 @@ def test_moves_into_a_nearly_full_day_keep_the_daily_limit(race_app, mailbox):
     assert [outcome for outcome, _ in outcomes].count("moved") == 1, outcomes
     with race_app.app_context():
         tuesday = select(func.count()).where(
-            Booking.status == CONFIRMED,
+            Booking.status == BookingStatus.CONFIRMED,
             Booking.start_at >= TUESDAY_9,
             Booking.start_at < TUESDAY_9 + timedelta(hours=12),
         )

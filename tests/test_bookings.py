@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from tests.support import CLIENT, app_settings, make_app, process_app, shared_database
 from widget.booking import bookings
 from widget.extensions import db
-from widget.models import CANCELLED, CONFIRMED, Booking, CalendarEvent, OutboxMessage
+from widget.models import Booking, BookingStatus, CalendarEvent, OutboxMessage
 
 # Tuesday 2026-11-24 in Denver (UTC-7): 10:00 local.
 TEN_AM = datetime(2026, 11, 24, 17, 0, tzinfo=timezone.utc)
@@ -26,13 +26,13 @@ def _book(service="massage-60", start=TEN_AM, key=None, **details):
 
 
 def _confirmed_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(Booking).where(Booking.status == CONFIRMED))
+    return db.session.scalar(select(func.count()).select_from(Booking).where(Booking.status == BookingStatus.CONFIRMED))
 
 
 def test_booking_is_stored_and_written_to_the_local_calendar(any_db_app):
     with any_db_app.app_context():
         booking, created = _book()
-        assert created and booking.status == CONFIRMED
+        assert created and booking.status == BookingStatus.CONFIRMED
         assert booking.start_at == TEN_AM and booking.end_at == TEN_AM + timedelta(minutes=60)
         # 15 minutes of clean-up are part of what the booking keeps from others.
         assert (booking.blocked_start, booking.blocked_end) == (TEN_AM, TEN_AM + timedelta(minutes=75))
@@ -138,7 +138,7 @@ def test_cancelled_booking_frees_its_time(any_db_app):
     with any_db_app.app_context():
         booking, _ = _book()
         bookings.cancel(booking)
-        assert booking.status == CANCELLED and db.session.get(CalendarEvent, booking.id) is None
+        assert booking.status == BookingStatus.CANCELLED and db.session.get(CalendarEvent, booking.id) is None
         again, created = _book(email="bo@example.com")
         assert created and again.id != booking.id
 
@@ -153,7 +153,7 @@ def test_database_refuses_overlap_that_skips_the_checks(any_db_app):
         db.session.add(
             Booking(
                 service_id=service.id,
-                status=CONFIRMED,
+                status=BookingStatus.CONFIRMED,
                 start_at=start,
                 end_at=start + service.duration,
                 blocked_start=blocked[0],
@@ -174,7 +174,7 @@ def test_database_refuses_reconfirming_into_a_taken_time(any_db_app):
         first, _ = _book()
         bookings.cancel(first)
         _book(email="bo@example.com")
-        first.status = CONFIRMED
+        first.status = BookingStatus.CONFIRMED
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
@@ -230,7 +230,7 @@ def _race(database_url, tmp_path, plan):
 
 def _assert_written_everywhere():
     """The winner's calendar event and emails were written despite the crowd of writers."""
-    booking = db.session.scalar(select(Booking).where(Booking.status == CONFIRMED))
+    booking = db.session.scalar(select(Booking).where(Booking.status == BookingStatus.CONFIRMED))
     assert booking.calendar_event_id == booking.id
     assert db.session.get(CalendarEvent, booking.id) is not None
     rows = {row.key: row.status for row in db.session.scalars(select(OutboxMessage))}

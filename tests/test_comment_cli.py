@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from tests.support import ARTICLE, COMMENT_ORIGINS, make_app, post_comment
 from widget.comments import moderation
 from widget.extensions import db
-from widget.models import PUBLISHED, Comment, OutboxMessage
+from widget.models import Comment, CommentStatus, OutboxMessage
 
 ADA = "ada@reader.example"
 FIELDS = {
@@ -66,7 +66,11 @@ def discussion(client, app) -> dict[str, int]:
     ids = {"ada": first.json["id"], "bob": reply.json["id"], "ada_again": second.json["id"]}
     with app.app_context():
         statuses = {name: db.session.get(Comment, number).status for name, number in ids.items()}
-    assert statuses == {"ada": PUBLISHED, "bob": PUBLISHED, "ada_again": PUBLISHED}
+    assert statuses == {
+        "ada": CommentStatus.PUBLISHED,
+        "bob": CommentStatus.PUBLISHED,
+        "ada_again": CommentStatus.PUBLISHED,
+    }
     return ids
 
 
@@ -103,7 +107,7 @@ def test_export_writes_every_comment_with_its_fields(comment_app, comment_client
         True,
     )
     assert (bob["parent_id"], bob["reply_to_id"], bob["email"]) == (ids["ada"], ids["ada"], "bob@reader.example")
-    assert ada["page"] == ARTICLE and ada["status"] == PUBLISHED
+    assert ada["page"] == ARTICLE and ada["status"] == CommentStatus.PUBLISHED
     assert ada["body"].startswith("Ada's first thoughts")
     assert ada["body_html"].startswith("<p>") and "first thoughts: lovely studio" in ada["body_html"]
     with comment_app.app_context():
@@ -149,7 +153,7 @@ def test_erase_anonymises_and_keeps_the_comments(comment_app, comment_client):
                 None,
                 False,
             )
-            assert comment.status == PUBLISHED and comment.deleted_at is None
+            assert comment.status == CommentStatus.PUBLISHED and comment.deleted_at is None
         assert db.session.get(Comment, ids["bob"]).email == "bob@reader.example"
     api = comment_client.get("/api/comments", query_string={"page": ARTICLE}).json
     assert [c["author"] for c in api["comments"]] == ["Anonymous", "Bob", "Anonymous"]
@@ -178,7 +182,7 @@ def test_erase_with_remove_deletes_and_blanks_what_has_replies(comment_app, comm
         )
         assert db.session.get(Comment, ids["ada_again"]) is None
         reply = db.session.get(Comment, ids["bob"])
-        assert (reply.parent_id, reply.author, reply.status) == (ids["ada"], "Bob", PUBLISHED)
+        assert (reply.parent_id, reply.author, reply.status) == (ids["ada"], "Bob", CommentStatus.PUBLISHED)
         assert not db.session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.payload.contains(ADA)))
     api = comment_client.get("/api/comments", query_string={"page": ARTICLE}).json
     assert [(c["id"], c["deleted"], c["author"]) for c in api["comments"]] == [

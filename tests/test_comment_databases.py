@@ -10,7 +10,7 @@ from tests.support import ARTICLE, COMMENT_ORIGINS, SITE
 from widget.comments import moderation, queries, tokens
 from widget.comments.limits import DuplicateComment
 from widget.extensions import db
-from widget.models import PENDING, PUBLISHED, SPAM, Comment
+from widget.models import Comment, CommentStatus
 
 
 def _post(app, body: str, email: str = "ada@reader.example", **fields):
@@ -30,13 +30,13 @@ def test_lifecycle_on_each_database(any_db_app):
     app.config.update(EMBED_ALLOWED_ORIGINS=COMMENT_ORIGINS.split(), THERAPIST_EMAIL="")
     database = app.config["DATABASE_URL"].split(":", 1)[0]
     first, status = _post(app, "The first comment from Ada.")
-    assert status == PENDING, database
+    assert status == CommentStatus.PENDING, database
     with app.app_context():
         assert moderation.moderate([first], "approve") == 1
     reply, status = _post(app, "Ada again, known now: published.", parent_id=first)
-    assert status == PUBLISHED, database
+    assert status == CommentStatus.PUBLISHED, database
     repeat, status = _post(app, "Ada again, known now: PUBLISHED.", "bot@spam.example")
-    assert status == SPAM, f"{database}: the same text from someone else is spam"
+    assert status == CommentStatus.SPAM, f"{database}: the same text from someone else is spam"
     with app.app_context():
         duplicate = None
         try:

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from tests.support import ARTICLE, COMMENT_ORIGINS, SITE, form_token, make_app, post_comment
 from widget.comments import moderation, queries
 from widget.extensions import db
-from widget.models import PENDING, SPAM, Comment
+from widget.models import Comment, CommentStatus
 
 OTHER = f"{SITE}/blog/second-post"
 GUESTBOOK = f"{SITE}/blog/guestbook"
@@ -435,7 +435,7 @@ def test_counts_of_several_pages_keep_the_keys_as_given(comment_app, comment_cli
     assert spam.get_json()["status"] == "pending"
     publish(comment_client, comment_app, "On the other article.", page=OTHER)
     with comment_app.app_context():
-        assert db.session.scalar(select(func.count(Comment.id)).where(Comment.status == SPAM)) == 1
+        assert db.session.scalar(select(func.count(Comment.id)).where(Comment.status == CommentStatus.SPAM)) == 1
 
     article, other, empty = "https://Studio.example/blog/first-massage/", f"{OTHER}?ref=x", f"{SITE}/blog/nothing-yet"
     response = comment_client.get(
@@ -1201,7 +1201,7 @@ def test_form_posts_and_redirects_back_with_a_thank_you(comment_app, comment_cli
     assert notice.text == "Thank you! Your comment will appear once the studio has approved it."
     assert thread(comment_client)["comments"] == []
 
-    [pending] = thread_ids_of_status(comment_app, PENDING)
+    [pending] = thread_ids_of_status(comment_app, CommentStatus.PENDING)
     approve(comment_app, pending)
     published = submit(comment_client, comment_app, {}, **ADA, body="My second, published at once.")
     assert published.status_code == 303

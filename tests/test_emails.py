@@ -18,7 +18,7 @@ from tests.support import Clock, book
 from widget import mail, outbox
 from widget.booking import bookings
 from widget.extensions import db
-from widget.models import FAILED, PENDING, SENT, Booking, OutboxMessage
+from widget.models import Booking, OutboxMessage, OutboxStatus
 
 CLIENT = "ada@example.com"
 THERAPIST = "therapist@studio.example"
@@ -285,7 +285,7 @@ def test_mail_server_down_books_at_once_and_run_jobs_delivers_later(mail_app, ma
     rows = _outbox(mail_app)
     assert sorted(rows) == sorted([f"booked:{booking['id']}:0:client", f"booked:{booking['id']}:0:therapist"])
     for row in rows.values():
-        assert (row.status, row.attempts) == (PENDING, 1)
+        assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
         assert "refused" in row.last_error.lower(), row.last_error
         assert row.next_attempt_at > mail_app.extensions["clock"].now
 
@@ -302,7 +302,7 @@ def test_mail_server_down_books_at_once_and_run_jobs_delivers_later(mail_app, ma
     _run_jobs(mail_app)
     assert len(mailbox.messages) == 2
     for row in _outbox(mail_app).values():
-        assert (row.status, row.attempts, row.last_error) == (SENT, 2, None)
+        assert (row.status, row.attempts, row.last_error) == (OutboxStatus.SENT, 2, None)
 
 
 def test_permanent_refusal_fails_at_once_and_admin_can_retry(mail_app, mail_client, mailbox):
@@ -310,16 +310,16 @@ def test_permanent_refusal_fails_at_once_and_admin_can_retry(mail_app, mail_clie
     booking = _book(mail_client)
     client_key, therapist_key = (f"booked:{booking['id']}:0:{who}" for who in ("client", "therapist"))
     rows = _outbox(mail_app)
-    assert (rows[client_key].status, rows[client_key].attempts) == (FAILED, 1)
+    assert (rows[client_key].status, rows[client_key].attempts) == (OutboxStatus.FAILED, 1)
     assert "550" in rows[client_key].last_error and "no such user" in rows[client_key].last_error
     assert rows[client_key].finished_at is not None
-    assert (rows[therapist_key].status, rows[therapist_key].attempts) == (SENT, 1)
+    assert (rows[therapist_key].status, rows[therapist_key].attempts) == (OutboxStatus.SENT, 1)
     assert len(mailbox.received_by(THERAPIST)) == 1
 
     for _ in range(3):
         mail_app.extensions["clock"].now += timedelta(hours=8)
         _run_jobs(mail_app)
-    assert (_outbox(mail_app)[client_key].status, _outbox(mail_app)[client_key].attempts) == (FAILED, 1)
+    assert (_outbox(mail_app)[client_key].status, _outbox(mail_app)[client_key].attempts) == (OutboxStatus.FAILED, 1)
     assert mailbox.received_by(CLIENT) == []
     assert len(mailbox.messages) == 1
 
@@ -329,13 +329,13 @@ def test_permanent_refusal_fails_at_once_and_admin_can_retry(mail_app, mail_clie
         assert outbox.retry(rows[therapist_key].id) is False  # a sent row is not retried
         assert outbox.retry(client_id) is True
     row = _outbox(mail_app)[client_key]
-    assert (row.status, row.attempts, row.finished_at) == (PENDING, 0, None)
+    assert (row.status, row.attempts, row.finished_at) == (OutboxStatus.PENDING, 0, None)
     assert row.next_attempt_at <= mail_app.extensions["clock"].now
 
     mailbox.accept(CLIENT)  # the client fixed their mailbox
     _run_jobs(mail_app)
     assert len(mailbox.received_by(CLIENT)) == 1
-    assert _outbox(mail_app)[client_key].status == SENT
+    assert _outbox(mail_app)[client_key].status == OutboxStatus.SENT
     with mail_app.app_context():
         assert outbox.problems() == []
 
@@ -347,7 +347,7 @@ def test_transient_failure_gives_up_after_max_attempts_and_keeps_the_row(mail_ap
     key = f"booked:{booking['id']}:0:client"
     clock = mail_app.extensions["clock"]
     row = _outbox(mail_app)[key]
-    assert (row.status, row.attempts) == (PENDING, 1)
+    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
     assert "451" in row.last_error
     for attempts in range(2, outbox.MAX_ATTEMPTS + 1):
         wait = row.next_attempt_at - clock.now
@@ -357,13 +357,13 @@ def test_transient_failure_gives_up_after_max_attempts_and_keeps_the_row(mail_ap
         _run_jobs(mail_app)
         row = _outbox(mail_app)[key]
         assert row.attempts == attempts
-    assert row.status == FAILED
+    assert row.status == OutboxStatus.FAILED
     assert row.finished_at is not None and "451" in row.last_error
 
     clock.now += timedelta(days=2)
     _run_jobs(mail_app, times=2)
     row = _outbox(mail_app)[key]
-    assert (row.status, row.attempts) == (FAILED, outbox.MAX_ATTEMPTS)
+    assert (row.status, row.attempts) == (OutboxStatus.FAILED, outbox.MAX_ATTEMPTS)
     with mail_app.app_context():
         assert [problem.id for problem in outbox.problems()] == [row.id]
     assert mailbox.received_by(CLIENT) == []
@@ -426,7 +426,7 @@ def test_unusual_but_valid_address_is_delivered(mail_app, mail_client, mailbox, 
     booking = _book(mail_client, email=address)
     message = _one_for(mailbox, address)
     assert [a.addr_spec for a in message["To"].addresses] == [address]
-    assert _outbox(mail_app)[f"booked:{booking['id']}:0:client"].status == SENT
+    assert _outbox(mail_app)[f"booked:{booking['id']}:0:client"].status == OutboxStatus.SENT
 
 
 def test_quoted_local_part_is_refused_by_the_address_check(mail_client, mailbox):
@@ -449,7 +449,7 @@ def test_quoted_local_part_is_refused_by_the_address_check(mail_client, mailbox)
 def test_internationalised_domain_is_delivered(mail_app, mail_client, mailbox):
     """The domain travels in its IDNA (xn--) form, which every SMTP server accepts."""
     booking = _book(mail_client, email="jose@exämple.com")
-    assert _outbox(mail_app)[f"booked:{booking['id']}:0:client"].status == SENT
+    assert _outbox(mail_app)[f"booked:{booking['id']}:0:client"].status == OutboxStatus.SENT
     received = mailbox.received_by("jose@xn--exmple-cua.com")
     assert len(received) == 1
 
@@ -532,10 +532,10 @@ def test_outbox_row_with_a_bad_header_fails_for_good_without_retrying(mail_app, 
     with mail_app.app_context():
         row = outbox.enqueue("test:injection", "email", _payload(subject="Hello\r\nBcc: victim@example.com"))
         db.session.commit()
-        assert outbox.deliver(row.id) == FAILED
+        assert outbox.deliver(row.id) == OutboxStatus.FAILED
     mail_app.extensions["clock"].now += timedelta(hours=1)
     _run_jobs(mail_app)
     row = _outbox(mail_app)["test:injection"]
-    assert (row.status, row.attempts) == (FAILED, 1)
+    assert (row.status, row.attempts) == (OutboxStatus.FAILED, 1)
     assert "line break" in row.last_error
     assert mailbox.messages == []

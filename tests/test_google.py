@@ -29,7 +29,7 @@ from widget.booking import (
     business,
 )
 from widget.extensions import db  # noqa: E402
-from widget.models import PENDING, SENT, Booking, OAuthState, OutboxMessage  # noqa: E402
+from widget.models import Booking, OAuthState, OutboxMessage, OutboxStatus  # noqa: E402
 
 UTC = timezone.utc
 CALLBACK = "http://widget.test/oauth2callback"
@@ -350,7 +350,7 @@ def test_booking_writes_one_event_with_the_booking_details(google_app, client, s
     assert event["transparency"] == "opaque"
     assert event["start"] == {"dateTime": "2026-11-25T09:00:00-07:00", "timeZone": "America/Denver"}
     assert event["end"] == {"dateTime": "2026-11-25T10:00:00-07:00", "timeZone": "America/Denver"}
-    assert calendar_rows(google_app)[f"calendar-write:{booking_id}:0"].status == SENT
+    assert calendar_rows(google_app)[f"calendar-write:{booking_id}:0"].status == OutboxStatus.SENT
     with google_app.app_context():
         assert db.session.get(Booking, booking_id).calendar_event_id == booking_id
 
@@ -416,7 +416,7 @@ def test_rescheduling_moves_the_same_event(google_app, client, standin):
     assert event["id"] == made["id"] and event["status"] == "confirmed"
     assert event["start"]["dateTime"] == f"{THURSDAY}T10:00:00-07:00"
     assert event["end"]["dateTime"] == f"{THURSDAY}T11:00:00-07:00"
-    assert calendar_rows(google_app)[f"calendar-write:{made['id']}:1"].status == SENT
+    assert calendar_rows(google_app)[f"calendar-write:{made['id']}:1"].status == OutboxStatus.SENT
 
 
 # --------------------------------------------------------------------------------------------------- 4. cancel
@@ -432,7 +432,7 @@ def test_cancelling_deletes_the_event_and_a_gone_event_counts_as_deleted(google_
     response = client.post(f"{url}/cancel", data={"csrf_token": csrf_token(client.get(url).text)})
     assert response.status_code == 303
     assert standin.event(DEFAULT_CALENDAR_ID, first["id"])["status"] == "cancelled"
-    assert calendar_rows(google_app)[f"calendar-delete:{first['id']}:1"].status == SENT
+    assert calendar_rows(google_app)[f"calendar-delete:{first['id']}:1"].status == OutboxStatus.SENT
 
     # Deleted in Google by the therapist first: the delete answers 410, which is fine.
     second = book(client, f"{WEDNESDAY}T11:00:00-07:00").json
@@ -441,19 +441,19 @@ def test_cancelling_deletes_the_event_and_a_gone_event_counts_as_deleted(google_
     with google_app.app_context():
         bookings.cancel(db.session.get(Booking, second["id"]))
     assert standin.call_count("DELETE", second["id"]) == 1
-    assert calendar_rows(google_app)[f"calendar-delete:{second['id']}:1"].status == SENT
+    assert calendar_rows(google_app)[f"calendar-delete:{second['id']}:1"].status == OutboxStatus.SENT
 
     # Never written (Google refused the insert): the delete answers 404, which is fine too.
     standin.fail_next(1, 400, path_contains="/events", method="POST")
     third = book(client, f"{WEDNESDAY}T13:00:00-07:00").json
-    assert calendar_rows(google_app)[f"calendar-write:{third['id']}:0"].status == PENDING
+    assert calendar_rows(google_app)[f"calendar-write:{third['id']}:0"].status == OutboxStatus.PENDING
     with google_app.app_context():
         bookings.cancel(db.session.get(Booking, third["id"]))
     # The delete waits behind the booking's earlier write: one calendar entry of a booking at a time.
-    assert calendar_rows(google_app)[f"calendar-delete:{third['id']}:1"].status == PENDING
+    assert calendar_rows(google_app)[f"calendar-delete:{third['id']}:1"].status == OutboxStatus.PENDING
     run_jobs(google_app)  # the late write entry of a cancelled booking deletes instead of writing
-    assert calendar_rows(google_app)[f"calendar-write:{third['id']}:0"].status == SENT
-    assert calendar_rows(google_app)[f"calendar-delete:{third['id']}:1"].status == SENT
+    assert calendar_rows(google_app)[f"calendar-write:{third['id']}:0"].status == OutboxStatus.SENT
+    assert calendar_rows(google_app)[f"calendar-delete:{third['id']}:1"].status == OutboxStatus.SENT
     assert standin.event(DEFAULT_CALENDAR_ID, third["id"]) is None
     assert standin.events(DEFAULT_CALENDAR_ID) == []
 
@@ -469,7 +469,7 @@ def test_insert_is_retried_after_503s(google_app, client, standin):
     assert response.status_code == 201
     assert standin.call_count("POST", "/events") == 3
     assert event_ids(standin) == [response.json["id"]]
-    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == SENT
+    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == OutboxStatus.SENT
 
 
 def test_insert_whose_answer_was_lost_counts_as_written(google_app, client, standin):
@@ -481,7 +481,7 @@ def test_insert_whose_answer_was_lost_counts_as_written(google_app, client, stan
     assert standin.call_count("POST", "/events") == 2
     assert event_ids(standin) == [response.json["id"]]
     assert standin.event(DEFAULT_CALENDAR_ID, response.json["id"])["summary"] == "60-minute massage — Ada Client"
-    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == SENT
+    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == OutboxStatus.SENT
 
 
 def test_persistent_server_errors_leave_the_write_to_run_jobs(google_app, client, standin):
@@ -495,7 +495,7 @@ def test_persistent_server_errors_leave_the_write_to_run_jobs(google_app, client
     assert elapsed < 2 + 1.5  # GOOGLE_RETRY_SECONDS, and some slack
     assert standin.call_count("POST", "/events") >= 2  # retried before giving up
     row = calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"]
-    assert (row.status, row.attempts) == (PENDING, 1)
+    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
     assert "500" in row.last_error
     assert standin.events(DEFAULT_CALENDAR_ID) == []
     assert client.get("/healthz").json["calendar"] == "ok"  # failing calls are not a lost connection
@@ -506,7 +506,7 @@ def test_persistent_server_errors_leave_the_write_to_run_jobs(google_app, client
     output = run_jobs(google_app)
     assert "sent: 1" in output
     assert event_ids(standin) == [response.json["id"]]
-    assert calendar_rows(google_app)[row.key].status == SENT
+    assert calendar_rows(google_app)[row.key].status == OutboxStatus.SENT
     assert run_jobs(google_app) == "run-jobs: nothing to do\n"
     assert event_ids(standin) == [response.json["id"]]
 
@@ -525,7 +525,7 @@ def test_rate_limits_are_retried(google_app, client, standin):
     assert response.status_code == 201
     assert standin.call_count("POST", "/events") == 3
     assert event_ids(standin) == [response.json["id"]]
-    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == SENT
+    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == OutboxStatus.SENT
 
 
 def test_slow_answers_do_not_hang_requests(google_app, client, standin):
@@ -546,10 +546,10 @@ def test_slow_answers_do_not_hang_requests(google_app, client, standin):
     response = book(client)
     assert time.monotonic() - started < bound
     assert response.status_code == 201
-    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == PENDING
+    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == OutboxStatus.PENDING
     run_jobs(google_app)
     assert event_ids(standin) == [response.json["id"]]
-    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == SENT
+    assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == OutboxStatus.SENT
 
 
 @pytest.mark.parametrize("reason", ["dailyLimitExceeded", "insufficientPermissions"])
@@ -586,14 +586,14 @@ def test_a_burst_of_faults_still_ends_with_one_event_per_booking(google_app, cli
         assert response.status_code == 201, response.json
         made.append(response.json["id"])
     standin.clear_faults()
-    assert PENDING in {row.status for row in calendar_rows(google_app).values()}  # some gave up for now
+    assert OutboxStatus.PENDING in {row.status for row in calendar_rows(google_app).values()}  # some gave up for now
     run_jobs(google_app)
 
     assert sorted(event_ids(standin)) == sorted(made)
     for event in standin.events(DEFAULT_CALENDAR_ID):
         assert event["extendedProperties"]["private"]["booking_id"] == event["id"]
         assert event["status"] == "confirmed"
-    assert {row.status for row in calendar_rows(google_app).values()} == {SENT}
+    assert {row.status for row in calendar_rows(google_app).values()} == {OutboxStatus.SENT}
     standin.reset_calls()
     run_jobs(google_app)
     assert calendar_calls(standin) == []
@@ -637,7 +637,7 @@ def test_revoked_grant_pauses_booking_until_reconnected(google_app, client, stan
     # Cancelled while disconnected: the delete waits in the outbox.
     with google_app.app_context():
         bookings.cancel(db.session.get(Booking, kept["id"]))
-    assert calendar_rows(google_app)[f"calendar-delete:{kept['id']}:1"].status == PENDING
+    assert calendar_rows(google_app)[f"calendar-delete:{kept['id']}:1"].status == OutboxStatus.PENDING
     assert standin.event(DEFAULT_CALENDAR_ID, kept["id"])["status"] == "confirmed"
 
     google_app.extensions["clock"].now += timedelta(minutes=5)
@@ -647,7 +647,7 @@ def test_revoked_grant_pauses_booking_until_reconnected(google_app, client, stan
     assert client.get("/book?service=massage-60").status_code == 200
     run_jobs(google_app)
     assert standin.event(DEFAULT_CALENDAR_ID, kept["id"])["status"] == "cancelled"
-    assert {row.status for row in calendar_rows(google_app).values()} == {SENT}
+    assert {row.status for row in calendar_rows(google_app).values()} == {OutboxStatus.SENT}
 
     made = book(client, f"{THURSDAY}T10:00:00-07:00")
     assert made.status_code == 201
@@ -684,18 +684,18 @@ def test_grant_lost_during_a_write_is_written_after_reconnecting(google_app, cli
     assert response.status_code == 201 and response.json["status"] == "confirmed"
     standin.revoke_all()  # what the failures stood for
     row = calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"]
-    assert row.status == PENDING
+    assert row.status == OutboxStatus.PENDING
     assert client.get("/healthz").json["calendar"] == "disconnected"
     assert len(lost_emails(mailbox)) == 1
     assert standin.events(DEFAULT_CALENDAR_ID) == []
 
     run_jobs(google_app)  # still disconnected: the entry waits, nothing is lost
-    assert calendar_rows(google_app)[row.key].status == PENDING
+    assert calendar_rows(google_app)[row.key].status == OutboxStatus.PENDING
 
     connect(google_app, client, standin)
     run_jobs(google_app, minutes=60)
     assert event_ids(standin) == [response.json["id"]]
-    assert calendar_rows(google_app)[row.key].status == SENT
+    assert calendar_rows(google_app)[row.key].status == OutboxStatus.SENT
     run_jobs(google_app, minutes=60)
     assert event_ids(standin) == [response.json["id"]]
     assert len(lost_emails(mailbox)) == 1
@@ -796,12 +796,12 @@ def test_read_only_booking_calendar_keeps_the_write_pending_and_tells_the_admin(
     assert response.status_code == 201 and response.json["status"] == "confirmed"
     key = f"calendar-write:{response.json['id']}:0"
     row = calendar_rows(google_app)[key]
-    assert (row.status, row.attempts) == (PENDING, 1)
+    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
     assert "requiredAccessLevel" in row.last_error
 
     run_jobs(google_app)
     row = calendar_rows(google_app)[key]
-    assert (row.status, row.attempts) == (PENDING, 2)
+    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 2)
     page = text_of(client.get("/admin/google"))
     assert "Google refused to write to the calendar 'primary' (requiredAccessLevel): choose a calendar you own." in page
     agenda = text_of(client.get("/admin"))
@@ -809,7 +809,7 @@ def test_read_only_booking_calendar_keeps_the_write_pending_and_tells_the_admin(
 
     standin.set_access_role(DEFAULT_CALENDAR_ID, "owner")
     run_jobs(google_app, minutes=120)
-    assert calendar_rows(google_app)[key].status == SENT
+    assert calendar_rows(google_app)[key].status == OutboxStatus.SENT
     assert event_ids(standin) == [response.json["id"]]
 
 

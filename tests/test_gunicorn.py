@@ -20,7 +20,7 @@ from tests.support import EXAMPLE_RULES, POSTGRES_URL, ROOT, make_app, reset_pos
 from widget import outbox
 from widget.booking import bookings, links
 from widget.extensions import db
-from widget.models import CANCELLED, PENDING, Booking, OutboxMessage
+from widget.models import Booking, BookingStatus, OutboxMessage, OutboxStatus
 
 SECRET = "gunicorn-test-secret-key-of-enough-length"
 DENVER = ZoneInfo("America/Denver")
@@ -157,11 +157,11 @@ def test_four_workers_on_postgresql_cancel_and_moves_at_once(tmp_path, mailbox):
     assert len(moves) <= 1, statuses
     with app.app_context():
         for _ in range(30):
-            if not db.session.scalar(select(func.count()).where(OutboxMessage.status == PENDING)):
+            if not db.session.scalar(select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)):
                 break
             time.sleep(0.2)
             outbox.deliver_due()
         booking = db.session.get(Booking, booking_id)
-        assert booking.status == CANCELLED and booking.sequence == 1 + len(moves)
+        assert booking.status == BookingStatus.CANCELLED and booking.sequence == 1 + len(moves)
     subjects = [str(message["Subject"]).strip().split(":")[0] for message in mailbox.received_by("ada@example.com")]
     assert subjects == ["Booked", *(["Moved"] * len(moves)), "Cancelled"], subjects

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tests.support import BOOKING, Clock, book, csrf_token
 from widget.booking import bookings
 from widget.extensions import db
-from widget.models import CANCELLED, CONFIRMED, Booking, CalendarEvent
+from widget.models import Booking, BookingStatus, CalendarEvent
 
 
 def _slots(client, day="2026-11-25"):
@@ -47,7 +47,7 @@ def test_cancel_before_the_cut_off_frees_the_time(app, client):
     assert "This booking is cancelled" in client.get(response.headers["Location"]).text
     assert BOOKING["start"] in _slots(client)
     with app.app_context():
-        assert db.session.get(Booking, booking["id"]).status == CANCELLED
+        assert db.session.get(Booking, booking["id"]).status == BookingStatus.CANCELLED
         assert db.session.get(CalendarEvent, booking["id"]) is None
 
 
@@ -63,7 +63,7 @@ def test_cancel_after_the_cut_off_explains_and_shows_the_phone(app, client):
     response = client.post(f"{url}/cancel", data={"csrf_token": csrf_token(form_page.text)})
     assert response.status_code == 409 and "801-471-0877" in response.text
     with app.app_context():
-        assert db.session.get(Booking, booking["id"]).status == CONFIRMED
+        assert db.session.get(Booking, booking["id"]).status == BookingStatus.CONFIRMED
 
 
 def test_cancel_without_the_form_token_changes_nothing(app, client):
@@ -71,7 +71,7 @@ def test_cancel_without_the_form_token_changes_nothing(app, client):
     response = client.post(f"{url}/cancel", data={})
     assert response.status_code == 422 and "security token" in response.text
     with app.app_context():
-        assert db.session.get(Booking, booking["id"]).status == CONFIRMED
+        assert db.session.get(Booking, booking["id"]).status == BookingStatus.CONFIRMED
 
 
 def test_cancelled_booking_link_says_so(client):
@@ -101,8 +101,8 @@ def test_token_for_one_booking_cannot_act_on_another(app, client):
     assert client.get(f"/manage/{forged}").status_code == 404
     _post(client, f"{first_url}/cancel", first_url)
     with app.app_context():
-        assert db.session.get(Booking, first["id"]).status == CANCELLED
-        assert db.session.get(Booking, second["id"]).status == CONFIRMED
+        assert db.session.get(Booking, first["id"]).status == BookingStatus.CANCELLED
+        assert db.session.get(Booking, second["id"]).status == BookingStatus.CONFIRMED
 
 
 def test_reschedule_moves_the_booking_and_its_calendar_event_in_one_step(app, client):

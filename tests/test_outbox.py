@@ -14,7 +14,7 @@ from sqlalchemy import select
 from tests.support import NOW, app_settings, make_app, process_app, shared_database
 from widget import outbox
 from widget.extensions import db
-from widget.models import PENDING, SENT, OutboxMessage
+from widget.models import OutboxMessage, OutboxStatus
 
 ROWS = 30
 
@@ -92,7 +92,7 @@ def test_two_run_jobs_processes_deliver_each_row_once(kind, tmp_path, mailbox, r
     assert subjects == Counter(f"Outbox test {index:02d}" for index in range(ROWS))
     assert sorted(mailbox.recipients) == sorted([f"client{index}@example.com"] for index in range(ROWS))
     rows = _rows(app)
-    assert [(row.status, row.attempts, row.claimed_until) for row in rows] == [(SENT, 1, None)] * ROWS
+    assert [(row.status, row.attempts, row.claimed_until) for row in rows] == [(OutboxStatus.SENT, 1, None)] * ROWS
     delivered_by = Counter(row.claimed_by for row in rows)
     assert set(delivered_by) <= {"worker-0", "worker-1"}
     # Both usually take a share; which one gets how many is up to the scheduler, so it is only reported
@@ -123,7 +123,7 @@ def test_row_of_a_dead_process_waits_for_its_lease_then_is_delivered_once(kind, 
     assert process.exitcode == 3, "the child should have died while sending"
 
     (row,) = _rows(app)
-    assert (row.status, row.attempts, row.claimed_by) == (PENDING, 0, "doomed")
+    assert (row.status, row.attempts, row.claimed_by) == (OutboxStatus.PENDING, 0, "doomed")
     assert row.claimed_until == NOW + outbox.LEASE
     clock = app.extensions["clock"]
     for now in (NOW, NOW + timedelta(minutes=1), NOW + outbox.LEASE - timedelta(seconds=1)):
@@ -140,7 +140,7 @@ def test_row_of_a_dead_process_waits_for_its_lease_then_is_delivered_once(kind, 
         assert outbox.deliver_due() == Counter()
     assert [message["Subject"] for message in mailbox.messages] == ["Outbox test 00"]
     (row,) = _rows(app)
-    assert (row.status, row.attempts, row.claimed_until) == (SENT, 1, None)
+    assert (row.status, row.attempts, row.claimed_until) == (OutboxStatus.SENT, 1, None)
 
 
 def _expected(attempts: int) -> timedelta:

@@ -15,7 +15,7 @@ from widget.booking import business
 from widget.comments import limits, moderation
 from widget.comments.wordpress import ImportProblem, attach, comment_html, import_wordpress, thread_position
 from widget.extensions import db
-from widget.models import PENDING, PUBLISHED, SPAM, Comment, OutboxMessage
+from widget.models import Comment, CommentStatus, OutboxMessage
 
 SECOND = f"{SITE}/blog/second-post"
 UTC = timezone.utc
@@ -275,7 +275,10 @@ def test_import_maps_statuses_people_and_dates(imported_app):
     with imported_app.app_context():
         found = by_wordpress_id()
         statuses = {number: c.status for number, c in found.items()}
-        assert statuses == {n: PUBLISHED for n in (1, 2, 3, 5, 6, 8, 10, 13, 21, 22)} | {11: PENDING, 12: SPAM}
+        assert statuses == {n: CommentStatus.PUBLISHED for n in (1, 2, 3, 5, 6, 8, 10, 13, 21, 22)} | {
+            11: CommentStatus.PENDING,
+            12: CommentStatus.SPAM,
+        }
         assert found[11].reason == "imported from WordPress, not approved there"
         assert found[12].reason == "marked as spam in WordPress"
         assert found[1].reason is None

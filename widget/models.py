@@ -5,14 +5,52 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime, timezone
+from enum import StrEnum
 
 from sqlalchemy import DateTime, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from .extensions import db
 
-CONFIRMED = "confirmed"
-CANCELLED = "cancelled"
+
+class BookingStatus(StrEnum):
+    """Where a booking stands."""
+
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox message stands: waiting (or being retried), delivered, or given up on."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class CommentStatus(StrEnum):
+    """Where a comment stands: held for the therapist, shown, or taken for spam."""
+
+    PENDING = "pending"
+    PUBLISHED = "published"
+    SPAM = "spam"
+
+
+class Status(TypeDecorator):
+    """A state kept as its plain string (the columns and CHECK constraints of the migrations), read as its enum."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def __init__(self, states: type[StrEnum]):
+        super().__init__()
+        self.states = states
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else self.states(value).value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else self.states(value)
 
 
 class UTCDateTime(TypeDecorator):
@@ -67,7 +105,7 @@ class Booking(db.Model):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     service_id: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default=CONFIRMED)
+    status: Mapped[BookingStatus] = mapped_column(Status(BookingStatus), default=BookingStatus.CONFIRMED)
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     blocked_start: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -122,11 +160,6 @@ class Setting(db.Model):
     value: Mapped[str] = mapped_column(Text)
 
 
-PENDING = "pending"
-SENT = "sent"
-FAILED = "failed"
-
-
 class OutboxMessage(db.Model):
     """A side effect of a change, committed with it and delivered by widget.outbox.
 
@@ -144,7 +177,7 @@ class OutboxMessage(db.Model):
     # Rows of one stream (one booking's emails to one person, say) are delivered one at a time, in order.
     stream: Mapped[str | None] = mapped_column(String(100), nullable=True)
     payload: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    status: Mapped[OutboxStatus] = mapped_column(Status(OutboxStatus), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -190,11 +223,6 @@ class OAuthState(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
 
 
-PUBLISHED = "published"
-SPAM = "spam"
-# A comment's status is PENDING (held for moderation), PUBLISHED or SPAM.
-
-
 class Comment(db.Model):
     """A reader's comment under an article, or a reply to one.
 
@@ -223,7 +251,7 @@ class Comment(db.Model):
     page: Mapped[str] = mapped_column(String(COMMENT_LIMITS["page"]))
     parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reply_to_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    status: Mapped[CommentStatus] = mapped_column(Status(CommentStatus), default=CommentStatus.PENDING)
     author: Mapped[str] = mapped_column(String(COMMENT_LIMITS["name"]))
     email: Mapped[str | None] = mapped_column(String(COMMENT_LIMITS["email"]), nullable=True)
     website: Mapped[str | None] = mapped_column(String(COMMENT_LIMITS["website"]), nullable=True)

@@ -33,7 +33,7 @@ from sqlalchemy.orm import aliased
 
 from .extensions import begin_writing, db
 from .mail import PermanentFailure
-from .models import FAILED, PENDING, SENT, OutboxMessage
+from .models import OutboxMessage, OutboxStatus
 from .timezones import utc_now
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def enqueue(key: str, kind: str, payload: dict, stream: str | None = None) -> Ou
         kind=kind,
         stream=stream,
         payload=json.dumps(payload),
-        status=PENDING,
+        status=OutboxStatus.PENDING,
         attempts=0,
         next_attempt_at=utc_now(),
     )
@@ -134,14 +134,18 @@ def _claim(row_id: int, worker: str, now: datetime) -> bool:
     # for a retry, holds the later ones back (one statement, so two workers agree).
     first_of_stream = ~(
         select(earlier.id)
-        .where(earlier.stream == OutboxMessage.stream, earlier.status == PENDING, earlier.id < OutboxMessage.id)
+        .where(
+            earlier.stream == OutboxMessage.stream,
+            earlier.status == OutboxStatus.PENDING,
+            earlier.id < OutboxMessage.id,
+        )
         .exists()
     )
     result = db.session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.id == row_id,
-            OutboxMessage.status == PENDING,
+            OutboxMessage.status == OutboxStatus.PENDING,
             OutboxMessage.next_attempt_at <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
             or_(OutboxMessage.stream.is_(None), first_of_stream),
@@ -176,19 +180,19 @@ def deliver(row_id: int, worker: str | None = None) -> str | None:
     row = db.session.get(OutboxMessage, row_id)
     row.attempts += 1
     if permanent:
-        row.status, row.last_error, row.finished_at = FAILED, str(failure)[:2000], utc_now()
+        row.status, row.last_error, row.finished_at = OutboxStatus.FAILED, str(failure)[:2000], utc_now()
         log.warning("outbox %s (%s) failed for good: %s", row_id, key, failure)
     elif failure is not None:
         error = failure
         row.last_error = f"{error.__class__.__name__}: {error}"[:2000]
         if row.attempts >= MAX_ATTEMPTS:
-            row.status, row.finished_at = FAILED, utc_now()
+            row.status, row.finished_at = OutboxStatus.FAILED, utc_now()
             log.error("outbox %s (%s) gave up after %d attempts: %s", row.id, row.key, row.attempts, error)
         else:
             row.next_attempt_at = utc_now() + backoff(row.attempts)
             log.info("outbox %s (%s) will retry: %s", row.id, row.key, error)
     else:
-        row.status, row.finished_at, row.last_error = SENT, utc_now(), None
+        row.status, row.finished_at, row.last_error = OutboxStatus.SENT, utc_now(), None
     row.claimed_until = None
     db.session.commit()
     return row.status
@@ -211,7 +215,7 @@ def deliver_due(limit: int = 200, worker: str | None = None) -> Counter:
     ids = db.session.scalars(
         select(OutboxMessage.id)
         .where(
-            OutboxMessage.status == PENDING,
+            OutboxMessage.status == OutboxStatus.PENDING,
             OutboxMessage.next_attempt_at <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
         )
@@ -231,7 +235,10 @@ def problems(limit: int = 100) -> list[OutboxMessage]:
         db.session.scalars(
             select(OutboxMessage)
             .where(
-                or_(OutboxMessage.status == FAILED, (OutboxMessage.status == PENDING) & (OutboxMessage.attempts > 0))
+                or_(
+                    OutboxMessage.status == OutboxStatus.FAILED,
+                    (OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.attempts > 0),
+                )
             )
             .order_by(OutboxMessage.id.desc())
             .limit(limit)
@@ -243,9 +250,9 @@ def retry(row_id: int, at_once: bool = False) -> bool:
     """Make a failed row due again (the admin's "retry"); ``at_once``: try it right after."""
     with unit_of_work() as work:
         row = db.session.get(OutboxMessage, row_id)
-        if row is None or row.status != FAILED:
+        if row is None or row.status != OutboxStatus.FAILED:
             return False
-        row.status, row.attempts, row.next_attempt_at, row.finished_at = PENDING, 0, utc_now(), None
+        row.status, row.attempts, row.next_attempt_at, row.finished_at = OutboxStatus.PENDING, 0, utc_now(), None
         if at_once:
             work.deliver_after(row)
     return True

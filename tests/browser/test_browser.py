@@ -17,7 +17,7 @@ from tests.support import Admin, post_comment
 from tests.support.browser import ARTIFACTS, LiveServer, watch
 from widget.cli import set_admin_password
 from widget.extensions import db
-from widget.models import CONFIRMED, Booking
+from widget.models import Booking, BookingStatus
 
 SLOTS_URL = "/api/slots?service=massage-60&start=2026-11-24&end=2026-11-24"
 # Tuesday 2026-11-24 09:00 in Denver (MST): the first bookable slot, 16:00 in London.
@@ -142,7 +142,7 @@ def test_booking_without_javascript(open_live_page, live):
     with live.app.app_context():
         stored = db.session.scalars(select(Booking)).all()
         assert [(b.name, b.email, b.service_id, b.status) for b in stored] == [
-            ("Nora Script", "nora@example.com", "massage-60", CONFIRMED)
+            ("Nora Script", "nora@example.com", "massage-60", BookingStatus.CONFIRMED)
         ]
         assert stored[0].start_at.isoformat().startswith("2026-11-24T16:00:00")
     assert FIRST_SLOT not in _slot_starts(page)

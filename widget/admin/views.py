@@ -19,7 +19,7 @@ from ..calendars import Event
 from ..comments import checks, moderation, queries
 from ..extensions import begin_writing, db, limiter
 from ..forms import ActionForm
-from ..models import PENDING, Booking, CalendarEvent, Setting, new_id
+from ..models import Booking, CalendarEvent, CommentStatus, Setting, new_id
 from ..timezones import utc_now, zone_named
 from .forms import BlockTimeForm, LoginForm
 
@@ -218,7 +218,7 @@ COMMENT_ACTIONS = {"approve": "approved", "delete": "deleted", "spam": "marked a
 @sign_in_required
 def comment_list():
     """List comments that are pending, published or taken for spam, newest first."""
-    status = request.args.get("status", PENDING)
+    status = request.args.get("status", CommentStatus.PENDING)
     if status not in queries.STATUSES:
         abort(404)
     tallies = queries.status_counts()
@@ -246,7 +246,7 @@ def comment_list():
 @sign_in_required
 def moderate_comments():
     """Approve, delete or mark as spam the chosen comments."""
-    status = request.args.get("status", PENDING)
+    status = request.args.get("status", CommentStatus.PENDING)
     action = request.form.get("action", "")
     ids = [number for number in map(checks.comment_id, request.form.getlist("ids")) if number is not None]
     if not ActionForm().validate_on_submit():

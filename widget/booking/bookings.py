@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import calendars, outbox
 from ..extensions import db
-from ..models import BOOKING_LIMITS, CANCELLED, CONFIRMED, Booking, new_id
+from ..models import BOOKING_LIMITS, Booking, BookingStatus, new_id
 from ..timezones import Interval, days_range, utc_now, zone_named
 from . import availability, business, emails
 from .availability import Service, Slot
@@ -133,7 +133,7 @@ def check_details(name, email, phone, notes) -> Details:
 def _booked_intervals(start: datetime, end: datetime, exclude: str | None = None):
     """Return (blocked ranges, starts) of confirmed bookings touching [start, end)."""
     query = select(Booking.blocked_start, Booking.blocked_end, Booking.start_at).where(
-        Booking.status == CONFIRMED, Booking.blocked_start < end, Booking.blocked_end > start
+        Booking.status == BookingStatus.CONFIRMED, Booking.blocked_start < end, Booking.blocked_end > start
     )
     if exclude:
         query = query.where(Booking.id != exclude)
@@ -292,7 +292,11 @@ def _check_daily_limit(service: Service, start: datetime, now: datetime, moving:
 def _check_future_cap(details: Details, now: datetime) -> None:
     """Raise TooManyBookings if this email or phone already holds the most upcoming bookings allowed."""
     limit = current_app.config["MAX_FUTURE_BOOKINGS"]
-    upcoming = select(func.count()).select_from(Booking).where(Booking.status == CONFIRMED, Booking.start_at > now)
+    upcoming = (
+        select(func.count())
+        .select_from(Booking)
+        .where(Booking.status == BookingStatus.CONFIRMED, Booking.start_at > now)
+    )
     if db.session.scalar(upcoming.where(func.lower(Booking.email) == details.email.lower())) >= limit:
         raise TooManyBookings("email", limit)
     if db.session.scalar(upcoming.where(Booking.phone_key == phone_key(details.phone))) >= limit:
@@ -358,7 +362,7 @@ def book(
         id=new_id(),
         sequence=0,
         service_id=service.id,
-        status=CONFIRMED,
+        status=BookingStatus.CONFIRMED,
         start_at=start,
         end_at=start + service.duration,
         blocked_start=blocked_start,
@@ -433,11 +437,11 @@ def cancel(booking: Booking, by_studio: bool = False, now: datetime | None = Non
     db.session.rollback()
     with outbox.unit_of_work() as work:
         booking = _locked(booking_id)
-        if booking.status == CANCELLED:
+        if booking.status == BookingStatus.CANCELLED:
             return booking
         if not by_studio and not can_change(booking, now):
             raise BookingChanged("it is too late to cancel online")
-        booking.status = CANCELLED
+        booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
         booking.sequence += 1
         entries = [calendar_entry(booking, "delete"), *emails.cancelled(booking, manage_url(booking), by_studio)]
@@ -452,7 +456,7 @@ def change_deadline(booking: Booking) -> datetime:
 
 def can_change(booking: Booking, now: datetime | None = None) -> bool:
     """Say whether the client may still cancel or reschedule online."""
-    return booking.status == CONFIRMED and (now or utc_now()) <= change_deadline(booking)
+    return booking.status == BookingStatus.CONFIRMED and (now or utc_now()) <= change_deadline(booking)
 
 
 def _without(intervals, hole):
@@ -478,7 +482,7 @@ def reschedule(booking: Booking, start: datetime, now: datetime | None = None) -
     """
     now = now or utc_now()
     service = service_named(booking.service_id)
-    if booking.status != CONFIRMED:
+    if booking.status != BookingStatus.CONFIRMED:
         raise InvalidBooking({"booking": "is cancelled"})
     if start == booking.start_at:
         return booking
@@ -495,7 +499,7 @@ def reschedule(booking: Booking, start: datetime, now: datetime | None = None) -
     try:
         with outbox.unit_of_work() as work:
             booking = _locked(booking_id)
-            if booking.status != CONFIRMED or booking.sequence != seen_sequence:
+            if booking.status != BookingStatus.CONFIRMED or booking.sequence != seen_sequence:
                 raise BookingChanged("the booking was changed meanwhile")
             previous_start = booking.start_at
             _lock(_day_lock(start))
@@ -520,7 +524,11 @@ def upcoming(now: datetime | None = None, days: int = 60) -> list[Booking]:
     return list(
         db.session.scalars(
             select(Booking)
-            .where(Booking.status == CONFIRMED, Booking.end_at > now, Booking.start_at < now + timedelta(days=days))
+            .where(
+                Booking.status == BookingStatus.CONFIRMED,
+                Booking.end_at > now,
+                Booking.start_at < now + timedelta(days=days),
+            )
             .order_by(Booking.start_at)
         )
     )

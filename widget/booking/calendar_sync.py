@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import calendars
 from ..calendars import Event
 from ..extensions import begin_writing, db
-from ..models import CANCELLED, CONFIRMED, Booking
+from ..models import Booking, BookingStatus
 from . import business
 from .links import manage_url
 
@@ -46,7 +46,7 @@ def deliver(payload: dict) -> None:
     if booking is None:
         return
     calendar = calendars.current()
-    if payload["action"] == "write" and booking.status == CONFIRMED:
+    if payload["action"] == "write" and booking.status == BookingStatus.CONFIRMED:
         event = calendar_event(booking)
         calendar.write_event(event)
         if booking.calendar_event_id != event.id:
@@ -54,5 +54,5 @@ def deliver(payload: dict) -> None:
             booking = db.session.get(Booking, payload["booking"])
             booking.calendar_event_id = event.id
             db.session.commit()
-    elif payload["action"] == "delete" or booking.status == CANCELLED:
+    elif payload["action"] == "delete" or booking.status == BookingStatus.CANCELLED:
         calendar.delete_event(booking.calendar_event_id or booking.id)

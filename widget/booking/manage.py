@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, redirect, request, url_for
 
+from ..models import BookingStatus
 from ..timezones import days_range, parse_instant, utc_now, viewer_zone
 from . import bookings, business, links
 from .forms import CancelForm, RescheduleForm
@@ -60,7 +61,7 @@ def cancel(token):
     form = CancelForm()
     if not form.validate_on_submit():
         return _manage_page(token, booking, 422, form)
-    if booking.status == "cancelled":
+    if booking.status == BookingStatus.CANCELLED:
         return redirect(url_for("manage.show", token=token, done="cancelled"), 303)
     if not bookings.can_change(booking):
         return _manage_page(token, booking, 409, form)

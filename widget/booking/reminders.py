@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from .. import outbox
 from ..extensions import db
-from ..models import CONFIRMED, Booking
+from ..models import Booking, BookingStatus
 from ..timezones import utc_now
 from . import emails
 from .bookings import outbox_stream
@@ -22,7 +22,7 @@ def queue_reminders() -> int:
     window = timedelta(hours=current_app.config["REMINDER_HOURS_BEFORE"])
     due = db.session.scalars(
         select(Booking).where(
-            Booking.status == CONFIRMED,
+            Booking.status == BookingStatus.CONFIRMED,
             Booking.reminder_queued_at.is_(None),
             Booking.start_at > now,
             Booking.start_at <= now + window,

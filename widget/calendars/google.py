@@ -40,7 +40,7 @@ from sqlalchemy import delete, update
 
 from .. import cache, outbox, signals
 from ..extensions import begin_writing, db
-from ..models import FAILED, PENDING, GoogleConnection, OAuthState, OutboxMessage
+from ..models import GoogleConnection, OAuthState, OutboxMessage, OutboxStatus
 from ..timezones import Interval, utc_now
 from . import CalendarUnavailable, Event
 
@@ -392,8 +392,10 @@ class GoogleCalendar:
         # Calendar writes that waited for the connection (even ones that gave up) are due now.
         db.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.kind == "calendar", OutboxMessage.status.in_([PENDING, FAILED]))
-            .values(status=PENDING, attempts=0, next_attempt_at=utc_now(), finished_at=None)
+            .where(
+                OutboxMessage.kind == "calendar", OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.FAILED])
+            )
+            .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=utc_now(), finished_at=None)
         )
         db.session.commit()
         with self._token_lock:

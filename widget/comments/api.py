@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from ..errors import ApiError, json_body
-from ..models import PUBLISHED
+from ..models import CommentStatus
 from ..schemas import (
     Comment,
     CommentEdit,
@@ -92,7 +92,7 @@ def create():
     except tokens.BadToken as stale:
         raise ApiError(422, {"form_token": str(stale)}) from None
     # Spam is answered exactly like a held comment: the robot learns nothing.
-    status = "published" if comment.status == PUBLISHED else "pending"
+    status = "published" if comment.status == CommentStatus.PUBLISHED else "pending"
     posted = answer(
         CommentPosted,
         id=comment.id,
@@ -131,7 +131,7 @@ def edit(comment_id):
         comment = moderation.edit(comment_id, token, body.get("body"))
     except tokens.BadToken as error:
         raise _refused(error) from None
-    status = "published" if comment.status == PUBLISHED else "pending"
+    status = "published" if comment.status == CommentStatus.PUBLISHED else "pending"
     return jsonify(answer(CommentEdited, id=comment.id, status=status, body=comment.body, body_html=comment.body_html))
 
 

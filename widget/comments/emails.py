@@ -11,7 +11,7 @@ from flask import current_app
 from ..booking import business
 from ..extensions import db
 from ..mail import compose
-from ..models import PUBLISHED, Comment
+from ..models import Comment, CommentStatus
 from .tokens import MODERATION_LINK_AGE, moderation_token, unsubscribe_token
 
 
@@ -50,7 +50,7 @@ def comment_reply(reply) -> list:
         or not answered.notify_replies
         or not answered.email
         or answered.email == reply.email
-        or answered.status != PUBLISHED
+        or answered.status != CommentStatus.PUBLISHED
         or answered.deleted_at is not None
     ):
         return []

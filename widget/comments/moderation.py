@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, inspect, select
 
 from .. import outbox
 from ..extensions import begin_writing, db
-from ..models import PENDING, PUBLISHED, SPAM, Comment, OutboxMessage
+from ..models import Comment, CommentStatus, OutboxMessage
 from ..timezones import utc_now
 from . import emails
 from .checks import Draft, check, clean_body
@@ -31,7 +31,12 @@ def _parent(draft: Draft) -> tuple[int | None, int | None]:
     if draft.parent_id is None:
         return None, None
     answered = db.session.get(Comment, draft.parent_id)
-    if answered is None or answered.page != draft.page or answered.status != PUBLISHED or answered.deleted_at:
+    if (
+        answered is None
+        or answered.page != draft.page
+        or answered.status != CommentStatus.PUBLISHED
+        or answered.deleted_at
+    ):
         raise InvalidComment({"parent_id": "is not a published comment on this page"})
     shown, depth = answered, _depth(answered)
     while depth >= MAX_DEPTH and shown.parent_id is not None:
@@ -77,7 +82,7 @@ def post(values: dict, token: str | None, honeypot: str = "") -> tuple[Comment, 
             body_html=render(draft.body),
             notify_replies=draft.notify,
             created_at=now,
-            published_at=now if status == PUBLISHED else None,
+            published_at=now if status == CommentStatus.PUBLISHED else None,
         )
         db.session.add(comment)
         db.session.flush()
@@ -90,9 +95,9 @@ def post(values: dict, token: str | None, honeypot: str = "") -> tuple[Comment, 
 
 def _announce(work: outbox.Work, comment: Comment, occasion: str | None = None) -> None:
     """Queue the emails a comment's new status calls for."""
-    if comment.status == PENDING:
+    if comment.status == CommentStatus.PENDING:
         entries = emails.comment_held(comment, occasion)
-    elif comment.status == PUBLISHED:
+    elif comment.status == CommentStatus.PUBLISHED:
         entries = emails.comment_reply(comment)
     else:
         entries = []
@@ -112,15 +117,15 @@ def edit(comment_id: int, token: str, body: object) -> Comment:
     text = clean_body(body)
     with outbox.unit_of_work() as work:
         comment = _own(comment_id, token)
-        reason = edit_hold_reason(comment, text) if comment.status == PUBLISHED else None
+        reason = edit_hold_reason(comment, text) if comment.status == CommentStatus.PUBLISHED else None
         comment.body, comment.body_html, comment.edited_at = text, render(text), utc_now()
         occasion = None
         if reason:
-            comment.status, comment.reason, comment.published_at = PENDING, reason, None
+            comment.status, comment.reason, comment.published_at = CommentStatus.PENDING, reason, None
             # A new email each time: each return to her follows an approval of hers, so this cannot flood her.
             occasion = f"unpublished-{uuid.uuid4().hex}"
         db.session.flush()
-        if comment.status == PENDING:
+        if comment.status == CommentStatus.PENDING:
             _announce(work, comment, occasion)
     return comment
 
@@ -184,12 +189,12 @@ def moderate(ids: list[int], action: str, link: bool = False) -> int:
                 continue  # gone with its last reply, earlier in this loop
             if comment.deleted_at is not None and action != "delete":
                 continue
-            if action == "approve" and comment.status != PUBLISHED:
-                comment.status, comment.reason, comment.published_at = PUBLISHED, None, utc_now()
+            if action == "approve" and comment.status != CommentStatus.PUBLISHED:
+                comment.status, comment.reason, comment.published_at = CommentStatus.PUBLISHED, None, utc_now()
                 db.session.flush()
                 _announce(work, comment)
-            elif action == "spam" and comment.status != SPAM:
-                comment.status, comment.published_at = SPAM, None
+            elif action == "spam" and comment.status != CommentStatus.SPAM:
+                comment.status, comment.published_at = CommentStatus.SPAM, None
                 comment.reason = "marked as spam by the therapist"
             elif action == "delete":
                 _remove(comment)

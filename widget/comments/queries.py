@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import PENDING, PUBLISHED, SPAM, Comment
+from ..models import Comment, CommentStatus
 
-STATUSES = (PENDING, PUBLISHED, SPAM)
+STATUSES = tuple(CommentStatus)
 THREADS_PER_PAGE = 50
 LISTED_PER_PAGE = 50  # in the admin's lists
 
@@ -37,7 +37,7 @@ def visible(page: str) -> list[Node]:
     """
     comments = db.session.scalars(
         select(Comment)
-        .where(Comment.page == page, Comment.status == PUBLISHED)
+        .where(Comment.page == page, Comment.status == CommentStatus.PUBLISHED)
         .order_by(Comment.created_at, Comment.id)
     ).all()
     ids = {comment.id for comment in comments}
@@ -86,7 +86,7 @@ def counts(pages: list[str]) -> dict[str, int]:
     found = dict(
         db.session.execute(
             select(Comment.page, func.count(Comment.id))
-            .where(Comment.page.in_(pages), Comment.status == PUBLISHED, Comment.deleted_at.is_(None))
+            .where(Comment.page.in_(pages), Comment.status == CommentStatus.PUBLISHED, Comment.deleted_at.is_(None))
             .group_by(Comment.page)
         ).all()
     )
@@ -115,7 +115,7 @@ def last_change(page: str) -> datetime | None:
     """Return when the thread last changed (for the feed's updated element)."""
     return db.session.scalar(
         select(func.max(func.coalesce(Comment.edited_at, Comment.published_at, Comment.created_at))).where(
-            Comment.page == page, Comment.status == PUBLISHED
+            Comment.page == page, Comment.status == CommentStatus.PUBLISHED
         )
     )
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import PENDING, PUBLISHED, SPAM, Comment
+from ..models import Comment, CommentStatus
 from ..timezones import utc_now
 from .checks import Draft
 from .render import links_in
@@ -57,7 +57,7 @@ def known_commenter(name: str, email: str | None, besides: int | None = None) ->
         return False
     authors = db.session.scalars(
         select(Comment.author)
-        .where(Comment.email == email, Comment.status == PUBLISHED, Comment.id != (besides or 0))
+        .where(Comment.email == email, Comment.status == CommentStatus.PUBLISHED, Comment.id != (besides or 0))
         .distinct()
     )
     return any(_person(author) == _person(name) for author in authors)
@@ -76,15 +76,15 @@ def hold_reason(name: str, email: str | None, body: str, besides: int | None = N
 def verdict(draft: Draft, honeypot: str, age: float | None, repeated: str | None) -> tuple[str, str | None]:
     """Return (status, reason) for a new comment."""
     if honeypot:
-        return SPAM, "filled in the hidden field only robots see"
+        return CommentStatus.SPAM, "filled in the hidden field only robots see"
     if age is None:
-        return SPAM, "posted without the comment form's token"
+        return CommentStatus.SPAM, "posted without the comment form's token"
     if age < MIN_FILL.total_seconds():
-        return SPAM, f"posted {age:.1f} s after the form was shown"
+        return CommentStatus.SPAM, f"posted {age:.1f} s after the form was shown"
     if repeated == "spam":
-        return SPAM, "the same text was posted by someone else"
+        return CommentStatus.SPAM, "the same text was posted by someone else"
     reason = hold_reason(draft.name, draft.email, draft.body)
-    return (PENDING, reason) if reason else (PUBLISHED, None)
+    return (CommentStatus.PENDING, reason) if reason else (CommentStatus.PUBLISHED, None)
 
 
 def edit_hold_reason(comment: Comment, text: str) -> str | None:

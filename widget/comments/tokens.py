@@ -14,7 +14,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..extensions import db
-from ..models import SPAM, Comment
+from ..models import Comment, CommentStatus
 from ..timezones import utc_now
 
 FORM_MAX_AGE = timedelta(days=2)
@@ -127,7 +127,7 @@ def check_link(comment: Comment, action: str) -> None:
     """Raise BadToken if the therapist's link for ``action`` no longer applies to the comment."""
     # The email went out while the comment was held; her later "spam" outranks the link.
     # Deleting spam by the link is what she would do in the admin anyway, so it stays allowed.
-    if action == "approve" and comment.status == SPAM:
+    if action == "approve" and comment.status == CommentStatus.SPAM:
         raise BadToken(
             "This comment was marked as spam after the email was sent, so this link no longer applies. "
             "It is listed under Spam in the admin, where it can still be approved."

@@ -16,7 +16,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from ..booking import business
 from ..extensions import db, limiter
 from ..forms import ActionForm
-from ..models import PUBLISHED, Comment
+from ..models import Comment, CommentStatus
 from ..settings import public_url
 from ..timezones import utc_now, viewer_zone
 from . import checks, moderation, queries, tokens, urls
@@ -66,7 +66,7 @@ def _thread_page(form: CommentForm, page: str, status: int = 200, notice: str | 
         if (
             candidate is not None
             and candidate.page == page
-            and candidate.status == PUBLISHED
+            and candidate.status == CommentStatus.PUBLISHED
             and candidate.deleted_at is None
         ):
             reply_to = candidate
@@ -136,7 +136,7 @@ def submit():
         form.form_errors = [str(stale)]
         form.form_token.data = tokens.form_token()
         return _thread_page(form, page, 422)
-    status = "published" if comment.status == PUBLISHED else "pending"
+    status = "published" if comment.status == CommentStatus.PUBLISHED else "pending"
     anchor = f"#comment-{comment.id}" if status == "published" else "#comment-form"
     return redirect(url_for("comment_pages.thread", **_carry(page=page, posted=status)) + anchor, 303)
 

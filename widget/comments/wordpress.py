@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..booking import business
 from ..extensions import begin_writing, db
-from ..models import PENDING, PUBLISHED, SPAM, Comment
+from ..models import Comment, CommentStatus
 from ..settings import origin_of
 from ..timezones import utc_now, zone_named
 from . import checks, moderation, render, urls
@@ -41,13 +41,16 @@ from .limits import InvalidComment
 EXPORT_NAMESPACE = re.compile(r"http://wordpress\.org/export/[0-9.]+/")
 NAMESPACES = tuple(f"http://wordpress.org/export/{version}/" for version in ("1.0", "1.1", "1.2"))
 WP_TIME = "%Y-%m-%d %H:%M:%S"
-STATUSES = {"1": PUBLISHED, "0": PENDING, "spam": SPAM}
+STATUSES = {"1": CommentStatus.PUBLISHED, "0": CommentStatus.PENDING, "spam": CommentStatus.SPAM}
 # "post-trashed": the comments of a post sent to the trash.
 TRASH = {"trash", "post-trashed"}
 PINGBACKS = {"pingback", "trackback"}
 # Anything else ("note" is WordPress's private editorial note) is not a reader's comment.
 COMMENT_TYPES = {"", "comment"}
-REASONS = {PENDING: "imported from WordPress, not approved there", SPAM: "marked as spam in WordPress"}
+REASONS = {
+    CommentStatus.PENDING: "imported from WordPress, not approved there",
+    CommentStatus.SPAM: "marked as spam in WordPress",
+}
 PARAGRAPH = re.compile(r"<p[\s>]", re.IGNORECASE)
 LOOKUP_BATCH = 500
 # Comments dated outside these bounds are refused: there were no blog comments before 1995, and a
@@ -270,7 +273,11 @@ def _import_item(item: Element, wp: str, counts: dict, refused: set[str], zone) 
         db.session.flush()
         ours[number] = comment.id
         counts["imported"] += 1
-        counts[{PUBLISHED: "published", PENDING: "held", SPAM: "spam"}[comment.status]] += 1
+        counts[
+            {CommentStatus.PUBLISHED: "published", CommentStatus.PENDING: "held", CommentStatus.SPAM: "spam"}[
+                comment.status
+            ]
+        ] += 1
 
 
 def _read(element: Element, wp: str, link: str) -> WordPressComment:
@@ -341,7 +348,7 @@ def _comment(comment: WordPressComment, page: str, source: str, zone) -> Comment
         body = checks.clean_body(comment.content)
     except InvalidComment as invalid:
         raise Refused(f"its text {invalid.errors['body']}") from None
-    status = STATUSES.get(comment.approved, PENDING)
+    status = STATUSES.get(comment.approved, CommentStatus.PENDING)
     reason = REASONS.get(status)
     if comment.approved not in STATUSES:
         reason = f"imported from WordPress with the unknown status {comment.approved[:80]!r}"
@@ -357,7 +364,7 @@ def _comment(comment: WordPressComment, page: str, source: str, zone) -> Comment
         notify_replies=False,
         source=source,
         created_at=created,
-        published_at=created if status == PUBLISHED else None,
+        published_at=created if status == CommentStatus.PUBLISHED else None,
     )
 
 
