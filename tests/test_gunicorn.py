@@ -94,14 +94,33 @@ def test_one_worker_without_redis_warns_and_says_so_in_healthz(tmp_path):
 
 
 def test_several_workers_with_redis_share_their_limits(tmp_path, redis_url):
+    """Booking attempts from one address are counted once across workers: the third of any is refused."""
     process, base = _gunicorn(
-        2, WIDGET_ENV="production", DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}", REDIS_URL=redis_url
+        2,
+        WIDGET_ENV="production",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}",
+        REDIS_URL=redis_url,
+        BOOKING_RATE_LIMIT="2 per hour",
     )
     try:
         health = _wait_ready(process, base)
+        # Sent at once, so both workers take some (each would allow two if it counted alone);
+        # an empty body still counts as an attempt.
+        barrier, statuses = threading.Barrier(16), []
+
+        def attempt():
+            barrier.wait(timeout=30)
+            statuses.append(requests.post(f"{base}/api/bookings", json={}, timeout=30).status_code)
+
+        threads = [threading.Thread(target=attempt) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
     finally:
         _stop(process)
     assert health["ratelimits"] == "shared"
+    assert sorted(statuses) == [422, 422] + [429] * 14, statuses
 
 
 def _open_day(after: date) -> date:
