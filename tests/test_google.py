@@ -19,6 +19,7 @@ pytest.importorskip("google_auth_oauthlib")
 
 import requests  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
+from icalendar import Calendar  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from tests.google_standin import DEFAULT_CALENDAR_ID, GoogleStandIn  # noqa: E402
@@ -883,3 +884,136 @@ def test_a_range_longer_than_60_days_is_asked_in_windows(google_app, client, sta
     assert (late, late + timedelta(hours=1)) in busy
     taken = (start + timedelta(hours=10), start + timedelta(hours=11))
     assert found and not any(slot.start < taken[1] and taken[0] < slot.end for slot in found)
+
+
+# --------------------------------------------------------------------------------------------------- 9. calendar-first
+
+
+@pytest.fixture
+def synced_app(tmp_path, mailbox, monkeypatch, standin):
+    """Return an app on the Google backend that tells the therapist by email too."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+    return make_google_app(tmp_path, standin, mailbox, THERAPIST_EMAIL=THERAPIST)
+
+
+@pytest.fixture
+def synced_client(synced_app):
+    return synced_app.test_client()
+
+
+def sync(app) -> str:
+    """Run ``flask sync-calendar`` once; return its output."""
+    result = app.test_cli_runner().invoke(args=["sync-calendar"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def google_patch(standin, event_id: str, body: dict) -> None:
+    """Change an event on Google's side, as the therapist would by dragging or editing it in Google Calendar."""
+    token, _ = standin.issue_tokens()
+    url = f"{standin.api_endpoint}calendars/{DEFAULT_CALENDAR_ID}/events/{event_id}"
+    response = requests.patch(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert response.status_code == 200, response.text
+
+
+def move_event(standin, event_id: str, start: datetime, end: datetime) -> None:
+    google_patch(standin, event_id, {"start": {"dateTime": start.isoformat()}, "end": {"dateTime": end.isoformat()}})
+
+
+def booked_and_synced(app, client, standin, mailbox, *starts: str) -> list[str]:
+    """Connect, book one appointment per start (a client each), sync once; return the booking ids."""
+    connect(app, client, standin)
+    made = []
+    for index, start in enumerate(starts or (f"{WEDNESDAY}T09:00:00-07:00",)):
+        response = book(client, start, email=f"client{index}@example.com")
+        assert response.status_code == 201, response.json
+        made.append(response.json["id"])
+    mailbox.wait_for(2 * len(made))
+    assert sync(app) == "sync-calendar: nothing changed\n"  # our own events coming back change nothing
+    return made
+
+
+def calendar_file(message, filename: str, method: str):
+    """Return the one VEVENT of the .ics attached as ``filename``, checking its METHOD."""
+    [part] = [part for part in message.iter_attachments() if part.get_filename() == filename]
+    assert part.get_param("method") == method
+    [event] = Calendar.from_ical(part.get_content()).walk("VEVENT")
+    return event
+
+
+def stored(app, booking_id: str) -> Booking:
+    with app.app_context():
+        booking = db.session.get(Booking, booking_id)
+        db.session.expunge(booking)
+        return booking
+
+
+def test_deleting_a_booking_event_in_google_cancels_it_and_tells_the_client_once(
+    synced_app, synced_client, standin, mailbox
+):
+    """The therapist deletes the event: the booking is cancelled by the studio, the client told once, the time freed."""
+    [booking_id] = booked_and_synced(synced_app, synced_client, standin, mailbox)
+    assert "09:00" not in slot_starts(synced_client)
+    first = calendar_file(mailbox.received_by("client0@example.com")[0], "invite.ics", "PUBLISH")
+
+    google_delete(standin, booking_id)
+    assert sync(synced_app) == "sync-calendar: cancelled: 1\n"
+
+    booking = stored(synced_app, booking_id)
+    assert booking.status == "cancelled" and booking.sequence == 1
+    [_, cancelled] = mailbox.received_by("client0@example.com")
+    assert str(cancelled["Subject"]).strip().startswith("Cancelled: 60-minute massage")
+    body = cancelled.get_body(preferencelist=("plain",)).get_content()
+    assert "the studio had to cancel your appointment" in body
+    assert "801-471-0877" in body and "/book?service=massage-60" in body
+    event = calendar_file(cancelled, "cancelled.ics", "CANCEL")
+    assert str(event["uid"]) == str(first["uid"]) and int(event["sequence"]) > int(first["sequence"])
+    assert "09:00" in slot_starts(synced_client)
+
+    # Seen again (polling after push, a second run): nothing more happens.
+    assert sync(synced_app) == "sync-calendar: nothing changed\n"
+    run_jobs(synced_app)
+    assert len(mailbox.received_by("client0@example.com")) == 2
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "day"),
+    [
+        (local(25, 13), local(25, 14), WEDNESDAY),  # later the same day
+        (local(26, 10), local(26, 11, 30), THURSDAY),  # another day, and longer
+    ],
+)
+def test_moving_a_booking_event_in_google_moves_the_booking(
+    synced_app, synced_client, standin, mailbox, start, end, day
+):
+    """The therapist drags the event: the booking takes its times, the client gets them with an updated .ics."""
+    [booking_id] = booked_and_synced(synced_app, synced_client, standin, mailbox)
+    first = calendar_file(mailbox.received_by("client0@example.com")[0], "invite.ics", "PUBLISH")
+    wall = (start - timedelta(hours=7)).strftime("%H:%M")  # Denver in November
+    assert wall in slot_starts(synced_client, day)
+
+    move_event(standin, booking_id, start, end)
+    assert sync(synced_app) == "sync-calendar: moved: 1\n"
+
+    booking = stored(synced_app, booking_id)
+    assert (booking.status, booking.start_at, booking.end_at, booking.service_id) == (
+        "confirmed",
+        start,
+        end,
+        "massage-60",
+    )
+    assert booking.sequence == 1 and booking.reminder_queued_at is None
+    [_, moved] = mailbox.received_by("client0@example.com")
+    assert str(moved["Subject"]).strip().startswith("Moved: 60-minute massage, now")
+    event = calendar_file(moved, "invite.ics", "PUBLISH")
+    assert str(event["uid"]) == str(first["uid"]) and int(event["sequence"]) == int(first["sequence"]) + 1
+    assert event.decoded("dtstart").astimezone(UTC) == start and event.decoded("dtend").astimezone(UTC) == end
+    assert "09:00" in slot_starts(synced_client)  # the old time is free
+    assert wall not in slot_starts(synced_client, day)
+    [google_event] = standin.events(DEFAULT_CALENDAR_ID)
+    assert google_event["start"]["dateTime"] == f"{day}T{wall}:00-07:00"  # left where she put it
+
+    assert sync(synced_app) == "sync-calendar: nothing changed\n"
+    run_jobs(synced_app)
+    assert len(mailbox.received_by("client0@example.com")) == 2
