@@ -1017,3 +1017,98 @@ def test_moving_a_booking_event_in_google_moves_the_booking(
     assert sync(synced_app) == "sync-calendar: nothing changed\n"
     run_jobs(synced_app)
     assert len(mailbox.received_by("client0@example.com")) == 2
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "problem"),
+    [
+        (local(25, 11), local(25, 12), "that overlaps Ada Client's 60-minute massage at Wednesday, November 25, 2026"),
+        (local(22, 9), local(22, 10), "the new time is in the past"),
+    ],
+)
+def test_a_move_onto_another_booking_or_into_the_past_is_refused_and_told_once(
+    synced_app, synced_client, standin, mailbox, start, end, problem
+):
+    """The booking stays, the therapist gets one email saying why, the admin shows it, the event goes back."""
+    first, _ = booked_and_synced(
+        synced_app, synced_client, standin, mailbox, f"{WEDNESDAY}T09:00:00-07:00", f"{WEDNESDAY}T11:00:00-07:00"
+    )
+    move_event(standin, first, start, end)
+    assert sync(synced_app) == "sync-calendar: refused: 1\n"
+
+    booking = stored(synced_app, first)
+    assert (booking.status, booking.start_at, booking.sequence) == ("confirmed", local(25, 9), 0)
+    assert problem in booking.calendar_conflict
+    [notice] = [m for m in mailbox.received_by(THERAPIST) if str(m["Subject"]).strip().startswith("Not moved")]
+    text_body = notice.get_body(preferencelist=("plain",)).get_content()
+    assert problem in text_body and "The booking stays at Wednesday, November 25, 2026, 9:00 AM MST" in text_body
+    assert len(mailbox.received_by("client0@example.com")) == 1  # the client hears nothing
+    assert standin.event(DEFAULT_CALENDAR_ID, first)["start"]["dateTime"] == f"{WEDNESDAY}T09:00:00-07:00"
+    admin = Admin(synced_app, synced_client)
+    admin.set_password()
+    admin.login()
+    assert problem in text_of(synced_client.get("/admin"))
+
+    # The restored event coming back, and the same change seen again, send nothing more.
+    assert sync(synced_app) == "sync-calendar: nothing changed\n"
+    run_jobs(synced_app)
+    assert len([m for m in mailbox.received_by(THERAPIST) if "Not moved" in str(m["Subject"])]) == 1
+
+
+def test_a_title_edit_of_a_booking_event_changes_nothing(synced_app, synced_client, standin, mailbox):
+    """Renaming the event in Google moves and cancels nothing, and emails no one."""
+    [booking_id] = booked_and_synced(synced_app, synced_client, standin, mailbox)
+    google_patch(standin, booking_id, {"summary": "Ada — bring the hot stones"})
+    assert sync(synced_app) == "sync-calendar: nothing changed\n"
+    booking = stored(synced_app, booking_id)
+    assert (booking.status, booking.start_at, booking.sequence) == ("confirmed", local(25, 9), 0)
+    assert len(mailbox.messages) == 2
+
+
+def test_other_events_in_a_busy_calendar_change_the_free_times_after_a_sync(
+    synced_app, synced_client, standin, mailbox
+):
+    """An event added or removed in a busy calendar shows in the widget at the next sync, before the cache ends."""
+    booked_and_synced(synced_app, synced_client, standin, mailbox)
+    standin.add_calendar(PERSONAL, "Personal")
+    choose(synced_client, [DEFAULT_CALENDAR_ID, PERSONAL], DEFAULT_CALENDAR_ID)
+    sync(synced_app)
+    assert "14:00" in slot_starts(synced_client)  # cached from here on
+
+    dentist = standin.add_event(PERSONAL, local(25, 14), local(25, 15), summary="Dentist")
+    assert "14:00" in slot_starts(synced_client)  # the cache does not know yet
+    assert sync(synced_app) == "sync-calendar: other: 1\n"
+    assert "14:00" not in slot_starts(synced_client)
+
+    token, _ = standin.issue_tokens()
+    url = f"{standin.api_endpoint}calendars/{PERSONAL}/events/{dentist['id']}"
+    assert requests.delete(url, headers={"Authorization": f"Bearer {token}"}, timeout=5).status_code == 204
+    assert sync(synced_app) == "sync-calendar: other: 1\n"
+    assert "14:00" in slot_starts(synced_client)
+    assert len(mailbox.messages) == 2  # the confirmation and the therapist's notice, nothing since
+
+
+def test_a_refused_sync_token_leads_to_a_full_resync_without_a_second_email(
+    synced_app, synced_client, standin, mailbox
+):
+    """After 410 fullSyncRequired the calendar is listed again; changes already followed are not followed twice."""
+    first, second = booked_and_synced(
+        synced_app, synced_client, standin, mailbox, f"{WEDNESDAY}T09:00:00-07:00", f"{WEDNESDAY}T11:00:00-07:00"
+    )
+    google_delete(standin, first)
+    assert sync(synced_app) == "sync-calendar: cancelled: 1\n"
+    move_event(standin, second, local(26, 10), local(26, 11))
+    standin.invalidate_sync_tokens()
+    standin.reset_calls()
+
+    assert sync(synced_app) == "sync-calendar: moved: 1\n"
+    listings = [r for r in standin.requests if r.path.endswith("/events") and r.method == "GET"]
+    assert "syncToken" in listings[0].query and "timeMin" in listings[-1].query  # refused, then listed in full
+    assert stored(synced_app, first).status == "cancelled"
+    assert stored(synced_app, second).start_at == local(26, 10)
+    assert len(mailbox.received_by("client0@example.com")) == 2  # booked, cancelled: once
+    assert len(mailbox.received_by("client1@example.com")) == 2  # booked, moved
+    assert sync(synced_app) == "sync-calendar: nothing changed\n"
+    with synced_app.app_context():
+        state = db.session.execute(text("SELECT sync_token, full_synced_at FROM calendar_sync")).all()
+    assert all(token for token, _ in state)
