@@ -1112,3 +1112,20 @@ def test_a_refused_sync_token_leads_to_a_full_resync_without_a_second_email(
     with synced_app.app_context():
         state = db.session.execute(text("SELECT sync_token, full_synced_at FROM calendar_sync")).all()
     assert all(token for token, _ in state)
+
+
+def test_run_jobs_syncs_the_calendar_once_per_interval(synced_app, synced_client, standin, mailbox):
+    """run-jobs follows a deleted event by itself; rounds within CALENDAR_SYNC_MINUTES (any process) read nothing."""
+    [booking_id] = booked_and_synced(synced_app, synced_client, standin, mailbox)
+    google_delete(standin, booking_id)
+    assert "calendar cancelled: 1" in run_jobs(synced_app, minutes=10)
+    assert stored(synced_app, booking_id).status == "cancelled"
+
+    standin.reset_calls()
+    for _ in range(3):  # another run-jobs, or the next round, within the interval
+        result = synced_app.test_cli_runner().invoke(args=["run-jobs", "--once"])
+        assert result.exit_code == 0, result.output
+    assert calendar_calls(standin) == []
+    run_jobs(synced_app, minutes=5)
+    assert calendar_calls(standin) == [("GET", f"{API}calendars/primary/events")]
+    assert len(mailbox.received_by("client0@example.com")) == 2
