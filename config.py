@@ -63,6 +63,8 @@ class Config:
     REMINDER_HOURS_BEFORE = _env("REMINDER_HOURS_BEFORE", "24")
     # Seconds `run-jobs` sleeps between rounds when it runs as a loop.
     JOBS_INTERVAL = _env("JOBS_INTERVAL", "30")
+    # Minutes between the calendar syncs `run-jobs` does (the safety net for changes made in Google Calendar).
+    CALENDAR_SYNC_MINUTES = _env("CALENDAR_SYNC_MINUTES", "5")
     # Admin sign-in attempts allowed per client address (Flask-Limiter syntax).
     ADMIN_LOGIN_RATE_LIMIT = _env("ADMIN_LOGIN_RATE_LIMIT", "5 per minute; 30 per hour")
     # Comments (and edits) one client address may post (Flask-Limiter syntax; shared through REDIS_URL).

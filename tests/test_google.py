@@ -19,6 +19,7 @@ pytest.importorskip("google_auth_oauthlib")
 
 import requests  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
+from icalendar import Calendar  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from tests.google_standin import DEFAULT_CALENDAR_ID, GoogleStandIn  # noqa: E402
@@ -596,7 +597,8 @@ def test_a_burst_of_faults_still_ends_with_one_event_per_booking(google_app, cli
     assert {row.status for row in calendar_rows(google_app).values()} == {OutboxStatus.SENT}
     standin.reset_calls()
     run_jobs(google_app)
-    assert calendar_calls(standin) == []
+    # Nothing is written again; the one call is the periodic sync reading what changed.
+    assert calendar_calls(standin) == [("GET", f"{API}calendars/primary/events")]
 
 
 # --------------------------------------------------------------------------------------------------- 7. lost grant
@@ -882,3 +884,248 @@ def test_a_range_longer_than_60_days_is_asked_in_windows(google_app, client, sta
     assert (late, late + timedelta(hours=1)) in busy
     taken = (start + timedelta(hours=10), start + timedelta(hours=11))
     assert found and not any(slot.start < taken[1] and taken[0] < slot.end for slot in found)
+
+
+# --------------------------------------------------------------------------------------------------- 9. calendar-first
+
+
+@pytest.fixture
+def synced_app(tmp_path, mailbox, monkeypatch, standin):
+    """Return an app on the Google backend that tells the therapist by email too."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+    return make_google_app(tmp_path, standin, mailbox, THERAPIST_EMAIL=THERAPIST)
+
+
+@pytest.fixture
+def synced_client(synced_app):
+    return synced_app.test_client()
+
+
+def sync(app) -> str:
+    """Run ``flask sync-calendar`` once; return its output."""
+    result = app.test_cli_runner().invoke(args=["sync-calendar"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def google_patch(standin, event_id: str, body: dict) -> None:
+    """Change an event on Google's side, as the therapist would by dragging or editing it in Google Calendar."""
+    token, _ = standin.issue_tokens()
+    url = f"{standin.api_endpoint}calendars/{DEFAULT_CALENDAR_ID}/events/{event_id}"
+    response = requests.patch(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert response.status_code == 200, response.text
+
+
+def move_event(standin, event_id: str, start: datetime, end: datetime) -> None:
+    google_patch(standin, event_id, {"start": {"dateTime": start.isoformat()}, "end": {"dateTime": end.isoformat()}})
+
+
+def booked_and_synced(app, client, standin, mailbox, *starts: str) -> list[str]:
+    """Connect, book one appointment per start (a client each), sync once; return the booking ids."""
+    connect(app, client, standin)
+    made = []
+    for index, start in enumerate(starts or (f"{WEDNESDAY}T09:00:00-07:00",)):
+        response = book(client, start, email=f"client{index}@example.com")
+        assert response.status_code == 201, response.json
+        made.append(response.json["id"])
+    mailbox.wait_for(2 * len(made))
+    assert sync(app) == "sync-calendar: nothing changed\n"  # our own events coming back change nothing
+    return made
+
+
+def calendar_file(message, filename: str, method: str):
+    """Return the one VEVENT of the .ics attached as ``filename``, checking its METHOD."""
+    [part] = [part for part in message.iter_attachments() if part.get_filename() == filename]
+    assert part.get_param("method") == method
+    [event] = Calendar.from_ical(part.get_content()).walk("VEVENT")
+    return event
+
+
+def stored(app, booking_id: str) -> Booking:
+    with app.app_context():
+        booking = db.session.get(Booking, booking_id)
+        db.session.expunge(booking)
+        return booking
+
+
+def test_deleting_a_booking_event_in_google_cancels_it_and_tells_the_client_once(
+    synced_app, synced_client, standin, mailbox
+):
+    """The therapist deletes the event: the booking is cancelled by the studio, the client told once, the time freed."""
+    [booking_id] = booked_and_synced(synced_app, synced_client, standin, mailbox)
+    assert "09:00" not in slot_starts(synced_client)
+    first = calendar_file(mailbox.received_by("client0@example.com")[0], "invite.ics", "PUBLISH")
+
+    google_delete(standin, booking_id)
+    assert sync(synced_app) == "sync-calendar: cancelled: 1\n"
+
+    booking = stored(synced_app, booking_id)
+    assert booking.status == "cancelled" and booking.sequence == 1
+    [_, cancelled] = mailbox.received_by("client0@example.com")
+    assert str(cancelled["Subject"]).strip().startswith("Cancelled: 60-minute massage")
+    body = cancelled.get_body(preferencelist=("plain",)).get_content()
+    assert "the studio had to cancel your appointment" in body
+    assert "801-471-0877" in body and "/book?service=massage-60" in body
+    event = calendar_file(cancelled, "cancelled.ics", "CANCEL")
+    assert str(event["uid"]) == str(first["uid"]) and int(event["sequence"]) > int(first["sequence"])
+    assert "09:00" in slot_starts(synced_client)
+
+    # Seen again (polling after push, a second run): nothing more happens.
+    assert sync(synced_app) == "sync-calendar: nothing changed\n"
+    run_jobs(synced_app)
+    assert len(mailbox.received_by("client0@example.com")) == 2
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "day"),
+    [
+        (local(25, 13), local(25, 14), WEDNESDAY),  # later the same day
+        (local(26, 10), local(26, 11, 30), THURSDAY),  # another day, and longer
+    ],
+)
+def test_moving_a_booking_event_in_google_moves_the_booking(
+    synced_app, synced_client, standin, mailbox, start, end, day
+):
+    """The therapist drags the event: the booking takes its times, the client gets them with an updated .ics."""
+    [booking_id] = booked_and_synced(synced_app, synced_client, standin, mailbox)
+    first = calendar_file(mailbox.received_by("client0@example.com")[0], "invite.ics", "PUBLISH")
+    wall = (start - timedelta(hours=7)).strftime("%H:%M")  # Denver in November
+    assert wall in slot_starts(synced_client, day)
+
+    move_event(standin, booking_id, start, end)
+    assert sync(synced_app) == "sync-calendar: moved: 1\n"
+
+    booking = stored(synced_app, booking_id)
+    assert (booking.status, booking.start_at, booking.end_at, booking.service_id) == (
+        "confirmed",
+        start,
+        end,
+        "massage-60",
+    )
+    assert booking.sequence == 1 and booking.reminder_queued_at is None
+    [_, moved] = mailbox.received_by("client0@example.com")
+    assert str(moved["Subject"]).strip().startswith("Moved: 60-minute massage, now")
+    event = calendar_file(moved, "invite.ics", "PUBLISH")
+    assert str(event["uid"]) == str(first["uid"]) and int(event["sequence"]) == int(first["sequence"]) + 1
+    assert event.decoded("dtstart").astimezone(UTC) == start and event.decoded("dtend").astimezone(UTC) == end
+    assert "09:00" in slot_starts(synced_client)  # the old time is free
+    assert wall not in slot_starts(synced_client, day)
+    [google_event] = standin.events(DEFAULT_CALENDAR_ID)
+    assert google_event["start"]["dateTime"] == f"{day}T{wall}:00-07:00"  # left where she put it
+
+    assert sync(synced_app) == "sync-calendar: nothing changed\n"
+    run_jobs(synced_app)
+    assert len(mailbox.received_by("client0@example.com")) == 2
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "problem"),
+    [
+        (local(25, 11), local(25, 12), "that overlaps Ada Client's 60-minute massage at Wednesday, November 25, 2026"),
+        (local(22, 9), local(22, 10), "the new time is in the past"),
+    ],
+)
+def test_a_move_onto_another_booking_or_into_the_past_is_refused_and_told_once(
+    synced_app, synced_client, standin, mailbox, start, end, problem
+):
+    """The booking stays, the therapist gets one email saying why, the admin shows it, the event goes back."""
+    first, _ = booked_and_synced(
+        synced_app, synced_client, standin, mailbox, f"{WEDNESDAY}T09:00:00-07:00", f"{WEDNESDAY}T11:00:00-07:00"
+    )
+    move_event(standin, first, start, end)
+    assert sync(synced_app) == "sync-calendar: refused: 1\n"
+
+    booking = stored(synced_app, first)
+    assert (booking.status, booking.start_at, booking.sequence) == ("confirmed", local(25, 9), 0)
+    assert problem in booking.calendar_conflict
+    [notice] = [m for m in mailbox.received_by(THERAPIST) if str(m["Subject"]).strip().startswith("Not moved")]
+    text_body = notice.get_body(preferencelist=("plain",)).get_content()
+    assert problem in text_body and "The booking stays at Wednesday, November 25, 2026, 9:00 AM MST" in text_body
+    assert len(mailbox.received_by("client0@example.com")) == 1  # the client hears nothing
+    assert standin.event(DEFAULT_CALENDAR_ID, first)["start"]["dateTime"] == f"{WEDNESDAY}T09:00:00-07:00"
+    admin = Admin(synced_app, synced_client)
+    admin.set_password()
+    admin.login()
+    assert problem in text_of(synced_client.get("/admin"))
+
+    # The restored event coming back, and the same change seen again, send nothing more.
+    assert sync(synced_app) == "sync-calendar: nothing changed\n"
+    run_jobs(synced_app)
+    assert len([m for m in mailbox.received_by(THERAPIST) if "Not moved" in str(m["Subject"])]) == 1
+
+
+def test_a_title_edit_of_a_booking_event_changes_nothing(synced_app, synced_client, standin, mailbox):
+    """Renaming the event in Google moves and cancels nothing, and emails no one."""
+    [booking_id] = booked_and_synced(synced_app, synced_client, standin, mailbox)
+    google_patch(standin, booking_id, {"summary": "Ada — bring the hot stones"})
+    assert sync(synced_app) == "sync-calendar: nothing changed\n"
+    booking = stored(synced_app, booking_id)
+    assert (booking.status, booking.start_at, booking.sequence) == ("confirmed", local(25, 9), 0)
+    assert len(mailbox.messages) == 2
+
+
+def test_other_events_in_a_busy_calendar_change_the_free_times_after_a_sync(
+    synced_app, synced_client, standin, mailbox
+):
+    """An event added or removed in a busy calendar shows in the widget at the next sync, before the cache ends."""
+    booked_and_synced(synced_app, synced_client, standin, mailbox)
+    standin.add_calendar(PERSONAL, "Personal")
+    choose(synced_client, [DEFAULT_CALENDAR_ID, PERSONAL], DEFAULT_CALENDAR_ID)
+    sync(synced_app)
+    assert "14:00" in slot_starts(synced_client)  # cached from here on
+
+    dentist = standin.add_event(PERSONAL, local(25, 14), local(25, 15), summary="Dentist")
+    assert "14:00" in slot_starts(synced_client)  # the cache does not know yet
+    assert sync(synced_app) == "sync-calendar: other: 1\n"
+    assert "14:00" not in slot_starts(synced_client)
+
+    token, _ = standin.issue_tokens()
+    url = f"{standin.api_endpoint}calendars/{PERSONAL}/events/{dentist['id']}"
+    assert requests.delete(url, headers={"Authorization": f"Bearer {token}"}, timeout=5).status_code == 204
+    assert sync(synced_app) == "sync-calendar: other: 1\n"
+    assert "14:00" in slot_starts(synced_client)
+    assert len(mailbox.messages) == 2  # the confirmation and the therapist's notice, nothing since
+
+
+def test_a_refused_sync_token_leads_to_a_full_resync_without_a_second_email(
+    synced_app, synced_client, standin, mailbox
+):
+    """After 410 fullSyncRequired the calendar is listed again; changes already followed are not followed twice."""
+    first, second = booked_and_synced(
+        synced_app, synced_client, standin, mailbox, f"{WEDNESDAY}T09:00:00-07:00", f"{WEDNESDAY}T11:00:00-07:00"
+    )
+    google_delete(standin, first)
+    assert sync(synced_app) == "sync-calendar: cancelled: 1\n"
+    move_event(standin, second, local(26, 10), local(26, 11))
+    standin.invalidate_sync_tokens()
+    standin.reset_calls()
+
+    assert sync(synced_app) == "sync-calendar: moved: 1\n"
+    listings = [r for r in standin.requests if r.path.endswith("/events") and r.method == "GET"]
+    assert "syncToken" in listings[0].query and "timeMin" in listings[-1].query  # refused, then listed in full
+    assert stored(synced_app, first).status == "cancelled"
+    assert stored(synced_app, second).start_at == local(26, 10)
+    assert len(mailbox.received_by("client0@example.com")) == 2  # booked, cancelled: once
+    assert len(mailbox.received_by("client1@example.com")) == 2  # booked, moved
+    assert sync(synced_app) == "sync-calendar: nothing changed\n"
+    with synced_app.app_context():
+        state = db.session.execute(text("SELECT sync_token, full_synced_at FROM calendar_sync")).all()
+    assert all(token for token, _ in state)
+
+
+def test_run_jobs_syncs_the_calendar_once_per_interval(synced_app, synced_client, standin, mailbox):
+    """run-jobs follows a deleted event by itself; rounds within CALENDAR_SYNC_MINUTES (any process) read nothing."""
+    [booking_id] = booked_and_synced(synced_app, synced_client, standin, mailbox)
+    google_delete(standin, booking_id)
+    assert "calendar cancelled: 1" in run_jobs(synced_app, minutes=10)
+    assert stored(synced_app, booking_id).status == "cancelled"
+
+    standin.reset_calls()
+    for _ in range(3):  # another run-jobs, or the next round, within the interval
+        result = synced_app.test_cli_runner().invoke(args=["run-jobs", "--once"])
+        assert result.exit_code == 0, result.output
+    assert calendar_calls(standin) == []
+    run_jobs(synced_app, minutes=5)
+    assert calendar_calls(standin) == [("GET", f"{API}calendars/primary/events")]
+    assert len(mailbox.received_by("client0@example.com")) == 2

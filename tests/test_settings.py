@@ -60,6 +60,12 @@ def test_fixture_puts_the_instance_folder_in_tmp(tmp_path, instance_dir):
             id="second-origin-with-query",
         ),
         pytest.param({"PUBLIC_URL": "ftp://x"}, "PUBLIC_URL", "http(s) URL", id="public-url-ftp"),
+        pytest.param(
+            {"CALENDAR_SYNC_MINUTES": "0"}, "CALENDAR_SYNC_MINUTES", "between 1 and 1440", id="calendar-sync-zero"
+        ),
+        pytest.param(
+            {"CALENDAR_SYNC_MINUTES": "often"}, "CALENDAR_SYNC_MINUTES", "whole number", id="calendar-sync-word"
+        ),
         pytest.param({"PUBLIC_URL": ""}, "PUBLIC_URL", "http(s) URL", id="public-url-empty"),
         pytest.param({"MAIL_PORT": "abc"}, "MAIL_PORT", "whole number", id="mail-port-text"),
         pytest.param({"MAIL_PORT": "70000"}, "MAIL_PORT", "between", id="mail-port-too-big"),

@@ -12,6 +12,7 @@ from werkzeug.security import generate_password_hash
 
 from . import outbox
 from .admin.views import PASSWORD_KEY, end_sessions
+from .booking.calendar_changes import claim_sync_round, sync_all
 from .booking.reminders import queue_reminders
 from .comments import moderation, queries
 from .comments.wordpress import ImportProblem, import_wordpress
@@ -47,10 +48,22 @@ def set_admin_password_command(password):
 
 
 def run_jobs_once(worker: str | None = None) -> dict:
-    """Do one round of background work: queue reminders, deliver what is due."""
+    """Do one round of background work: sync the calendar when due, queue reminders, deliver what is due."""
+    synced = {}
+    if claim_sync_round(current_app.config["CALENDAR_SYNC_MINUTES"]):
+        synced = {f"calendar {outcome}": count for outcome, count in sync_all().items()}
     reminders = queue_reminders()
     outcomes = outbox.deliver_due(worker=worker)
-    return {"reminders_queued": reminders, **outcomes}
+    return {**synced, "reminders_queued": reminders, **outcomes}
+
+
+@click.command("sync-calendar")
+@with_appcontext
+def sync_calendar_command():
+    """Follow the changes made in Google Calendar now: deleted or moved bookings, other busy events."""
+    outcome = sync_all()
+    summary = ", ".join(f"{key}: {value}" for key, value in sorted(outcome.items()) if value)
+    click.echo(f"sync-calendar: {summary or 'nothing changed'}")
 
 
 @click.command("run-jobs")
@@ -58,7 +71,7 @@ def run_jobs_once(worker: str | None = None) -> dict:
 @click.option("--interval", type=click.IntRange(1, 3600), help="Seconds between rounds (default: JOBS_INTERVAL).")
 @with_appcontext
 def run_jobs_command(once, interval):
-    """Deliver the outbox (emails), queue reminders; loop until stopped, or --once."""
+    """Deliver the outbox (emails), queue reminders, sync the calendar; loop until stopped, or --once."""
     interval = interval or current_app.config["JOBS_INTERVAL"]
     worker = outbox.worker_name()
     while True:
@@ -194,6 +207,7 @@ def init_app(app) -> None:
     """Register the commands."""
     app.cli.add_command(set_admin_password_command)
     app.cli.add_command(run_jobs_command)
+    app.cli.add_command(sync_calendar_command)
     app.cli.add_command(import_wordpress_command)
     app.cli.add_command(export_comments_command)
     app.cli.add_command(erase_commenter_command)

@@ -123,6 +123,8 @@ class Booking(db.Model):
     # Counts changes, for the SEQUENCE of calendar files sent to the client.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     reminder_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Why the therapist's last move of this booking's event was not followed (None: nothing to tell).
+    calendar_conflict: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -149,6 +151,21 @@ class CalendarEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
 
     __table_args__ = (Index("ix_calendar_events_range", "start_at", "end_at"),)
+
+
+class CalendarSync(db.Model):
+    """Where the incremental sync of one watched calendar stands.
+
+    ``sync_token`` is Google's token for "changes since the last listing";
+    None means the next sync lists the calendar in full.
+    """
+
+    __tablename__ = "calendar_sync"
+
+    calendar_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    sync_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    full_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Setting(db.Model):

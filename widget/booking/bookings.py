@@ -518,6 +518,95 @@ def reschedule(booking: Booking, start: datetime, now: datetime | None = None) -
     return booking
 
 
+def _blocked(booking: Booking, start: datetime, end: datetime) -> Interval:
+    """Return the time a booking at [start, end) keeps from others: its service's buffers around it."""
+    service = business.current().services.get(booking.service_id)
+    if service is None:
+        return start, end
+    return start - service.buffer_before, end + service.buffer_after
+
+
+def _clash(booking: Booking, start: datetime, end: datetime, now: datetime) -> str | None:
+    """Say why a booking cannot be where the therapist moved its event, or None if it can."""
+    if start < now:
+        return "the new time is in the past"
+    blocked_start, blocked_end = _blocked(booking, start, end)
+    other = db.session.scalar(
+        select(Booking)
+        .where(
+            Booking.status == BookingStatus.CONFIRMED,
+            Booking.id != booking.id,
+            Booking.blocked_start < blocked_end,
+            Booking.blocked_end > blocked_start,
+        )
+        .order_by(Booking.start_at)
+        .limit(1)
+    )
+    if other is not None:
+        return emails.clash_description(other)
+    return None
+
+
+def follow_calendar_move(
+    booking_id: str, start: datetime, end: datetime, version: str = "", now: datetime | None = None
+) -> str:
+    """Move a booking to where the therapist moved its event; return "moved", "unchanged" or "refused".
+
+    The event's times are taken as they are (its duration too; the service
+    stays): the therapist chose them, so notice, opening hours, the slot
+    step, the horizon and the daily limit do not apply.  Two rules still do:
+    the new time may not overlap another confirmed booking (the database
+    would refuse it anyway) and may not be in the past.  A refused move
+    leaves the booking as it was, records why (the admin shows it), emails
+    the therapist once per version of the event, and puts the event back.
+    Bookings cancelled or already over are left alone, and so is an event
+    whose times are the booking's: our own write coming back.
+    """
+    now = now or utc_now()
+    db.session.rollback()
+    try:
+        with outbox.unit_of_work() as work:
+            booking = _locked(booking_id)
+            if booking.status != BookingStatus.CONFIRMED or booking.end_at <= now:
+                return "unchanged"
+            if (booking.start_at, booking.end_at) == (start, end):
+                return "unchanged"
+            problem = _clash(booking, start, end, now)
+            if problem is None:
+                previous_start = booking.start_at
+                booking.start_at, booking.end_at = start, end
+                booking.blocked_start, booking.blocked_end = _blocked(booking, start, end)
+                booking.sequence += 1
+                booking.reminder_queued_at = None
+                booking.calendar_conflict = None
+                # No calendar write: the event is already where the booking now is.
+                _queue(work, booking, emails.rescheduled(booking, manage_url(booking), previous_start))
+                return "moved"
+    except IntegrityError:
+        problem = "the new time overlaps another booking"
+    _refuse_calendar_move(booking_id, start, end, problem, version)
+    return "refused"
+
+
+def _refuse_calendar_move(booking_id: str, start: datetime, end: datetime, problem: str, version: str) -> None:
+    """Keep a booking where it is, tell the therapist why her move was not followed, and put the event back."""
+    db.session.rollback()
+    try:
+        with outbox.unit_of_work() as work:
+            booking = _locked(booking_id)
+            booking.calendar_conflict = emails.conflict_summary(booking, start, problem)
+            stamp = version or f"{start.isoformat()}/{end.isoformat()}"
+            _, kind, payload = calendar_entry(booking, "write")
+            entries = [
+                (f"calendar-restore:{booking.id}:{booking.sequence}:{stamp}", kind, payload),
+                *emails.calendar_conflict(booking, manage_url(booking), start, problem, stamp),
+            ]
+            _queue(work, booking, entries)
+    except IntegrityError:
+        # The same refusal recorded at once by another sync (push and polling): it is done.
+        db.session.rollback()
+
+
 def upcoming(now: datetime | None = None, days: int = 60) -> list[Booking]:
     """Return confirmed bookings from now on, earliest first."""
     now = now or utc_now()

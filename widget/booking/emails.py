@@ -126,6 +126,36 @@ def reminder(booking, manage_url: str) -> list:
     return [(f"reminder:{booking.id}:{booking.sequence}:client", "email", payload)]
 
 
+def clash_description(other) -> str:
+    """Name the booking a move would overlap, for the therapist."""
+    service = business.current().services.get(other.service_id)
+    service_name = service.name if service else other.service_id
+    return f"that overlaps {other.name}'s {service_name} at {_when(other.start_at, business.current().studio.timezone)}"
+
+
+def conflict_summary(booking, start: datetime, problem: str) -> str:
+    """Say in one line, for the admin, why a move in the calendar was not followed."""
+    return f"Moved in the calendar to {_when(start, business.current().studio.timezone)}, not followed: {problem}."
+
+
+def calendar_conflict(booking, manage_url: str, start: datetime, problem: str, stamp: str) -> list:
+    """Return the therapist's email saying her move of a booking's event was not followed, and why."""
+    therapist = current_app.config.get("THERAPIST_EMAIL")
+    if not therapist:
+        return []
+    context = _context(booking, manage_url)
+    payload = compose(
+        [therapist],
+        f"Not moved: {context['service_name']} — {booking.name}, still {context['when_studio']}",
+        "calendar_conflict",
+        attempted_when=_when(start, context["studio"].timezone),
+        problem=problem,
+        admin_url=f"{current_app.config['PUBLIC_URL']}/admin",
+        **context,
+    )
+    return [(f"calendar-conflict:{booking.id}:{booking.sequence}:{stamp}:therapist", "email", payload)]
+
+
 def calendar_lost(connected_at: datetime | None, problem: str) -> list:
     """Return the one email telling the therapist that the Google connection was lost."""
     therapist = current_app.config.get("THERAPIST_EMAIL")

@@ -6,7 +6,12 @@ A backend answers, in our own terms:
   range (``fresh``: ask the source now, not a recent copy);
 * ``write_event(event)``: create the event with our id, or move it if it exists;
 * ``delete_event(event_id)``: remove it (an event that is already gone is fine);
-* ``status()``: "ok", or a short word for what is wrong, for /healthz.
+* ``status()``: "ok", or a short word for what is wrong, for /healthz;
+* ``watched()``: the ids of the calendars whose changes matter (the busy ones
+  and the one bookings are written to);
+* ``changes(calendar_id, sync_token, start, end)``: what changed in one
+  calendar since ``sync_token`` (``Changes``); without a token, or when the
+  token is no longer accepted, every event of [start, end) instead.
 
 ``local`` keeps events in our own database; ``google`` talks to Google
 Calendar and raises ``CalendarUnavailable`` while it is not connected.
@@ -15,7 +20,7 @@ Calendar and raises ``CalendarUnavailable`` while it is not connected.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -37,6 +42,33 @@ class Event:
     booking_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Change:
+    """One event as a calendar reports it after it changed.
+
+    ``booking_id`` is set when the event says it is a booking's (ours);
+    ``start`` and ``end`` may be missing on a cancelled event; ``version``
+    is whatever the calendar uses to tell two versions of an event apart.
+    """
+
+    calendar_id: str
+    event_id: str
+    cancelled: bool
+    start: datetime | None = None
+    end: datetime | None = None
+    booking_id: str | None = None
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What ``changes`` found: the events, the token to ask from next time, and whether it listed everything."""
+
+    events: list[Change] = field(default_factory=list)
+    sync_token: str | None = None
+    full: bool = False
+
+
 class CalendarUnavailable(Exception):
     """The calendar cannot be used now (not connected, or the connection was lost)."""
 
@@ -53,6 +85,10 @@ class Calendar(Protocol):
     def delete_event(self, event_id: str) -> None: ...
 
     def status(self) -> str: ...
+
+    def watched(self) -> list[str]: ...
+
+    def changes(self, calendar_id: str, sync_token: str | None, start: datetime, end: datetime) -> Changes: ...
 
 
 def current() -> Calendar:

@@ -2,7 +2,7 @@
 
 The only module that imports googleapiclient and google.oauth2.  The rest of
 the service speaks to it through the calendar interface (``busy``,
-``write_event``, ``delete_event``, ``status``) and the connection steps the
+``write_event``, ``delete_event``, ``status``, ``watched``, ``changes``) and the connection steps the
 admin uses (``authorization_url``, ``finish_connect``, ``calendars``,
 ``choose``, ``disconnect``).
 
@@ -42,7 +42,7 @@ from .. import cache, outbox, signals
 from ..extensions import begin_writing, db
 from ..models import GoogleConnection, OAuthState, OutboxMessage, OutboxStatus
 from ..timezones import Interval, utc_now
-from . import CalendarUnavailable, Event
+from . import CalendarUnavailable, Change, Changes, Event
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,31 @@ def _rfc3339(moment: datetime) -> str:
 
 def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _when(value: dict | None) -> datetime | None:
+    """Return the start or end of an event; an all-day one's date counts from midnight UTC."""
+    if not value:
+        return None
+    if value.get("dateTime"):
+        return _parse(value["dateTime"])
+    if value.get("date"):
+        return datetime.fromisoformat(value["date"]).replace(tzinfo=timezone.utc)
+    return None
+
+
+def _change(calendar_id: str, item: dict) -> Change:
+    """Return one listed event in our terms."""
+    private = (item.get("extendedProperties") or {}).get("private") or {}
+    return Change(
+        calendar_id=calendar_id,
+        event_id=item["id"],
+        cancelled=item.get("status") == "cancelled",
+        start=_when(item.get("start")),
+        end=_when(item.get("end")),
+        booking_id=private.get("booking_id") or None,
+        version=item.get("etag") or item.get("updated") or "",
+    )
 
 
 class GoogleCalendar:
@@ -318,6 +343,55 @@ class GoogleCalendar:
             problem = f"Google refused a write to {calendar_id!r}: {error.resp.status} {reason}."
         self._note_problem(problem)
         raise CalendarError(problem) from error
+
+    # --- changes made in Google Calendar ------------------------------------------
+
+    def watched(self) -> list[str]:
+        """Return the calendars whose changes matter: the busy ones and the booking calendar."""
+        connection = self._connected()
+        ids = json.loads(connection.busy_calendars) or ["primary"]
+        return list(dict.fromkeys([*ids, connection.booking_calendar]))
+
+    def changes(self, calendar_id: str, sync_token: str | None, start: datetime, end: datetime) -> Changes:
+        """Return what changed in a calendar since ``sync_token``.
+
+        Without a token, or when Google no longer accepts it (410
+        fullSyncRequired), every event of [start, end) is listed instead,
+        deleted ones included, and ``full`` says so.  Raises CalendarError
+        when Google refuses to list the calendar's events for good.
+        """
+        if sync_token:
+            try:
+                return self._list_changes(calendar_id, {"syncToken": sync_token}, full=False)
+            except HttpError as error:
+                if error.resp.status != 410:
+                    self._refused_listing(error, calendar_id)
+                log.info("Google wants a full sync of %s: %s", calendar_id, _reason(error) or error.resp.status)
+        bounds = {"timeMin": _rfc3339(start), "timeMax": _rfc3339(end), "showDeleted": True}
+        try:
+            return self._list_changes(calendar_id, bounds, full=True)
+        except HttpError as error:
+            self._refused_listing(error, calendar_id)
+
+    def _list_changes(self, calendar_id: str, query: dict, full: bool) -> Changes:
+        found: list[Change] = []
+        page = None
+        while True:
+            answer = self._execute(
+                lambda service, page=page: service.events().list(
+                    calendarId=calendar_id, pageToken=page, maxResults=250, **query
+                )
+            )
+            found.extend(_change(calendar_id, item) for item in answer.get("items", []))
+            page = answer.get("nextPageToken")
+            if not page:
+                # The token comes with the last page only.
+                return Changes(events=found, sync_token=answer.get("nextSyncToken"), full=full)
+
+    def _refused_listing(self, error: HttpError, calendar_id: str):
+        raise CalendarError(
+            f"Google refused to list the events of {calendar_id!r}: {error.resp.status} {_reason(error)}"
+        ) from error
 
     # --- connecting -------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from ..extensions import begin_writing, db
 from ..models import CalendarEvent
 from ..timezones import Interval
-from . import Event
+from . import Changes, Event
 
 
 class LocalCalendar:
@@ -51,6 +51,14 @@ class LocalCalendar:
     def status(self) -> str:
         """Return "ok": the local calendar is the database itself."""
         return "ok"
+
+    def watched(self) -> list[str]:
+        """Return no calendars: every change here is made through the service, which knows it already."""
+        return []
+
+    def changes(self, calendar_id: str, sync_token: str | None, start: datetime, end: datetime) -> Changes:
+        """Return no changes (see ``watched``)."""
+        return Changes(full=sync_token is None)
 
     def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
         """Return the events overlapping [start, end), earliest first, for the admin."""
