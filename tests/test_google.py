@@ -40,6 +40,15 @@ PERSONAL = "personal@group.calendar.google.com"
 WEDNESDAY = "2026-11-25"  # two days after NOW (Monday 2026-11-23 08:00 in Denver, UTC-7)
 THURSDAY = "2026-11-26"
 API = "/calendar/v3/"
+SCOPE = "https://www.googleapis.com/auth/"
+FULL_SCOPE = SCOPE + "calendar"
+NARROW_SCOPES = {
+    SCOPE + "calendar.freebusy",
+    SCOPE + "calendar.calendarlist.readonly",
+    SCOPE + "calendar.events.readonly",
+    SCOPE + "calendar.events.owned",
+}
+TEAM = "team@group.calendar.google.com"
 
 
 # --------------------------------------------------------------------------------------------------- fixtures
@@ -247,7 +256,7 @@ def test_connect_through_the_admin_stores_an_encrypted_offline_grant(google_app,
     assert sent["code_challenge_method"] == "S256" and sent["code_challenge"]
     assert sent["redirect_uri"] == CALLBACK
     assert sent["response_type"] == "code"
-    assert "https://www.googleapis.com/auth/calendar" in sent["scope"].split()
+    assert set(sent["scope"].split()) == NARROW_SCOPES
     returned = parse_qs(urlsplit(location).query)
     assert sent["state"] and returned["state"] == [sent["state"]]
     exchange = next(r for r in standin.requests if r.path == "/token")
@@ -270,6 +279,105 @@ def test_connect_through_the_admin_stores_an_encrypted_offline_grant(google_app,
     assert "Therapist (primary)" in page
     assert 'Team <span class="muted">read-only</span>' in page
     assert f'value="{DEFAULT_CALENDAR_ID}"' in page and 'value="team@group.calendar.google.com"' in page
+
+
+def test_only_the_narrow_scopes_are_asked_and_every_call_works_under_them(google_app, client, standin):
+    """Free/busy, the calendar list, event writes, moves and deletes, and reading a busy calendar she does not own
+    all succeed with the narrow grant; the stand-in refuses any call those scopes do not allow."""
+    standin.add_calendar(TEAM, "Team", access_role="reader")
+    connect(google_app, client, standin)
+    assert set(standin.last_auth_request["scope"].split()) == NARROW_SCOPES
+    assert FULL_SCOPE not in standin.last_auth_request["scope"].split()
+    assert set(connection_row(google_app)["scopes"].split()) == NARROW_SCOPES
+    assert "full access to your calendars" not in text_of(client.get("/admin/google"))
+
+    assert "Calendars saved." in choose(client, [DEFAULT_CALENDAR_ID, TEAM], DEFAULT_CALENDAR_ID)  # calendarList
+    standin.add_event(TEAM, local(25, 13), local(25, 14), summary="Team meeting")
+    assert "13:00" not in slot_starts(client)  # freeBusy over both calendars
+    made = book(client).json  # events.insert
+    assert standin.event(DEFAULT_CALENDAR_ID, made["id"])["status"] == "confirmed"
+    url = made["manage_url"].replace("http://widget.test", "")
+    page = client.get(f"{url}/reschedule?date={THURSDAY}")
+    moved = client.post(
+        f"{url}/reschedule", data={"csrf_token": csrf_token(page.text), "start": f"{THURSDAY}T10:00:00-07:00"}
+    )
+    assert moved.status_code == 303  # events.insert answers 409, then events.patch
+    assert standin.event(DEFAULT_CALENDAR_ID, made["id"])["start"]["dateTime"] == f"{THURSDAY}T10:00:00-07:00"
+    cancelled = client.post(f"{url}/cancel", data={"csrf_token": csrf_token(client.get(url).text)})
+    assert cancelled.status_code == 303  # events.delete
+    assert standin.event(DEFAULT_CALENDAR_ID, made["id"])["status"] == "cancelled"
+    assert {row.status for row in calendar_rows(google_app).values()} == {OutboxStatus.SENT}
+
+    # What syncing the busy calendars needs: reading the events of one she may only read, under the same grant.
+    [refresh_token] = standin.active_refresh_tokens()
+    answer = requests.post(
+        standin.token_uri,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": standin.client_id,
+            "client_secret": standin.client_secret,
+        },
+        timeout=5,
+    ).json()
+    assert set(answer["scope"].split()) == NARROW_SCOPES
+    listed = requests.get(
+        f"{standin.api_endpoint}calendars/{TEAM}/events",
+        headers={"Authorization": f"Bearer {answer['access_token']}"},
+        timeout=5,
+    )
+    assert listed.status_code == 200 and [e["summary"] for e in listed.json()["items"]] == ["Team meeting"]
+    assert client.get("/healthz").json["calendar"] == "ok"
+
+
+def test_a_full_scope_connection_made_earlier_keeps_working_and_is_offered_a_narrow_reconnect(
+    google_app, client, standin
+):
+    """A connection stored before the narrow scopes (full calendar scope, no scopes recorded) books as before,
+    refreshing with the scope it holds; the admin page offers to reconnect, and reconnecting narrows it."""
+    standin.add_calendar("shared@group.calendar.google.com", "Shared studio", access_role="writer")
+    Admin(google_app, client).set_password()
+    assert Admin(google_app, client).login().status_code == 302
+    _, refresh_token = standin.issue_tokens(scopes=[FULL_SCOPE])
+    with google_app.app_context():
+        key = google_app.config["GOOGLE_TOKEN_KEY"]
+        db.session.execute(
+            text(
+                "INSERT INTO google_connection (id, refresh_token, status, busy_calendars, booking_calendar,"
+                " calendar_errors, connected_at) VALUES (1, :token, 'connected', '[\"primary\"]', 'primary', '{}',"
+                " :connected_at)"
+            ),
+            {"token": Fernet(key).encrypt(refresh_token.encode()).decode(), "connected_at": "2026-11-01 12:00:00"},
+        )
+        db.session.commit()
+
+    made = book(client)
+    assert made.status_code == 201, made.json
+    assert event_ids(standin) == [made.json["id"]]
+    refresh = next(r for r in standin.requests if r.path == "/token").form()
+    assert refresh["grant_type"] == "refresh_token" and refresh.get("scope", FULL_SCOPE) == FULL_SCOPE
+    page = text_of(client.get("/admin/google"))
+    assert "This connection was made with full access to your calendars" in page
+    # Full access may still write to a calendar shared with her, as it always could.
+    assert "Calendars saved." in choose(client, ["primary"], "shared@group.calendar.google.com")
+
+    connect(google_app, client, standin)
+    assert set(connection_row(google_app)["scopes"].split()) == NARROW_SCOPES
+    page = text_of(client.get("/admin/google"))
+    assert "full access to your calendars" not in page
+    assert "Calendars saved." in choose(client, ["primary"], DEFAULT_CALENDAR_ID)
+    assert book(client, f"{THURSDAY}T10:00:00-07:00").status_code == 201
+    assert len(event_ids(standin)) == 2
+
+
+def test_the_narrow_grant_sends_bookings_only_to_a_calendar_she_owns(google_app, client, standin):
+    """calendar.events.owned cannot write to a calendar shared with her: the admin refuses to choose one."""
+    standin.add_calendar("shared@group.calendar.google.com", "Shared studio", access_role="writer")
+    connect(google_app, client, standin)
+    page = choose(client, [DEFAULT_CALENDAR_ID], "shared@group.calendar.google.com")
+    assert "Not saved: 'Shared studio' is not your own calendar: bookings can only be written to one you own." in page
+    assert connection_row(google_app)["booking_calendar"] == "primary"
+    assert 'value="shared@group.calendar.google.com" aria-label="Shared studio receives bookings" disabled' in page
 
 
 # --------------------------------------------------------------------------------------------------- 2. choose

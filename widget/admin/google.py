@@ -50,6 +50,8 @@ def google():
         busy_ids=json.loads(connection.busy_calendars) if connection else ["primary"],
         booking_id=connection.booking_calendar if connection else "primary",
         calendar_errors=json.loads(connection.calendar_errors or "{}") if connection else {},
+        broad_access=bool(backend and backend.broad_access()),
+        writable_roles=backend.writable_roles() if backend else set(),
         listing_problem=listing_problem,
         action_form=ActionForm(),
     )
