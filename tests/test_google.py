@@ -425,7 +425,10 @@ def test_choosing_a_read_only_booking_calendar_is_refused(google_app, client, st
 
 
 def test_booking_writes_one_event_with_the_booking_details(google_app, client, standin):
-    """A booking becomes one opaque event with the booking's id, times, phone, notes and manage link."""
+    """A booking becomes one opaque event with the booking's id, times, first name, phone and admin link.
+
+    GOOGLE_EVENT_DETAIL is "minimal" by default: no notes, no surname, and never the client's manage link.
+    """
     connect(google_app, client, standin)
     after_connect = list(standin.token_requests)
     assert slots(client).status_code == 200  # warms the free/busy cache
@@ -450,10 +453,10 @@ def test_booking_writes_one_event_with_the_booking_details(google_app, client, s
     [event] = standin.events(DEFAULT_CALENDAR_ID, include_deleted=True)
     assert event["id"] == booking_id
     assert event["status"] == "confirmed"
-    assert event["summary"] == "60-minute massage — Ada Client"
-    assert "801-555-0101" in event["description"]
-    assert "Left shoulder is sore." in event["description"]
-    assert manage_url in event["description"]
+    assert event["summary"] == "60-minute massage — Ada"
+    assert event["description"] == f"Phone: 801-555-0101\nBooking: http://widget.test/admin/bookings/{booking_id}"
+    assert "Left shoulder is sore." not in event["description"] and manage_url not in event["description"]
+    assert event.get("visibility", "default") == "default"
     assert event["extendedProperties"] == {"private": {"booking_id": booking_id}}
     assert event["transparency"] == "opaque"
     assert event["start"] == {"dateTime": "2026-11-25T09:00:00-07:00", "timeZone": "America/Denver"}
@@ -467,6 +470,64 @@ def test_booking_writes_one_event_with_the_booking_details(google_app, client, s
     again = book(client, key="first-try")  # the same request again: the same booking, no second event
     assert (again.status_code, again.json["id"]) == (200, booking_id)
     assert event_ids(standin) == [booking_id]
+
+
+@pytest.mark.parametrize(
+    ("detail", "summary", "description", "visibility"),
+    [
+        ("full", "60-minute massage — Ada Client", "Phone: 801-555-0101\nNotes: Left shoulder is sore.\n", "default"),
+        ("minimal", "60-minute massage — Ada", "Phone: 801-555-0101\n", "default"),
+        ("private", "60-minute massage", "", "private"),
+    ],
+)
+def test_event_detail_decides_what_the_calendar_shows(
+    tmp_path, mailbox, monkeypatch, standin, detail, summary, description, visibility
+):
+    """GOOGLE_EVENT_DETAIL: full shows name, phone and notes; minimal the first name and phone; private only the
+    service, as a private event. Notes never reach Google otherwise, and the link is the admin's, never the
+    client's manage link."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+    app = make_google_app(tmp_path, standin, mailbox, GOOGLE_EVENT_DETAIL=detail)
+    client = app.test_client()
+    connect(app, client, standin)
+    made = book(client).json
+    event = standin.event(DEFAULT_CALENDAR_ID, made["id"])
+    assert event["summary"] == summary
+    assert event["description"] == f"{description}Booking: http://widget.test/admin/bookings/{made['id']}"
+    assert event.get("visibility", "default") == visibility
+    assert made["manage_url"] not in event["description"] and "/manage/" not in event["description"]
+
+    # The link opens the booking in the admin, for the signed-in therapist only.
+    path = f"/admin/bookings/{made['id']}"
+    page = text_of(client.get(path))
+    assert "60-minute massage — Ada Client" in page and "Left shoulder is sore." in page and "801-555-0101" in page
+    client.post("/admin/logout", data={"csrf_token": csrf_token(client.get("/admin").text)})
+    signed_out = app.test_client().get(path)
+    assert signed_out.status_code == 302 and "/admin/login" in signed_out.headers["Location"]
+
+
+def test_a_booking_moved_after_the_detail_changed_is_rewritten_with_the_new_detail(
+    tmp_path, mailbox, monkeypatch, standin
+):
+    """An event first written in full loses its notes and becomes private when patched under "private"."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+    app = make_google_app(tmp_path, standin, mailbox, GOOGLE_EVENT_DETAIL="full")
+    client = app.test_client()
+    connect(app, client, standin)
+    made = book(client).json
+    assert "Left shoulder is sore." in standin.event(DEFAULT_CALENDAR_ID, made["id"])["description"]
+    app.config["GOOGLE_EVENT_DETAIL"] = "private"
+    url = made["manage_url"].replace("http://widget.test", "")
+    page = client.get(f"{url}/reschedule?date={THURSDAY}")
+    moved = client.post(
+        f"{url}/reschedule", data={"csrf_token": csrf_token(page.text), "start": f"{THURSDAY}T10:00:00-07:00"}
+    )
+    assert moved.status_code == 303
+    event = standin.event(DEFAULT_CALENDAR_ID, made["id"])
+    assert (event["summary"], event["visibility"]) == ("60-minute massage", "private")
+    assert event["description"] == f"Booking: http://widget.test/admin/bookings/{made['id']}"
 
 
 def test_booking_through_the_widget_writes_the_event(google_app, client, standin):
@@ -490,9 +551,10 @@ def test_booking_through_the_widget_writes_the_event(google_app, client, standin
     )
     assert response.status_code == 303, response.text
     [event] = standin.events(DEFAULT_CALENDAR_ID)
-    assert event["summary"] == "60-minute massage — Bea Client"
-    assert "801-555-0102" in event["description"] and "Prefers firm pressure." in event["description"]
-    assert "http://widget.test/manage/" in event["description"]
+    assert event["summary"] == "60-minute massage — Bea"
+    assert "801-555-0102" in event["description"] and "Prefers firm pressure." not in event["description"]
+    assert "http://widget.test/manage/" not in event["description"]
+    assert "http://widget.test/admin/bookings/" in event["description"]
 
 
 def test_booking_checks_google_afresh_even_when_the_cache_says_free(google_app, client, standin):
@@ -588,7 +650,7 @@ def test_insert_whose_answer_was_lost_counts_as_written(google_app, client, stan
     assert response.status_code == 201
     assert standin.call_count("POST", "/events") == 2
     assert event_ids(standin) == [response.json["id"]]
-    assert standin.event(DEFAULT_CALENDAR_ID, response.json["id"])["summary"] == "60-minute massage — Ada Client"
+    assert standin.event(DEFAULT_CALENDAR_ID, response.json["id"])["summary"] == "60-minute massage — Ada"
     assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == OutboxStatus.SENT
 
 

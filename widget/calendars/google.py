@@ -297,6 +297,8 @@ class GoogleCalendar:
             "start": {"dateTime": event.start.astimezone(timezone.utc).isoformat(), "timeZone": zone},
             "end": {"dateTime": event.end.astimezone(timezone.utc).isoformat(), "timeZone": zone},
             "transparency": "opaque",
+            # Stated either way, so a patch takes an event back out of private when the setting changes.
+            "visibility": "private" if event.private else "default",
             "extendedProperties": {"private": {"booking_id": event.booking_id or ""}},
         }
 
