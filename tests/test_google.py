@@ -829,6 +829,31 @@ def test_revoked_grant_pauses_booking_until_reconnected(google_app, client, stan
     assert len(lost_emails(mailbox)) == 2
 
 
+@pytest.mark.parametrize(("days", "testing"), [(7, True), (2, False)])
+def test_a_grant_ending_about_7_days_after_connecting_points_at_the_testing_status(
+    google_app, client, standin, mailbox, days, testing
+):
+    """The admin page says when the connection was made; invalid_grant about 7 days after connecting (what a
+    project left in "Testing" does) names that status and how to publish, in the page and the email."""
+    connect(google_app, client, standin)
+    page = text_of(client.get("/admin/google"))
+    assert "Connected on Monday, November 23, 2026 at 8:00 AM (America/Denver)." in page
+
+    google_app.extensions["clock"].now += timedelta(days=days, minutes=5)
+    standin.revoke_all()  # what Google does to a Testing project's grant after 7 days
+    standin.expire_access_tokens()
+    assert slots(client, "2026-12-08").status_code == 503
+
+    page = text_of(client.get("/admin/google"))
+    assert "Not connected: online booking is paused" in page and "invalid_grant" in page
+    assert "Last connected on Monday, November 23, 2026 at 8:00 AM (America/Denver)." in page
+    hint = "the Google Cloud project is probably still in 'Testing' publishing status"
+    assert (hint in page) is testing
+    assert ("press 'Publish app' so it says 'In production'" in page) is testing
+    [email] = lost_emails(mailbox)
+    assert (hint in " ".join(email.get_body(("plain",)).get_content().split())) is testing
+
+
 def test_revocation_first_noticed_by_a_booking_writes_nothing(google_app, client, standin, mailbox):
     """When a booking is the first request to meet the revoked grant, it answers 503 and nothing is booked."""
     connect(google_app, client, standin)

@@ -61,6 +61,14 @@ WINDOW = timedelta(days=60)  # Google answers free/busy for about two months at 
 RATE_LIMITS = {"rateLimitExceeded", "userRateLimitExceeded"}
 STATE_LIFETIME = timedelta(minutes=15)
 WRITERS = {"owner", "writer"}
+# A Google Cloud project in "Testing" publishing status issues refresh tokens that expire after 7 days.
+TESTING_LIFETIME = (timedelta(days=6), timedelta(days=8))
+TESTING_HINT = (
+    "Google ended the access about 7 days after connecting: the Google Cloud project is probably still in "
+    "'Testing' publishing status, whose grants last only 7 days. In Google Cloud Console, open 'OAuth consent "
+    "screen' (Google Auth Platform > Audience), press 'Publish app' so it says 'In production' (unverified is "
+    "fine for your own account), then connect again here."
+)
 
 
 class ConnectError(Exception):
@@ -183,7 +191,11 @@ class GoogleCalendar:
                 self._keep_token(credentials)
                 return answer
             except RefreshError as error:
-                self._lose(f"Google no longer accepts this service's access ({error}). Please connect again.")
+                problem = f"Google no longer accepts this service's access ({error}). Please connect again."
+                age = utc_now() - connection.connected_at if connection.connected_at else None
+                if "invalid_grant" in str(error) and age and TESTING_LIFETIME[0] <= age <= TESTING_LIFETIME[1]:
+                    problem = f"{problem} {TESTING_HINT}"
+                self._lose(problem)
                 raise CalendarUnavailable("the Google grant was revoked") from None
             except HttpError as error:
                 status, reason = error.resp.status, _reason(error)
