@@ -34,6 +34,8 @@ class Config:
     GOOGLE_AUTH_URI = _env("GOOGLE_AUTH_URI", "https://accounts.google.com/o/oauth2/auth")
     GOOGLE_TOKEN_URI = _env("GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token")
     GOOGLE_API_ENDPOINT = _env("GOOGLE_API_ENDPOINT", "https://www.googleapis.com/calendar/v3/")
+    # What a booking's Google event shows: "full" (with notes), "minimal" (first name, phone) or "private".
+    GOOGLE_EVENT_DETAIL = _env("GOOGLE_EVENT_DETAIL", "minimal")
     # Fernet key that encrypts the Google refresh token at rest; default: derived from SECRET_KEY.
     GOOGLE_TOKEN_KEY = _env("GOOGLE_TOKEN_KEY")
     # Seconds a Google free/busy answer is reused before asking Google again.

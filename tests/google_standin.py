@@ -34,8 +34,10 @@ Faithful to Google (what product code may rely on):
 Simplified (do not rely on these matching Google):
 
 * One Google account and one registered OAuth client; no ID tokens, no ``include_granted_scopes``, no
-  ``login_hint`` handling, no code expiry; ``calendar.app.created`` / ``events.owned`` scopes are treated as
-  plain writer scopes.
+  ``login_hint`` handling, no code expiry; ``calendar.app.created`` is treated as a plain events scope.
+  ``calendar.events.owned`` / ``.owned.readonly`` cover only calendars whose access role is ``owner``; on any
+  other calendar a call they alone would allow gets 403 ``insufficientPermissions`` (after the access-role
+  check, so a reader calendar still answers ``requiredAccessLevel``).
 * Recurring events are stored but never expanded (``singleEvents`` is ignored, freeBusy only sees the first
   instance); no attendees logic, notifications, reminders, conference data, ``fields`` partial responses,
   ``events.instances/move/import/quickAdd``, ACLs or watch channels.
@@ -111,6 +113,8 @@ _METHOD_SCOPES = {
     "events.read": _READ_EVENTS,
     "events.write": {"calendar", "calendar.app.created", "calendar.events", "calendar.events.owned"},
 }
+# Scopes that reach only the events of calendars the account owns.
+_OWNED_ONLY = {"calendar.events.owned", "calendar.events.owned.readonly"}
 
 # Canonical google.rpc status names; HTTP 410 and 412 have none, so Google's envelope carries no "status".
 _STATUS_NAMES = {
@@ -1131,9 +1135,12 @@ class GoogleStandIn:
                 return self._calendar_resource(self._calendar(segments[1]))
             if n in (3, 4) and segments[2] == "events" and method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
                 write = method != "GET"
-                self._authenticate(headers, query, "events.write" if write else "events.read")
+                method_key = "events.write" if write else "events.read"
+                access = self._authenticate(headers, query, method_key)
                 calendar = self._calendar(segments[1])
                 self._require_role(calendar, "writer" if write else "reader")
+                if calendar.access_role != "owner":
+                    self._require_scope(access, _METHOD_SCOPES[method_key] - _OWNED_ONLY)
                 if n == 3 and method == "GET":
                     return self._list_events(calendar, query)
                 if n == 3 and method == "POST":
@@ -1143,7 +1150,7 @@ class GoogleStandIn:
                     return self._event_by_id(method, calendar, segments[3], query, headers, body)
         raise _google_error(404, "notFound")
 
-    def _authenticate(self, headers: dict[str, str], query: dict[str, list[str]], method_key: str) -> None:
+    def _authenticate(self, headers: dict[str, str], query: dict[str, list[str]], method_key: str) -> _AccessToken:
         header = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
         token = None
         if header is not None:
@@ -1172,7 +1179,11 @@ class GoogleStandIn:
                 top_message=_UNAUTHENTICATED_MESSAGE,
                 headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'},
             )
-        allowed = _METHOD_SCOPES[method_key]
+        self._require_scope(access, _METHOD_SCOPES[method_key])
+        return access
+
+    @staticmethod
+    def _require_scope(access: _AccessToken, allowed: set[str]) -> None:
         if not any(scope.removeprefix(_SCOPE_PREFIX) in allowed for scope in access.scopes):
             raise _google_error(
                 403,

@@ -41,6 +41,15 @@ PERSONAL = "personal@group.calendar.google.com"
 WEDNESDAY = "2026-11-25"  # two days after NOW (Monday 2026-11-23 08:00 in Denver, UTC-7)
 THURSDAY = "2026-11-26"
 API = "/calendar/v3/"
+SCOPE = "https://www.googleapis.com/auth/"
+FULL_SCOPE = SCOPE + "calendar"
+NARROW_SCOPES = {
+    SCOPE + "calendar.freebusy",
+    SCOPE + "calendar.calendarlist.readonly",
+    SCOPE + "calendar.events.readonly",
+    SCOPE + "calendar.events.owned",
+}
+TEAM = "team@group.calendar.google.com"
 
 
 # --------------------------------------------------------------------------------------------------- fixtures
@@ -248,7 +257,7 @@ def test_connect_through_the_admin_stores_an_encrypted_offline_grant(google_app,
     assert sent["code_challenge_method"] == "S256" and sent["code_challenge"]
     assert sent["redirect_uri"] == CALLBACK
     assert sent["response_type"] == "code"
-    assert "https://www.googleapis.com/auth/calendar" in sent["scope"].split()
+    assert set(sent["scope"].split()) == NARROW_SCOPES
     returned = parse_qs(urlsplit(location).query)
     assert sent["state"] and returned["state"] == [sent["state"]]
     exchange = next(r for r in standin.requests if r.path == "/token")
@@ -271,6 +280,105 @@ def test_connect_through_the_admin_stores_an_encrypted_offline_grant(google_app,
     assert "Therapist (primary)" in page
     assert 'Team <span class="muted">read-only</span>' in page
     assert f'value="{DEFAULT_CALENDAR_ID}"' in page and 'value="team@group.calendar.google.com"' in page
+
+
+def test_only_the_narrow_scopes_are_asked_and_every_call_works_under_them(google_app, client, standin):
+    """Free/busy, the calendar list, event writes, moves and deletes, and reading a busy calendar she does not own
+    all succeed with the narrow grant; the stand-in refuses any call those scopes do not allow."""
+    standin.add_calendar(TEAM, "Team", access_role="reader")
+    connect(google_app, client, standin)
+    assert set(standin.last_auth_request["scope"].split()) == NARROW_SCOPES
+    assert FULL_SCOPE not in standin.last_auth_request["scope"].split()
+    assert set(connection_row(google_app)["scopes"].split()) == NARROW_SCOPES
+    assert "full access to your calendars" not in text_of(client.get("/admin/google"))
+
+    assert "Calendars saved." in choose(client, [DEFAULT_CALENDAR_ID, TEAM], DEFAULT_CALENDAR_ID)  # calendarList
+    standin.add_event(TEAM, local(25, 13), local(25, 14), summary="Team meeting")
+    assert "13:00" not in slot_starts(client)  # freeBusy over both calendars
+    made = book(client).json  # events.insert
+    assert standin.event(DEFAULT_CALENDAR_ID, made["id"])["status"] == "confirmed"
+    url = made["manage_url"].replace("http://widget.test", "")
+    page = client.get(f"{url}/reschedule?date={THURSDAY}")
+    moved = client.post(
+        f"{url}/reschedule", data={"csrf_token": csrf_token(page.text), "start": f"{THURSDAY}T10:00:00-07:00"}
+    )
+    assert moved.status_code == 303  # events.insert answers 409, then events.patch
+    assert standin.event(DEFAULT_CALENDAR_ID, made["id"])["start"]["dateTime"] == f"{THURSDAY}T10:00:00-07:00"
+    cancelled = client.post(f"{url}/cancel", data={"csrf_token": csrf_token(client.get(url).text)})
+    assert cancelled.status_code == 303  # events.delete
+    assert standin.event(DEFAULT_CALENDAR_ID, made["id"])["status"] == "cancelled"
+    assert {row.status for row in calendar_rows(google_app).values()} == {OutboxStatus.SENT}
+
+    # What syncing the busy calendars needs: reading the events of one she may only read, under the same grant.
+    [refresh_token] = standin.active_refresh_tokens()
+    answer = requests.post(
+        standin.token_uri,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": standin.client_id,
+            "client_secret": standin.client_secret,
+        },
+        timeout=5,
+    ).json()
+    assert set(answer["scope"].split()) == NARROW_SCOPES
+    listed = requests.get(
+        f"{standin.api_endpoint}calendars/{TEAM}/events",
+        headers={"Authorization": f"Bearer {answer['access_token']}"},
+        timeout=5,
+    )
+    assert listed.status_code == 200 and [e["summary"] for e in listed.json()["items"]] == ["Team meeting"]
+    assert client.get("/healthz").json["calendar"] == "ok"
+
+
+def test_a_full_scope_connection_made_earlier_keeps_working_and_is_offered_a_narrow_reconnect(
+    google_app, client, standin
+):
+    """A connection stored before the narrow scopes (full calendar scope, no scopes recorded) books as before,
+    refreshing with the scope it holds; the admin page offers to reconnect, and reconnecting narrows it."""
+    standin.add_calendar("shared@group.calendar.google.com", "Shared studio", access_role="writer")
+    Admin(google_app, client).set_password()
+    assert Admin(google_app, client).login().status_code == 302
+    _, refresh_token = standin.issue_tokens(scopes=[FULL_SCOPE])
+    with google_app.app_context():
+        key = google_app.config["GOOGLE_TOKEN_KEY"]
+        db.session.execute(
+            text(
+                "INSERT INTO google_connection (id, refresh_token, status, busy_calendars, booking_calendar,"
+                " calendar_errors, connected_at) VALUES (1, :token, 'connected', '[\"primary\"]', 'primary', '{}',"
+                " :connected_at)"
+            ),
+            {"token": Fernet(key).encrypt(refresh_token.encode()).decode(), "connected_at": "2026-11-01 12:00:00"},
+        )
+        db.session.commit()
+
+    made = book(client)
+    assert made.status_code == 201, made.json
+    assert event_ids(standin) == [made.json["id"]]
+    refresh = next(r for r in standin.requests if r.path == "/token").form()
+    assert refresh["grant_type"] == "refresh_token" and refresh.get("scope", FULL_SCOPE) == FULL_SCOPE
+    page = text_of(client.get("/admin/google"))
+    assert "This connection was made with full access to your calendars" in page
+    # Full access may still write to a calendar shared with her, as it always could.
+    assert "Calendars saved." in choose(client, ["primary"], "shared@group.calendar.google.com")
+
+    connect(google_app, client, standin)
+    assert set(connection_row(google_app)["scopes"].split()) == NARROW_SCOPES
+    page = text_of(client.get("/admin/google"))
+    assert "full access to your calendars" not in page
+    assert "Calendars saved." in choose(client, ["primary"], DEFAULT_CALENDAR_ID)
+    assert book(client, f"{THURSDAY}T10:00:00-07:00").status_code == 201
+    assert len(event_ids(standin)) == 2
+
+
+def test_the_narrow_grant_sends_bookings_only_to_a_calendar_she_owns(google_app, client, standin):
+    """calendar.events.owned cannot write to a calendar shared with her: the admin refuses to choose one."""
+    standin.add_calendar("shared@group.calendar.google.com", "Shared studio", access_role="writer")
+    connect(google_app, client, standin)
+    page = choose(client, [DEFAULT_CALENDAR_ID], "shared@group.calendar.google.com")
+    assert "Not saved: 'Shared studio' is not your own calendar: bookings can only be written to one you own." in page
+    assert connection_row(google_app)["booking_calendar"] == "primary"
+    assert 'value="shared@group.calendar.google.com" aria-label="Shared studio receives bookings" disabled' in page
 
 
 # --------------------------------------------------------------------------------------------------- 2. choose
@@ -318,7 +426,10 @@ def test_choosing_a_read_only_booking_calendar_is_refused(google_app, client, st
 
 
 def test_booking_writes_one_event_with_the_booking_details(google_app, client, standin):
-    """A booking becomes one opaque event with the booking's id, times, phone, notes and manage link."""
+    """A booking becomes one opaque event with the booking's id, times, first name, phone and admin link.
+
+    GOOGLE_EVENT_DETAIL is "minimal" by default: no notes, no surname, and never the client's manage link.
+    """
     connect(google_app, client, standin)
     after_connect = list(standin.token_requests)
     assert slots(client).status_code == 200  # warms the free/busy cache
@@ -343,10 +454,10 @@ def test_booking_writes_one_event_with_the_booking_details(google_app, client, s
     [event] = standin.events(DEFAULT_CALENDAR_ID, include_deleted=True)
     assert event["id"] == booking_id
     assert event["status"] == "confirmed"
-    assert event["summary"] == "60-minute massage — Ada Client"
-    assert "801-555-0101" in event["description"]
-    assert "Left shoulder is sore." in event["description"]
-    assert manage_url in event["description"]
+    assert event["summary"] == "60-minute massage — Ada"
+    assert event["description"] == f"Phone: 801-555-0101\nBooking: http://widget.test/admin/bookings/{booking_id}"
+    assert "Left shoulder is sore." not in event["description"] and manage_url not in event["description"]
+    assert event.get("visibility", "default") == "default"
     assert event["extendedProperties"] == {"private": {"booking_id": booking_id}}
     assert event["transparency"] == "opaque"
     assert event["start"] == {"dateTime": "2026-11-25T09:00:00-07:00", "timeZone": "America/Denver"}
@@ -360,6 +471,64 @@ def test_booking_writes_one_event_with_the_booking_details(google_app, client, s
     again = book(client, key="first-try")  # the same request again: the same booking, no second event
     assert (again.status_code, again.json["id"]) == (200, booking_id)
     assert event_ids(standin) == [booking_id]
+
+
+@pytest.mark.parametrize(
+    ("detail", "summary", "description", "visibility"),
+    [
+        ("full", "60-minute massage — Ada Client", "Phone: 801-555-0101\nNotes: Left shoulder is sore.\n", "default"),
+        ("minimal", "60-minute massage — Ada", "Phone: 801-555-0101\n", "default"),
+        ("private", "60-minute massage", "", "private"),
+    ],
+)
+def test_event_detail_decides_what_the_calendar_shows(
+    tmp_path, mailbox, monkeypatch, standin, detail, summary, description, visibility
+):
+    """GOOGLE_EVENT_DETAIL: full shows name, phone and notes; minimal the first name and phone; private only the
+    service, as a private event. Notes never reach Google otherwise, and the link is the admin's, never the
+    client's manage link."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+    app = make_google_app(tmp_path, standin, mailbox, GOOGLE_EVENT_DETAIL=detail)
+    client = app.test_client()
+    connect(app, client, standin)
+    made = book(client).json
+    event = standin.event(DEFAULT_CALENDAR_ID, made["id"])
+    assert event["summary"] == summary
+    assert event["description"] == f"{description}Booking: http://widget.test/admin/bookings/{made['id']}"
+    assert event.get("visibility", "default") == visibility
+    assert made["manage_url"] not in event["description"] and "/manage/" not in event["description"]
+
+    # The link opens the booking in the admin, for the signed-in therapist only.
+    path = f"/admin/bookings/{made['id']}"
+    page = text_of(client.get(path))
+    assert "60-minute massage — Ada Client" in page and "Left shoulder is sore." in page and "801-555-0101" in page
+    client.post("/admin/logout", data={"csrf_token": csrf_token(client.get("/admin").text)})
+    signed_out = app.test_client().get(path)
+    assert signed_out.status_code == 302 and "/admin/login" in signed_out.headers["Location"]
+
+
+def test_a_booking_moved_after_the_detail_changed_is_rewritten_with_the_new_detail(
+    tmp_path, mailbox, monkeypatch, standin
+):
+    """An event first written in full loses its notes and becomes private when patched under "private"."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+    app = make_google_app(tmp_path, standin, mailbox, GOOGLE_EVENT_DETAIL="full")
+    client = app.test_client()
+    connect(app, client, standin)
+    made = book(client).json
+    assert "Left shoulder is sore." in standin.event(DEFAULT_CALENDAR_ID, made["id"])["description"]
+    app.config["GOOGLE_EVENT_DETAIL"] = "private"
+    url = made["manage_url"].replace("http://widget.test", "")
+    page = client.get(f"{url}/reschedule?date={THURSDAY}")
+    moved = client.post(
+        f"{url}/reschedule", data={"csrf_token": csrf_token(page.text), "start": f"{THURSDAY}T10:00:00-07:00"}
+    )
+    assert moved.status_code == 303
+    event = standin.event(DEFAULT_CALENDAR_ID, made["id"])
+    assert (event["summary"], event["visibility"]) == ("60-minute massage", "private")
+    assert event["description"] == f"Booking: http://widget.test/admin/bookings/{made['id']}"
 
 
 def test_booking_through_the_widget_writes_the_event(google_app, client, standin):
@@ -383,9 +552,10 @@ def test_booking_through_the_widget_writes_the_event(google_app, client, standin
     )
     assert response.status_code == 303, response.text
     [event] = standin.events(DEFAULT_CALENDAR_ID)
-    assert event["summary"] == "60-minute massage — Bea Client"
-    assert "801-555-0102" in event["description"] and "Prefers firm pressure." in event["description"]
-    assert "http://widget.test/manage/" in event["description"]
+    assert event["summary"] == "60-minute massage — Bea"
+    assert "801-555-0102" in event["description"] and "Prefers firm pressure." not in event["description"]
+    assert "http://widget.test/manage/" not in event["description"]
+    assert "http://widget.test/admin/bookings/" in event["description"]
 
 
 def test_booking_checks_google_afresh_even_when_the_cache_says_free(google_app, client, standin):
@@ -481,7 +651,7 @@ def test_insert_whose_answer_was_lost_counts_as_written(google_app, client, stan
     assert response.status_code == 201
     assert standin.call_count("POST", "/events") == 2
     assert event_ids(standin) == [response.json["id"]]
-    assert standin.event(DEFAULT_CALENDAR_ID, response.json["id"])["summary"] == "60-minute massage — Ada Client"
+    assert standin.event(DEFAULT_CALENDAR_ID, response.json["id"])["summary"] == "60-minute massage — Ada"
     assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == OutboxStatus.SENT
 
 
@@ -659,6 +829,31 @@ def test_revoked_grant_pauses_booking_until_reconnected(google_app, client, stan
     standin.revoke_all()  # lost again, after reconnecting: a new email for the new connection
     assert slots(client, "2026-11-27").status_code == 503
     assert len(lost_emails(mailbox)) == 2
+
+
+@pytest.mark.parametrize(("days", "testing"), [(7, True), (2, False)])
+def test_a_grant_ending_about_7_days_after_connecting_points_at_the_testing_status(
+    google_app, client, standin, mailbox, days, testing
+):
+    """The admin page says when the connection was made; invalid_grant about 7 days after connecting (what a
+    project left in "Testing" does) names that status and how to publish, in the page and the email."""
+    connect(google_app, client, standin)
+    page = text_of(client.get("/admin/google"))
+    assert "Connected on Monday, November 23, 2026 at 8:00 AM (America/Denver)." in page
+
+    google_app.extensions["clock"].now += timedelta(days=days, minutes=5)
+    standin.revoke_all()  # what Google does to a Testing project's grant after 7 days
+    standin.expire_access_tokens()
+    assert slots(client, "2026-12-08").status_code == 503
+
+    page = text_of(client.get("/admin/google"))
+    assert "Not connected: online booking is paused" in page and "invalid_grant" in page
+    assert "Last connected on Monday, November 23, 2026 at 8:00 AM (America/Denver)." in page
+    hint = "the Google Cloud project is probably still in 'Testing' publishing status"
+    assert (hint in page) is testing
+    assert ("press 'Publish app' so it says 'In production'" in page) is testing
+    [email] = lost_emails(mailbox)
+    assert (hint in " ".join(email.get_body(("plain",)).get_content().split())) is testing
 
 
 def test_revocation_first_noticed_by_a_booking_writes_nothing(google_app, client, standin, mailbox):

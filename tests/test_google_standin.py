@@ -396,6 +396,32 @@ def test_missing_bad_and_underscoped_tokens(google):
     assert insert.json()["error"]["errors"][0]["reason"] == "insufficientPermissions"
 
 
+def test_owned_events_scope_reaches_only_calendars_the_account_owns(google):
+    """calendar.events.owned writes to owned calendars only; calendar.events.readonly reads every calendar."""
+    scope = "https://www.googleapis.com/auth/"
+    shared, team = "shared@group.calendar.google.com", "team@group.calendar.google.com"
+    google.add_calendar(shared, "Shared studio", access_role="writer")
+    google.add_calendar(team, "Team", access_role="reader")
+    owned_only, _ = google.issue_tokens(scopes=[scope + "calendar.events.owned"])
+    narrow, _ = google.issue_tokens(scopes=[scope + "calendar.events.owned", scope + "calendar.events.readonly"])
+
+    def call(token, method, calendar_id, **kwargs):
+        url = f"{google.api_endpoint}calendars/{calendar_id}/events"
+        return requests.request(method, url, headers={"Authorization": f"Bearer {token}"}, timeout=5, **kwargs)
+
+    assert call(owned_only, "POST", "primary", json=event_body()).status_code == 200
+    refused = call(owned_only, "POST", shared, json=event_body())
+    assert refused.status_code == 403
+    assert refused.json()["error"]["errors"][0]["reason"] == "insufficientPermissions"
+    assert call(owned_only, "GET", team).status_code == 403
+    # The access role is checked first: a calendar she may only read says so, whatever the scope.
+    reader = call(narrow, "POST", team, json=event_body())
+    assert reader.json()["error"]["errors"][0]["reason"] == "requiredAccessLevel"
+    assert call(narrow, "GET", team).status_code == 200
+    assert call(narrow, "GET", shared).status_code == 200
+    assert call(narrow, "POST", shared, json=event_body()).status_code == 403
+
+
 # ------------------------------------------------------------------------------------------------ OAuth flow
 
 

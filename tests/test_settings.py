@@ -44,6 +44,7 @@ def test_fixture_puts_the_instance_folder_in_tmp(tmp_path, instance_dir):
     ("overrides", "name", "problem"),
     [
         pytest.param({"CALENDAR_BACKEND": "outlook"}, "CALENDAR_BACKEND", "'outlook'", id="calendar-outlook"),
+        pytest.param({"GOOGLE_EVENT_DETAIL": "everything"}, "GOOGLE_EVENT_DETAIL", "'everything'", id="event-detail"),
         pytest.param(
             {"EMBED_ALLOWED_ORIGINS": "studio.example"}, "EMBED_ALLOWED_ORIGINS", "origin", id="origin-without-scheme"
         ),

@@ -214,7 +214,9 @@ class GoogleConnection(db.Model):
 
     The refresh token is stored encrypted (Fernet).  ``status`` is
     "connected" or "disconnected"; ``problem`` says what the therapist should
-    know; ``calendar_errors`` (JSON) names calendars Google could not read.
+    know; ``calendar_errors`` (JSON) names calendars Google could not read;
+    ``scopes`` holds what Google granted, space-separated (empty for a
+    connection made when the service still asked for full calendar access).
     """
 
     __tablename__ = "google_connection"
@@ -228,6 +230,7 @@ class GoogleConnection(db.Model):
     calendar_errors: Mapped[str] = mapped_column(Text, default="{}")
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    scopes: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class OAuthState(db.Model):

@@ -90,6 +90,7 @@ def _create_private_sqlite_file(url: str) -> None:
 
 
 MIN_SECRET = 32
+EVENT_DETAILS = ("full", "minimal", "private")  # what GOOGLE_EVENT_DETAIL may choose
 
 
 def _token_key(config) -> bytes:
@@ -163,6 +164,9 @@ def check(app) -> None:
 
     if config["CALENDAR_BACKEND"] not in ("local", "google"):
         _fail("CALENDAR_BACKEND", f"{config['CALENDAR_BACKEND']!r} is not local or google")
+    config["GOOGLE_EVENT_DETAIL"] = str(config.get("GOOGLE_EVENT_DETAIL") or "minimal").strip().lower()
+    if config["GOOGLE_EVENT_DETAIL"] not in EVENT_DETAILS:
+        _fail("GOOGLE_EVENT_DETAIL", f"{config['GOOGLE_EVENT_DETAIL']!r} is not {', '.join(EVENT_DETAILS)}")
 
     origins = []
     for item in str(config.get("EMBED_ALLOWED_ORIGINS") or "").split():

@@ -11,7 +11,9 @@ import json
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from .. import calendars
+from ..booking import business
 from ..forms import ActionForm
+from ..timezones import zone_named
 from .views import bp, sign_in_required
 
 oauth_bp = Blueprint("oauth", __name__)
@@ -50,6 +52,9 @@ def google():
         busy_ids=json.loads(connection.busy_calendars) if connection else ["primary"],
         booking_id=connection.booking_calendar if connection else "primary",
         calendar_errors=json.loads(connection.calendar_errors or "{}") if connection else {},
+        broad_access=bool(backend and backend.broad_access()),
+        zone=zone_named(business.current().studio.timezone),
+        writable_roles=backend.writable_roles() if backend else set(),
         listing_problem=listing_problem,
         action_form=ActionForm(),
     )

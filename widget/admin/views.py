@@ -185,6 +185,22 @@ def unblock_time(event_id):
     return redirect(url_for("admin.agenda"))
 
 
+@bp.get("/bookings/<booking_id>")
+@sign_in_required
+def booking(booking_id):
+    """Show one booking: the page a booking's calendar event links to."""
+    found = db.session.get(Booking, booking_id)
+    if found is None:
+        abort(404)
+    return render_template(
+        "admin/booking.html",
+        booking=found,
+        service=business.current().services.get(found.service_id),
+        zone=zone_named(business.current().studio.timezone),
+        action_form=ActionForm(),
+    )
+
+
 @bp.post("/bookings/<booking_id>/cancel")
 @sign_in_required
 def cancel_booking(booking_id):

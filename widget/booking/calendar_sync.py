@@ -2,31 +2,50 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
 from .. import calendars
 from ..calendars import Event
 from ..extensions import begin_writing, db
 from ..models import Booking, BookingStatus
 from . import business
-from .links import manage_url
 
 
-def calendar_event(booking: Booking) -> Event:
-    """Return the calendar event that shows a booking to the therapist."""
+def admin_url(booking: Booking) -> str:
+    """Return the booking's page in the admin (sign-in required)."""
+    return f"{current_app.config['PUBLIC_URL']}/admin/bookings/{booking.id}"
+
+
+def calendar_event(booking: Booking, detail: str = "full") -> Event:
+    """Return the calendar event that shows a booking to the therapist, with the detail asked for.
+
+    Her calendar may be shared or shown on a phone's lock screen: "full" shows
+    the client's name, phone and notes; "minimal" the first name and phone;
+    "private" the service alone, as a private event.  The link always leads
+    to the admin, never to the client's manage page (it would let anyone who
+    reads the calendar cancel).
+    """
     service = business.current().services.get(booking.service_id)
     service_name = service.name if service else booking.service_id
-    # The therapist's calendar gets what she needs to run the appointment, no more.
-    description = f"Phone: {booking.phone}"
-    if booking.notes:
-        description += f"\nNotes: {booking.notes}"
-    description += f"\nBooking: {manage_url(booking)}"
+    lines = []
+    if detail == "private":
+        summary = service_name
+    else:
+        who = booking.name if detail == "full" else (booking.name.split() or [""])[0]
+        summary = f"{service_name} — {who}"
+        lines.append(f"Phone: {booking.phone}")
+        if detail == "full" and booking.notes:
+            lines.append(f"Notes: {booking.notes}")
+    lines.append(f"Booking: {admin_url(booking)}")
     return Event(
         id=booking.id,
         start=booking.start_at,
         end=booking.end_at,
-        summary=f"{service_name} — {booking.name}",
+        summary=summary,
         timezone=business.current().studio.timezone,
-        description=description,
+        description="\n".join(lines),
         booking_id=booking.id,
+        private=detail == "private",
     )
 
 
@@ -47,7 +66,9 @@ def deliver(payload: dict) -> None:
         return
     calendar = calendars.current()
     if payload["action"] == "write" and booking.status == BookingStatus.CONFIRMED:
-        event = calendar_event(booking)
+        # GOOGLE_EVENT_DETAIL: the built-in calendar lives in the service's own database, beside the booking.
+        detail = current_app.config["GOOGLE_EVENT_DETAIL"] if calendar.name == "google" else "full"
+        event = calendar_event(booking, detail)
         calendar.write_event(event)
         if booking.calendar_event_id != event.id:
             begin_writing()

@@ -40,6 +40,7 @@ class Event:
     timezone: str  # the studio's zone: the calendar shows the event in it
     description: str = ""
     booking_id: str | None = None
+    private: bool = False  # only the therapist sees it, even where her calendar is shared
 
 
 @dataclass(frozen=True)

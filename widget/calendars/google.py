@@ -46,11 +46,29 @@ from . import CalendarUnavailable, Change, Changes, Event
 
 log = logging.getLogger(__name__)
 
-SCOPES = ["https://www.googleapis.com/auth/calendar"]
+_SCOPE = "https://www.googleapis.com/auth/"
+# The least Google allows for what the service does (each method's accepted scopes are in the discovery document):
+# free/busy of the chosen calendars, the calendar list to choose from, reading (listing, watching) events of
+# every calendar that makes the therapist busy, and writing events in the calendar she owns that gets bookings.
+SCOPES = [
+    _SCOPE + "calendar.freebusy",
+    _SCOPE + "calendar.calendarlist.readonly",
+    _SCOPE + "calendar.events.readonly",
+    _SCOPE + "calendar.events.owned",
+]
+FULL_SCOPE = _SCOPE + "calendar"  # what connections made before asked for; they keep working
 WINDOW = timedelta(days=60)  # Google answers free/busy for about two months at a time
 RATE_LIMITS = {"rateLimitExceeded", "userRateLimitExceeded"}
 STATE_LIFETIME = timedelta(minutes=15)
 WRITERS = {"owner", "writer"}
+# A Google Cloud project in "Testing" publishing status issues refresh tokens that expire after 7 days.
+TESTING_LIFETIME = (timedelta(days=6), timedelta(days=8))
+TESTING_HINT = (
+    "Google ended the access about 7 days after connecting: the Google Cloud project is probably still in "
+    "'Testing' publishing status, whose grants last only 7 days. In Google Cloud Console, open 'OAuth consent "
+    "screen' (Google Auth Platform > Audience), press 'Publish app' so it says 'In production' (unverified is "
+    "fine for your own account), then connect again here."
+)
 
 
 class ConnectError(Exception):
@@ -128,6 +146,22 @@ class GoogleCalendar:
             raise CalendarUnavailable("Google Calendar is not connected")
         return connection
 
+    @staticmethod
+    def granted(connection: GoogleConnection) -> list[str]:
+        """Return the scopes the connection holds (the full scope for one made before narrower ones were asked)."""
+        return (connection.scopes or "").split() or [FULL_SCOPE]
+
+    def broad_access(self) -> bool:
+        """Say whether the connection holds full calendar access, more than the service needs."""
+        connection = self.connection()
+        return connection is not None and connection.status == "connected" and FULL_SCOPE in self.granted(connection)
+
+    def writable_roles(self) -> set[str]:
+        """Return the calendar access roles whose calendars can receive bookings under the granted scopes."""
+        connection = self.connection()
+        # calendar.events.owned writes only to calendars the therapist owns; full access also to shared ones.
+        return WRITERS if connection is not None and FULL_SCOPE in self.granted(connection) else {"owner"}
+
     def _fernet(self) -> Fernet:
         return Fernet(current_app.config["GOOGLE_TOKEN_KEY"])
 
@@ -149,7 +183,8 @@ class GoogleCalendar:
             token_uri=config["GOOGLE_TOKEN_URI"],
             client_id=config["GOOGLE_CLIENT_ID"],
             client_secret=config["GOOGLE_CLIENT_SECRET"],
-            scopes=SCOPES,
+            # What this grant holds: a refresh asking for other scopes than granted would be refused.
+            scopes=self.granted(connection),
         )
         http = AuthorizedHttp(credentials, http=httplib2.Http(timeout=config["GOOGLE_TIMEOUT"]))
         service = build(
@@ -181,7 +216,11 @@ class GoogleCalendar:
                 self._keep_token(credentials)
                 return answer
             except RefreshError as error:
-                self._lose(f"Google no longer accepts this service's access ({error}). Please connect again.")
+                problem = f"Google no longer accepts this service's access ({error}). Please connect again."
+                age = utc_now() - connection.connected_at if connection.connected_at else None
+                if "invalid_grant" in str(error) and age and TESTING_LIFETIME[0] <= age <= TESTING_LIFETIME[1]:
+                    problem = f"{problem} {TESTING_HINT}"
+                self._lose(problem)
                 raise CalendarUnavailable("the Google grant was revoked") from None
             except HttpError as error:
                 status, reason = error.resp.status, _reason(error)
@@ -295,6 +334,8 @@ class GoogleCalendar:
             "start": {"dateTime": event.start.astimezone(timezone.utc).isoformat(), "timeZone": zone},
             "end": {"dateTime": event.end.astimezone(timezone.utc).isoformat(), "timeZone": zone},
             "transparency": "opaque",
+            # Stated either way, so a patch takes an event back out of private when the setting changes.
+            "visibility": "private" if event.private else "default",
             "extendedProperties": {"private": {"booking_id": event.booking_id or ""}},
         }
 
@@ -454,14 +495,18 @@ class GoogleCalendar:
             )
         granted = set(credentials.granted_scopes or credentials.scopes or SCOPES)
         if not set(SCOPES) <= granted:
-            raise ConnectError("Calendar access was not granted on Google's page. Connect again and allow it.")
+            raise ConnectError(
+                "Not all the calendar access the service needs was granted on Google's page (free/busy, the "
+                "list of your calendars, seeing events, changing events in calendars you own). Connect again and "
+                "allow all of it."
+            )
         begin_writing()
         connection = self.connection() or GoogleConnection(
             id=1, busy_calendars='["primary"]', booking_calendar="primary"
         )
         connection.refresh_token = self._fernet().encrypt(credentials.refresh_token.encode()).decode()
         connection.status, connection.problem, connection.connected_at = "connected", None, utc_now()
-        connection.calendar_errors = "{}"
+        connection.calendar_errors, connection.scopes = "{}", " ".join(sorted(granted))
         db.session.add(connection)
         # Calendar writes that waited for the connection (even ones that gave up) are due now.
         db.session.execute(
@@ -506,8 +551,11 @@ class GoogleCalendar:
             raise ValueError(f"not among your calendars: {', '.join(unknown)}")
         if not busy_ids:
             raise ValueError("choose at least one calendar whose events make you busy")
-        if known[booking_id]["access_role"] not in WRITERS:
-            raise ValueError(f"{known[booking_id]['summary']!r} is read-only for you: bookings cannot be written there")
+        role, summary = known[booking_id]["access_role"], known[booking_id]["summary"]
+        if role not in WRITERS:
+            raise ValueError(f"{summary!r} is read-only for you: bookings cannot be written there")
+        if role not in self.writable_roles():
+            raise ValueError(f"{summary!r} is not your own calendar: bookings can only be written to one you own")
         begin_writing()
         connection = self._connected()
         connection.busy_calendars, connection.booking_calendar = json.dumps(busy_ids), booking_id
