@@ -11,6 +11,7 @@ import json
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from .. import calendars
+from ..calendars import push
 from ..forms import ActionForm
 from .views import bp, sign_in_required
 
@@ -51,6 +52,8 @@ def google():
         booking_id=connection.booking_calendar if connection else "primary",
         calendar_errors=json.loads(connection.calendar_errors or "{}") if connection else {},
         listing_problem=listing_problem,
+        push_off=bool(backend) and not push.enabled(),
+        sync_minutes=current_app.config["CALENDAR_SYNC_MINUTES"],
         action_form=ActionForm(),
     )
 
@@ -81,6 +84,7 @@ def oauth2callback():
     except ConnectError as error:
         flash(str(error), "error")
         return redirect(url_for("admin.google"))
+    push.keep_watching()
     flash("Google Calendar is connected. Choose your calendars below.", "success")
     return redirect(url_for("admin.google"))
 
@@ -97,6 +101,7 @@ def google_calendars():
     except (ValueError, calendars.CalendarUnavailable) as error:
         flash(f"Not saved: {error}.", "error")
     else:
+        push.keep_watching()  # a channel for each newly ticked calendar, none for the unticked ones
         flash("Calendars saved.", "success")
     return redirect(url_for("admin.google"))
 
@@ -107,6 +112,7 @@ def google_disconnect():
     """Revoke and forget the Google connection."""
     backend = _google()
     if backend is not None and ActionForm().validate_on_submit():
+        push.stop_all()  # while the grant still works: stopping a channel is a call to Google
         backend.disconnect()
         flash("Google Calendar is disconnected. Online booking is paused until you connect again.", "success")
     return redirect(url_for("admin.google"))
