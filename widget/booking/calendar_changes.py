@@ -149,7 +149,10 @@ def sync_all(now: datetime | None = None) -> dict:
 def sync_pushed(payload: dict) -> None:
     """Sync the calendar a push notification named (the "calendar-sync" outbox handler); raise to retry."""
     calendar_id = payload["calendar"]
-    watched = calendars.current().watched()  # CalendarUnavailable: retried once connected again
+    try:
+        watched = calendars.current().watched()
+    except CalendarUnavailable:
+        return  # disconnected: nothing to read; polling resumes once she reconnects
     db.session.commit()
     if calendar_id not in watched:
         return  # unticked since: its changes no longer matter
