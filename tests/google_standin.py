@@ -30,6 +30,14 @@ Faithful to Google (what product code may rely on):
   ``privateExtendedProperty``/``sharedExtendedProperty`` filters, timeMin/timeMax list semantics, paging and
   sync tokens (410 ``fullSyncRequired`` once invalidated). Event times are returned in the calendar's time
   zone (or the ``timeZone`` query parameter), as Google does.
+* Push: ``events.watch`` (``web_hook`` channels to https addresses only, unique channel ids, ``params.ttl``,
+  a ``resourceId`` per watched calendar, ``expiration`` in milliseconds) and ``channels.stop`` (404 for an
+  unknown channel or resource). Each channel gets a ``sync`` message first, then an ``exists`` message on every
+  change of its calendar's events, until it expires or is stopped, with Google's ``X-Goog-Channel-ID``,
+  ``X-Goog-Channel-Token`` (when the channel has one), ``X-Goog-Channel-Expiration``, ``X-Goog-Resource-ID``,
+  ``X-Goog-Resource-URI``, ``X-Goog-Resource-State`` and ``X-Goog-Message-Number`` headers and an empty body.
+  Google sends them a moment later; here they wait in ``notifications`` until the test calls
+  :meth:`GoogleStandIn.deliver_notifications` (over HTTP, or through ``push_transport``).
 
 Simplified (do not rely on these matching Google):
 
@@ -40,7 +48,7 @@ Simplified (do not rely on these matching Google):
   check, so a reader calendar still answers ``requiredAccessLevel``).
 * Recurring events are stored but never expanded (``singleEvents`` is ignored, freeBusy only sees the first
   instance); no attendees logic, notifications, reminders, conference data, ``fields`` partial responses,
-  ``events.instances/move/import/quickAdd``, ACLs or watch channels.
+  ``events.instances/move/import/quickAdd`` or ACLs.
 * ``freeBusyReader`` gets 403 ``requiredAccessLevel`` on events reads (Google returns reduced events).
 * freeBusy echoes timeMin/timeMax in UTC; busy times are UTC ("...Z") unless the request names a timeZone,
   then they carry that zone's offset. The range limit is ``freebusy_max_days`` (62 by default).
@@ -59,9 +67,12 @@ import secrets
 import sys
 import threading
 import traceback
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, unquote_plus, urlencode, urlsplit
@@ -73,6 +84,7 @@ __all__ = [
     "DEFAULT_CALENDAR_ID",
     "Fault",
     "GoogleStandIn",
+    "Notification",
     "RecordedRequest",
 ]
 
@@ -175,6 +187,7 @@ _MISSING_CREDENTIAL_MESSAGE = (
 # Fields of an event resource the server owns; clients cannot set them (id and iCalUID only on insert).
 _SERVER_FIELDS = {"kind", "etag", "created", "updated", "htmlLink", "creator", "organizer", "hangoutLink"}
 # Changes to these fields bump "sequence", as iCalendar (and Google) do for significant changes.
+CHANNEL_TTL_SECONDS = 604800  # Google's default lifetime of an events.watch channel: a week
 _SIGNIFICANT_FIELDS = ("start", "end", "summary", "description", "location", "recurrence", "status")
 
 
@@ -266,6 +279,26 @@ class _Event:
     @property
     def cancelled(self) -> bool:
         return self.resource.get("status") == "cancelled"
+
+
+@dataclass
+class _Channel:
+    id: str
+    calendar_id: str
+    resource_id: str
+    address: str
+    token: str | None
+    expiration: datetime
+    messages: int = 0
+    stopped: bool = False
+
+
+@dataclass
+class Notification:
+    """One push message the stand-in will POST to a channel's address."""
+
+    address: str
+    headers: dict[str, str]
 
 
 @dataclass
@@ -586,6 +619,13 @@ class GoogleStandIn:
         self._last_etag = 0
         self._change = 0
         self._sync_floor = 0
+        # Push: channels by id, the resource id of each watched calendar, messages waiting to be sent.
+        self._channels: dict[str, _Channel] = {}
+        self._resource_ids: dict[str, str] = {}
+        self.notifications: list[Notification] = []
+        self.delivered: list[tuple[Notification, int]] = []
+        # Where messages go: None posts them over HTTP; a callable(address, headers) -> status takes them instead.
+        self.push_transport: Callable[[str, dict[str, str]], int] | None = None
         self.add_calendar(DEFAULT_CALENDAR_ID, "Therapist", primary=True)
 
     # ---------------------------------------------------------------- lifecycle
@@ -787,6 +827,46 @@ class GoogleStandIn:
         """Make every sync token issued so far answer 410 fullSyncRequired."""
         with self._lock:
             self._sync_floor = self._change + 1
+
+    def channels(self, include_stopped: bool = False) -> list[dict[str, Any]]:
+        """Return the watch channels (id, calendar, resourceId, address, token, expiration, stopped)."""
+        with self._lock:
+            return [
+                {
+                    "id": channel.id,
+                    "calendar": channel.calendar_id,
+                    "resourceId": channel.resource_id,
+                    "address": channel.address,
+                    "token": channel.token,
+                    "expiration": channel.expiration,
+                    "stopped": channel.stopped,
+                }
+                for channel in self._channels.values()
+                if include_stopped or not channel.stopped
+            ]
+
+    def deliver_notifications(self) -> list[int]:
+        """Send the waiting push messages in order, as Google would a moment after the change; return the answers."""
+        with self._lock:
+            waiting, self.notifications = self.notifications, []
+        statuses = []
+        for notification in waiting:
+            if self.push_transport is not None:
+                status = self.push_transport(notification.address, dict(notification.headers))
+            else:
+                # The address is the one the app registered (https, or a test's own server).
+                request = urllib.request.Request(  # noqa: S310
+                    notification.address, data=b"", headers=notification.headers, method="POST"
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
+                        status = answer.status
+                except urllib.error.HTTPError as error:
+                    status = error.code
+            with self._lock:
+                self.delivered.append((notification, status))
+            statuses.append(status)
+        return statuses
 
     # ---------------------------------------------------------------- test helpers: faults and observation
 
@@ -1126,6 +1206,14 @@ class GoogleStandIn:
             if n == 3:
                 return self._calendar_list(query)
             return _json_response(200, self._calendar_list_entry(self._calendar(segments[3])))
+        if segments == ["channels", "stop"] and method == "POST":
+            self._authenticate(headers, query, "events.read")
+            return self._stop_channel(self._json_body(body))
+        if n == 4 and segments[0] == "calendars" and segments[2:] == ["events", "watch"] and method == "POST":
+            self._authenticate(headers, query, "events.read")
+            calendar = self._calendar(segments[1])
+            self._require_role(calendar, "reader")
+            return self._watch(calendar, self._json_body(body))
         if segments == ["freeBusy"] and method == "POST":
             self._authenticate(headers, query, "freebusy")
             return self._freebusy(self._json_body(body))
@@ -1402,6 +1490,7 @@ class GoogleStandIn:
         self._change += 1
         event = _Event(resource, start.astimezone(_UTC), end.astimezone(_UTC), self._change)
         calendar.events[event_id] = event
+        self._notify(calendar, "exists")
         return event
 
     def _event_by_id(
@@ -1466,6 +1555,7 @@ class GoogleStandIn:
         self._change += 1
         event.resource = resource
         event.start, event.end, event.changed = start.astimezone(_UTC), end.astimezone(_UTC), self._change
+        self._notify(calendar, "exists")
 
     @staticmethod
     def _tz_param(query: dict[str, list[str]]) -> ZoneInfo | None:
@@ -1588,3 +1678,72 @@ class GoogleStandIn:
             payload["nextSyncToken"] = _encode_token("events", self._change)
         payload["items"] = [self._render_event(calendar, event, tz) for event in page]
         return _json_response(200, payload)
+
+    # ---------------------------------------------------------------- push: events.watch and channels.stop
+
+    def _watch(self, calendar: _Calendar, body: dict[str, Any]) -> _Response:
+        channel_id, address = body.get("id"), body.get("address")
+        if not isinstance(channel_id, str) or not channel_id:
+            raise _google_error(400, "required", "Required", location="id")
+        if body.get("type") not in ("web_hook", "webhook"):
+            raise _google_error(400, "invalid", f"Invalid value for: type: {body.get('type')}", location="type")
+        if not isinstance(address, str) or not address:
+            raise _google_error(400, "required", "Required", location="address")
+        if urlsplit(address).scheme != "https":
+            raise _google_error(400, "push.webhookUrlNotHttps", f"WebHook callback must be HTTPS: {address}", "push")
+        if channel_id in self._channels:
+            raise _google_error(400, "channelIdNotUnique", f"Channel id {channel_id} not unique", "push")
+        ttl = CHANNEL_TTL_SECONDS
+        params = body.get("params") or {}
+        if "ttl" in params:
+            try:
+                ttl = int(params["ttl"])
+            except (TypeError, ValueError):
+                raise _google_error(400, "invalid", "Invalid value for: ttl", location="params.ttl") from None
+        now = self.clock()
+        expiration = now + timedelta(seconds=max(ttl, 1))
+        resource_id = self._resource_ids.setdefault(calendar.id, secrets.token_urlsafe(20))
+        token = body.get("token")
+        channel = _Channel(channel_id, calendar.id, resource_id, address, token or None, expiration)
+        self._channels[channel_id] = channel
+        self._send(channel, "sync")
+        answer = {
+            "kind": "api#channel",
+            "id": channel_id,
+            "resourceId": resource_id,
+            "resourceUri": self._resource_uri(calendar),
+            "expiration": str(int(expiration.timestamp() * 1000)),
+        }
+        if token:
+            answer["token"] = token
+        return _json_response(200, answer)
+
+    def _stop_channel(self, body: dict[str, Any]) -> _Response:
+        channel = self._channels.get(body.get("id") or "")
+        if channel is None or channel.stopped or channel.resource_id != body.get("resourceId"):
+            raise _google_error(404, "notFound", f"Channel '{body.get('id')}' not found for project '{self.client_id}'")
+        channel.stopped = True
+        return _Response(204, b"", content_type=None)
+
+    def _resource_uri(self, calendar: _Calendar) -> str:
+        return f"https://www.googleapis.com{CALENDAR_PREFIX}calendars/{quote(calendar.id, safe='')}/events?alt=json"
+
+    def _notify(self, calendar: _Calendar, state: str) -> None:
+        now = self.clock()
+        for channel in self._channels.values():
+            if channel.calendar_id == calendar.id and not channel.stopped and now < channel.expiration:
+                self._send(channel, state)
+
+    def _send(self, channel: _Channel, state: str) -> None:
+        channel.messages += 1
+        headers = {
+            "X-Goog-Channel-ID": channel.id,
+            "X-Goog-Channel-Expiration": format_datetime(channel.expiration.astimezone(_UTC), usegmt=True),
+            "X-Goog-Resource-ID": channel.resource_id,
+            "X-Goog-Resource-URI": self._resource_uri(self._calendars[channel.calendar_id]),
+            "X-Goog-Resource-State": state,
+            "X-Goog-Message-Number": str(channel.messages),
+        }
+        if channel.token is not None:
+            headers["X-Goog-Channel-Token"] = channel.token
+        self.notifications.append(Notification(channel.address, headers))

@@ -7,6 +7,7 @@ SQLite (make_app) and sends its mail to a real SMTP server (the mailbox fixture)
 from __future__ import annotations
 
 import html
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -109,12 +110,12 @@ def start_consent(app, client) -> str:
     return response.headers["Location"]
 
 
-def consent(url: str) -> str:
+def consent(url: str, callback: str = CALLBACK) -> str:
     """Open Google's consent page like a browser; return where Google sends the browser back to."""
     response = requests.get(url, allow_redirects=False, timeout=5)
     assert response.status_code == 302, response.text
     location = response.headers["Location"]
-    assert location.startswith(CALLBACK + "?")
+    assert location.startswith(callback + "?")
     return location
 
 
@@ -1324,3 +1325,211 @@ def test_run_jobs_syncs_the_calendar_once_per_interval(synced_app, synced_client
     run_jobs(synced_app, minutes=5)
     assert calendar_calls(standin) == [("GET", f"{API}calendars/primary/events")]
     assert len(mailbox.received_by("client0@example.com")) == 2
+
+
+# --------------------------------------------------------------------------------------------------- 10. push
+
+HTTPS = "https://widget.test"
+NOTIFICATIONS = f"{HTTPS}/google/notifications"
+PUSH_OFF = "not within seconds: Google sends its notifications only to an https address, and PUBLIC_URL is not one"
+
+
+@pytest.fixture
+def push_app(tmp_path, mailbox, monkeypatch, standin):
+    """Return an app on the Google backend with an https PUBLIC_URL (push on); the stand-in shares its clock."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+    standin.redirect_uris.append(f"{HTTPS}/oauth2callback")
+    app = make_google_app(tmp_path, standin, mailbox, THERAPIST_EMAIL=THERAPIST, PUBLIC_URL=HTTPS)
+    standin.clock = app.extensions["clock"]
+    return app
+
+
+@pytest.fixture
+def push_client(push_app, standin):
+    """Return a test client of push_app; the stand-in's notifications to PUBLIC_URL arrive through it."""
+    client = push_app.test_client()
+
+    def post(address: str, headers: dict[str, str]) -> int:
+        parts = urlsplit(address)
+        assert f"{parts.scheme}://{parts.netloc}" == HTTPS
+        return client.post(parts.path, headers=headers).status_code
+
+    standin.push_transport = post
+    return client
+
+
+def listings(standin) -> int:
+    return len([call for call in calendar_calls(standin) if call[0] == "GET" and call[1].endswith("/events")])
+
+
+def sync_rows(app) -> list[tuple[str, str]]:
+    """Return the queued push syncs (key, status)."""
+    with app.app_context():
+        rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "calendar-sync")).all()
+        return [(row.key, row.status) for row in rows]
+
+
+def run_jobs_now(app) -> str:
+    """Run ``run-jobs --once`` without moving the clock (the polling round is not due); return its output."""
+    result = app.test_cli_runner().invoke(args=["run-jobs", "--once"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def pushed_and_booked(app, client, standin, mailbox) -> str:
+    """Connect with push on, book one appointment, and let run-jobs settle; return the booking id.
+
+    run-jobs takes its polling round here, so for the next CALENDAR_SYNC_MINUTES only push makes it sync.
+    """
+    page = come_back(client, consent(start_consent(app, client), callback=f"{HTTPS}/oauth2callback"))
+    assert "Google Calendar is connected" in text_of(page)
+    assert PUSH_OFF not in text_of(page)
+    [channel] = standin.channels()
+    assert (channel["calendar"], channel["address"]) == (DEFAULT_CALENDAR_ID, NOTIFICATIONS)
+    assert len(channel["token"]) >= 32 and len(channel["id"]) >= 16
+    response = book(client, email="client0@example.com")
+    assert response.status_code == 201, response.json
+    mailbox.wait_for(2)
+    run_jobs(app)
+    assert standin.deliver_notifications() == [200, 200]  # "sync", then our own event
+    run_jobs_now(app)
+    standin.reset_calls()
+    return response.json["id"]
+
+
+def test_a_booking_event_deleted_in_google_is_followed_by_push_with_one_email(push_app, push_client, standin, mailbox):
+    """The therapist deletes the event: Google's notification queues a sync run-jobs does at once; one email."""
+    booking_id = pushed_and_booked(push_app, push_client, standin, mailbox)
+    google_delete(standin, booking_id)
+    [message] = standin.notifications
+    assert message.headers["X-Goog-Resource-State"] == "exists"
+
+    assert standin.deliver_notifications() == [200]
+    assert calendar_calls(standin) == [("DELETE", f"{API}calendars/{DEFAULT_CALENDAR_ID}/events/{booking_id}")]
+    assert stored(push_app, booking_id).status == "confirmed"  # the request only queued the sync
+
+    run_jobs_now(push_app)
+    assert stored(push_app, booking_id).status == "cancelled"
+    assert listings(standin) == 1
+    [_, cancelled] = mailbox.received_by("client0@example.com")
+    assert str(cancelled["Subject"]).strip().startswith("Cancelled: 60-minute massage")
+
+    # Polling later sees the same change: nothing more.
+    run_jobs(push_app)
+    standin.deliver_notifications()
+    run_jobs_now(push_app)
+    assert len(mailbox.received_by("client0@example.com")) == 2
+
+
+def test_a_booking_event_moved_in_google_is_followed_by_push_with_one_email(push_app, push_client, standin, mailbox):
+    """The therapist drags the event: after the notification and one run-jobs round the booking has moved."""
+    booking_id = pushed_and_booked(push_app, push_client, standin, mailbox)
+    move_event(standin, booking_id, local(26, 10), local(26, 11))
+    assert standin.deliver_notifications() == [200]
+    run_jobs_now(push_app)
+
+    booking = stored(push_app, booking_id)
+    assert (booking.status, booking.start_at, booking.end_at) == ("confirmed", local(26, 10), local(26, 11))
+    [_, moved] = mailbox.received_by("client0@example.com")
+    assert str(moved["Subject"]).strip().startswith("Moved: 60-minute massage, now")
+    run_jobs(push_app)
+    standin.deliver_notifications()
+    run_jobs_now(push_app)
+    assert len(mailbox.received_by("client0@example.com")) == 2
+
+
+def test_forged_notifications_answer_404_and_change_nothing(push_app, push_client, standin, mailbox, caplog):
+    """An unknown channel, a wrong or missing token, or another resource: 404, nothing queued, nothing logged."""
+    booking_id = pushed_and_booked(push_app, push_client, standin, mailbox)
+    google_delete(standin, booking_id)
+    [real] = standin.notifications
+    standin.notifications.clear()
+    forged = [
+        real.headers | {"X-Goog-Channel-ID": "made-up-channel"},
+        real.headers | {"X-Goog-Channel-Token": real.headers["X-Goog-Channel-Token"][:-1] + "x"},
+        {k: v for k, v in real.headers.items() if k != "X-Goog-Channel-Token"},
+        real.headers | {"X-Goog-Resource-ID": "another-resource"},
+        {},
+    ]
+    before = sync_rows(push_app)
+    caplog.set_level(logging.INFO)
+    for headers in forged:
+        assert push_client.post("/google/notifications", headers=headers).status_code == 404
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert sync_rows(push_app) == before
+    run_jobs_now(push_app)
+    assert listings(standin) == 0
+    assert stored(push_app, booking_id).status == "confirmed"
+    assert len(mailbox.received_by("client0@example.com")) == 1
+
+
+def test_a_burst_of_50_notifications_costs_at_most_two_listings(push_app, push_client, standin, mailbox):
+    """Fifty changes in a row, fifty notifications: one sync is queued, and run-jobs lists the calendar once."""
+    pushed_and_booked(push_app, push_client, standin, mailbox)
+    for index in range(50):
+        standin.add_event(DEFAULT_CALENDAR_ID, local(27, 9) + timedelta(minutes=index), local(27, 10), summary="Busy")
+    statuses = standin.deliver_notifications()
+    assert statuses == [200] * 50
+    assert calendar_calls(standin) == []  # every notification answered without asking Google anything
+    assert [status for _, status in sync_rows(push_app) if status == "pending"] == ["pending"]
+    run_jobs_now(push_app)
+    assert 1 <= listings(standin) <= 2
+    assert sync_rows(push_app)[-1][1] == "sent"
+
+
+def test_channels_are_renewed_before_they_expire_and_overlap(push_app, push_client, standin, mailbox):
+    """Before a channel expires run-jobs opens another (new id); the old one works until it ends, then is dropped."""
+    pushed_and_booked(push_app, push_client, standin, mailbox)
+    [old] = standin.channels()
+    clock = push_app.extensions["clock"]
+    clock.now = old["expiration"] - timedelta(hours=6)
+    run_jobs_now(push_app)
+    channels = {channel["id"]: channel for channel in standin.channels()}
+    assert old["id"] in channels and len(channels) == 2
+    [new] = [channel for channel in channels.values() if channel["id"] != old["id"]]
+    assert new["token"] != old["token"] and new["expiration"] > old["expiration"]
+
+    standin.add_event(DEFAULT_CALENDAR_ID, local(27, 9), local(27, 10))
+    assert standin.deliver_notifications() == [200, 200, 200]  # the new one's "sync"; then "exists" on both
+
+    clock.now = old["expiration"] + timedelta(minutes=1)
+    run_jobs_now(push_app)
+    headers = {
+        "X-Goog-Channel-ID": old["id"],
+        "X-Goog-Channel-Token": old["token"],
+        "X-Goog-Resource-ID": old["resourceId"],
+        "X-Goog-Resource-State": "exists",
+        "X-Goog-Message-Number": "9",
+    }
+    assert push_client.post("/google/notifications", headers=headers).status_code == 404
+    assert [channel["id"] for channel in standin.channels() if channel["expiration"] > clock.now] == [new["id"]]
+
+
+def test_unticked_calendars_and_disconnecting_stop_their_channels(push_app, push_client, standin, mailbox):
+    """Ticking a calendar opens a channel for it, unticking stops it (channels.stop), disconnecting stops them all."""
+    pushed_and_booked(push_app, push_client, standin, mailbox)
+    standin.add_calendar(PERSONAL, "Personal")
+    choose(push_client, [DEFAULT_CALENDAR_ID, PERSONAL], DEFAULT_CALENDAR_ID)
+    assert sorted(channel["calendar"] for channel in standin.channels()) == sorted([DEFAULT_CALENDAR_ID, PERSONAL])
+
+    choose(push_client, [DEFAULT_CALENDAR_ID], DEFAULT_CALENDAR_ID)
+    assert [channel["calendar"] for channel in standin.channels()] == [DEFAULT_CALENDAR_ID]
+    assert PERSONAL in [c["calendar"] for c in standin.channels(include_stopped=True) if c["stopped"]]
+
+    page = push_client.get("/admin/google")
+    assert push_client.post("/admin/google/disconnect", data={"csrf_token": csrf_token(page.text)}).status_code == 302
+    assert standin.channels() == []
+    with push_app.app_context():
+        assert db.session.execute(text("SELECT count(*) FROM google_channels")).scalar() == 0
+
+
+def test_without_an_https_public_url_push_is_off_and_the_admin_says_so(google_app, client, standin):
+    """Google refuses http addresses: no channel is asked for, polling does the work, and the admin says so."""
+    connect(google_app, client, standin)
+    assert standin.channels() == []
+    assert not [call for call in calendar_calls(standin) if call[1].endswith("/watch")]
+    page = text_of(client.get("/admin/google"))
+    assert "Changes you make in Google Calendar are picked up every 5 minutes, " + PUSH_OFF + "." in page
+    run_jobs(google_app)
+    assert standin.channels() == []

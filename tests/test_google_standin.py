@@ -576,3 +576,51 @@ def test_server_is_threaded(google, service, credentials):
     assert time.monotonic() - started < 0.4  # answered while the freeBusy request is still being held back
     worker.join(timeout=5)
     assert results and results[0]["kind"] == "calendar#freeBusy"
+
+
+# ---------------------------------------------------------------------------------------------- push channels
+
+
+def test_watch_sends_sync_then_exists_with_googles_headers(google, service):
+    """events.watch answers an api#channel; messages carry the channel's headers, numbered, "sync" first."""
+    received = []
+    google.push_transport = lambda address, headers: received.append((address, headers)) or 200
+    body = {"id": "chan-1", "type": "web_hook", "address": "https://app.example/hook", "token": "secret"}
+    channel = service.events().watch(calendarId="primary", body=body).execute()
+    assert channel["kind"] == "api#channel" and channel["id"] == "chan-1" and channel["token"] == "secret"
+    expiration = datetime.fromtimestamp(int(channel["expiration"]) / 1000, timezone.utc)
+    assert timedelta(days=6) < expiration - datetime.now(timezone.utc) <= timedelta(days=7)
+    service.events().insert(calendarId="primary", body=event_body()).execute()
+    assert google.deliver_notifications() == [200, 200]
+    states = [(h["X-Goog-Resource-State"], h["X-Goog-Message-Number"]) for _, h in received]
+    assert states == [("sync", "1"), ("exists", "2")]
+    address, headers = received[1]
+    assert address == "https://app.example/hook"
+    assert headers["X-Goog-Channel-ID"] == "chan-1" and headers["X-Goog-Channel-Token"] == "secret"
+    assert headers["X-Goog-Resource-ID"] == channel["resourceId"]
+    assert headers["X-Goog-Resource-URI"] == channel["resourceUri"]
+    assert headers["X-Goog-Channel-Expiration"].endswith(" GMT")
+
+
+def test_watch_refuses_http_addresses_and_duplicate_ids(google, service):
+    body = {"id": "chan-1", "type": "web_hook", "address": "http://app.example/hook"}
+    with pytest.raises(HttpError) as refused:
+        service.events().watch(calendarId="primary", body=body).execute()
+    assert refused.value.resp.status == 400 and reason_of(refused.value) == "push.webhookUrlNotHttps"
+    body["address"] = "https://app.example/hook"
+    service.events().watch(calendarId="primary", body=body).execute()
+    with pytest.raises(HttpError) as duplicate:
+        service.events().watch(calendarId="primary", body=body).execute()
+    assert reason_of(duplicate.value) == "channelIdNotUnique"
+
+
+def test_a_stopped_channel_sends_nothing_and_cannot_be_stopped_twice(google, service):
+    body = {"id": "chan-1", "type": "web_hook", "address": "https://app.example/hook"}
+    channel = service.events().watch(calendarId="primary", body=body).execute()
+    google.notifications.clear()
+    service.channels().stop(body={"id": "chan-1", "resourceId": channel["resourceId"]}).execute()
+    service.events().insert(calendarId="primary", body=event_body()).execute()
+    assert google.notifications == []
+    with pytest.raises(HttpError) as again:
+        service.channels().stop(body={"id": "chan-1", "resourceId": channel["resourceId"]}).execute()
+    assert again.value.resp.status == 404

@@ -18,10 +18,10 @@ def create_app(test_config=None):
     from . import mail as email
     from .admin import google as admin_google
     from .admin import views as admin
-    from .booking import api, calendar_sync, emails, manage
+    from .booking import api, calendar_changes, calendar_sync, emails, manage
     from .booking import views as book
     from .booking.business import load_business
-    from .calendars import backends
+    from .calendars import backends, push
     from .comments import api as comment_api
     from .comments import views as comment_pages
     from .extensions import db, limiter, mail, migrate
@@ -53,6 +53,7 @@ def create_app(test_config=None):
     outbox.init_app(app)
     outbox.register(app, "email", email.send)
     outbox.register(app, "calendar", calendar_sync.deliver)
+    outbox.register(app, push.SYNC_KIND, calendar_changes.sync_pushed)
     signals.calendar_lost.connect(emails.tell_calendar_lost)
 
     app.register_blueprint(pages.bp)
@@ -63,5 +64,6 @@ def create_app(test_config=None):
     app.register_blueprint(comment_api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_google.oauth_bp)
+    app.register_blueprint(push.bp)
     cli.init_app(app)
     return app

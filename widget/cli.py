@@ -14,6 +14,7 @@ from . import outbox
 from .admin.views import PASSWORD_KEY, end_sessions
 from .booking.calendar_changes import claim_sync_round, sync_all
 from .booking.reminders import queue_reminders
+from .calendars import push
 from .comments import moderation, queries
 from .comments.wordpress import ImportProblem, import_wordpress
 from .extensions import begin_writing, db
@@ -48,13 +49,14 @@ def set_admin_password_command(password):
 
 
 def run_jobs_once(worker: str | None = None) -> dict:
-    """Do one round of background work: sync the calendar when due, queue reminders, deliver what is due."""
+    """Do one round of background work: keep push channels, sync the calendar when due, queue reminders, deliver."""
+    channels = push.keep_watching()
     synced = {}
     if claim_sync_round(current_app.config["CALENDAR_SYNC_MINUTES"]):
         synced = {f"calendar {outcome}": count for outcome, count in sync_all().items()}
     reminders = queue_reminders()
     outcomes = outbox.deliver_due(worker=worker)
-    return {**synced, "reminders_queued": reminders, **outcomes}
+    return {**channels, **synced, "reminders_queued": reminders, **outcomes}
 
 
 @click.command("sync-calendar")

@@ -168,6 +168,24 @@ class CalendarSync(db.Model):
     full_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class GoogleChannel(db.Model):
+    """A push channel Google notifies us on when the events of one calendar change.
+
+    ``id`` and ``token`` are ours, random; Google echoes both in every
+    notification.  ``resource_id`` is Google's name for what is watched,
+    needed to stop the channel.
+    """
+
+    __tablename__ = "google_channels"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    calendar_id: Mapped[str] = mapped_column(String(1024), index=True)
+    token: Mapped[str] = mapped_column(String(128))
+    resource_id: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Setting(db.Model):
     """A value the service keeps for itself, such as the admin password hash."""
 

@@ -12,6 +12,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from .. import calendars
 from ..booking import business
+from ..calendars import push
 from ..forms import ActionForm
 from ..timezones import zone_named
 from .views import bp, sign_in_required
@@ -56,6 +57,8 @@ def google():
         zone=zone_named(business.current().studio.timezone),
         writable_roles=backend.writable_roles() if backend else set(),
         listing_problem=listing_problem,
+        push_off=bool(backend) and not push.enabled(),
+        sync_minutes=current_app.config["CALENDAR_SYNC_MINUTES"],
         action_form=ActionForm(),
     )
 
@@ -86,6 +89,7 @@ def oauth2callback():
     except ConnectError as error:
         flash(str(error), "error")
         return redirect(url_for("admin.google"))
+    push.keep_watching()
     flash("Google Calendar is connected. Choose your calendars below.", "success")
     return redirect(url_for("admin.google"))
 
@@ -102,6 +106,7 @@ def google_calendars():
     except (ValueError, calendars.CalendarUnavailable) as error:
         flash(f"Not saved: {error}.", "error")
     else:
+        push.keep_watching()  # a channel for each newly ticked calendar, none for the unticked ones
         flash("Calendars saved.", "success")
     return redirect(url_for("admin.google"))
 
@@ -112,6 +117,7 @@ def google_disconnect():
     """Revoke and forget the Google connection."""
     backend = _google()
     if backend is not None and ActionForm().validate_on_submit():
+        push.stop_all()  # while the grant still works: stopping a channel is a call to Google
         backend.disconnect()
         flash("Google Calendar is disconnected. Online booking is paused until you connect again.", "success")
     return redirect(url_for("admin.google"))

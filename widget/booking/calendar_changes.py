@@ -6,8 +6,9 @@ lets the booking service follow: a booking's event deleted or cancelled
 cancels the booking (by the studio), moved moves it; any other change drops
 the cached free/busy times, so the next widget view asks the calendar afresh.
 ``sync_all`` does every watched calendar (``flask sync-calendar``, and
-run-jobs every CALENDAR_SYNC_MINUTES); a push notification can call
-``sync_calendar`` for the one calendar it names.
+run-jobs every CALENDAR_SYNC_MINUTES); ``sync_pushed`` is the outbox handler
+of the "calendar-sync" entries a push notification queues, and syncs the one
+calendar it names.
 
 Every effect is decided afresh from the booking as it is now, so a change
 seen twice (by push and by polling, or again in a full resync after the
@@ -143,6 +144,19 @@ def sync_all(now: datetime | None = None) -> dict:
         for outcome, count in outcomes.items():
             totals[outcome] = totals.get(outcome, 0) + count
     return totals
+
+
+def sync_pushed(payload: dict) -> None:
+    """Sync the calendar a push notification named (the "calendar-sync" outbox handler); raise to retry."""
+    calendar_id = payload["calendar"]
+    try:
+        watched = calendars.current().watched()
+    except CalendarUnavailable:
+        return  # disconnected: nothing to read; polling resumes once she reconnects
+    db.session.commit()
+    if calendar_id not in watched:
+        return  # unticked since: its changes no longer matter
+    sync_calendar(calendar_id)
 
 
 def claim_sync_round(minutes: int, now: datetime | None = None) -> bool:

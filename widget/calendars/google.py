@@ -434,6 +434,34 @@ class GoogleCalendar:
             f"Google refused to list the events of {calendar_id!r}: {error.resp.status} {_reason(error)}"
         ) from error
 
+    # --- push notifications ------------------------------------------------------
+
+    def watch(self, calendar_id: str, channel_id: str, token: str, address: str) -> tuple[str, datetime]:
+        """Ask Google to notify ``address`` when the events of a calendar change; return its resource id and expiry.
+
+        Raises CalendarError when Google refuses (an address that is not
+        https, a calendar that is gone).
+        """
+        body = {"id": channel_id, "type": "web_hook", "address": address, "token": token}
+        try:
+            answer = self._execute(lambda service: service.events().watch(calendarId=calendar_id, body=body))
+        except HttpError as error:
+            raise CalendarError(
+                f"Google refused to watch {calendar_id!r}: {error.resp.status} {_reason(error)}"
+            ) from error
+        expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, timezone.utc)
+        return answer["resourceId"], expires
+
+    def stop_watching(self, channel_id: str, resource_id: str) -> None:
+        """Stop a push channel; one Google no longer knows (404) is stopped already."""
+        body = {"id": channel_id, "resourceId": resource_id}
+        try:
+            self._execute(lambda service: service.channels().stop(body=body))
+        except HttpError as error:
+            if error.resp.status != 404:
+                problem = f"Google refused to stop a channel: {error.resp.status} {_reason(error)}"
+                raise CalendarError(problem) from error
+
     # --- connecting -------------------------------------------------------------
 
     def _flow(self, redirect_uri: str, code_verifier: str) -> Flow:
