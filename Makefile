@@ -41,6 +41,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/availability.py
 	$(BIN)/python bench/page_weight.py
 	$(BIN)/python bench/comments.py
+	$(BIN)/python bench/calendar_sync.py
 
 clean:
 	rm -rf $(VENV) bench/.venv-isso .pytest_cache .hypothesis
