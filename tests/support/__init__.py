@@ -138,6 +138,18 @@ def book(client, **changes) -> tuple[dict, str]:
     return response.json, response.json["manage_url"].removeprefix(PUBLIC_URL)
 
 
+def deliver_outbox(app) -> dict:
+    """Deliver whatever the outbox holds that is due, as the jobs runner would; return a count per outcome.
+
+    Tests that read emails or the calendar after a change call this first, so they
+    hold whether a change's side effects are tried in the request or only by the runner.
+    """
+    from widget import outbox
+
+    with app.app_context():
+        return dict(outbox.deliver_due())
+
+
 # --- Comments --------------------------------------------------------------------------------------------------------
 
 SITE = "https://studio.example"
