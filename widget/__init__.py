@@ -14,7 +14,7 @@ def create_app(test_config=None):
     # package (settings, models) and should not load the whole app with them.
     from config import Config
 
-    from . import cache, cli, errors, outbox, pages, settings, signals
+    from . import assets, cache, cli, errors, outbox, pages, settings, signals
     from . import mail as email
     from .admin import google as admin_google
     from .admin import views as admin
@@ -49,6 +49,8 @@ def create_app(test_config=None):
     mail.init_app(app)
     backends.init_app(app)
     errors.init_app(app)
+    # Before pages: compression must run after the headers pages sets (see assets.init_app).
+    assets.init_app(app)
     pages.init_app(app)
     outbox.init_app(app)
     outbox.register(app, "email", email.send)
