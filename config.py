@@ -50,8 +50,9 @@ class Config:
     PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
     # Optional shared store (redis://...) for rate limits and caches across processes.
     REDIS_URL = _env("REDIS_URL")
-    # Outgoing mail (Flask-Mail's names).
-    MAIL_SERVER = _env("MAIL_SERVER", "localhost")
+    # Outgoing mail (Flask-Mail's names).  MAIL_SERVER unset: localhost, except in development, where
+    # messages are written to instance/mail/ as .eml files and listed in the admin instead.
+    MAIL_SERVER = _env("MAIL_SERVER")
     MAIL_PORT = _env("MAIL_PORT", "25")
     MAIL_USE_TLS = _env("MAIL_USE_TLS", "false")
     MAIL_USERNAME = _env("MAIL_USERNAME")

@@ -17,6 +17,7 @@ def create_app(test_config=None):
     from . import assets, cache, cli, errors, outbox, pages, settings, signals
     from . import mail as email
     from .admin import google as admin_google
+    from .admin import mailbox as admin_mailbox  # noqa: F401 - adds the admin's development mail pages
     from .admin import views as admin
     from .booking import api, calendar_changes, calendar_sync, emails, manage
     from .booking import views as book

@@ -11,13 +11,24 @@ worker forever).
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
+import os
+import re
+import secrets
 import smtplib
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
 from flask_mail import BadHeaderError, Message
 
+from .timezones import utc_now
+
 SMTP_TIMEOUT = 20  # seconds, for connecting and for each reply
+# instance/mail/<UTC time>-<random>.eml: sortable by time, and nothing a request could steer into another folder.
+SENT_FILE = re.compile(r"\d{8}T\d{6}\d{6}Z-[0-9a-f]{8}\.eml")
 
 
 class PermanentFailure(Exception):
@@ -65,6 +76,9 @@ def send(payload: dict) -> None:
     except UnicodeEncodeError as error:
         raise PermanentFailure(f"an address cannot be written in a header: {error}") from None
     recipients = [_envelope_address(address) for address in message.send_to]
+    if config["MAIL_TO_FILES"]:
+        _write_to_folder(raw)
+        return
     try:
         with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=SMTP_TIMEOUT) as smtp:
             if config["MAIL_USE_TLS"]:
@@ -101,3 +115,59 @@ def _text(value) -> str:
 
 def _describe(recipients: dict) -> str:
     return "; ".join(f"{address}: {code} {_text(reply)}" for address, (code, reply) in recipients.items())
+
+
+# --- Development: messages written to instance/mail/ instead of sent ------------------------------------------------
+
+
+@dataclass
+class SentMessage:
+    """A message the development server wrote instead of sending."""
+
+    name: str
+    sent_at: datetime
+    to: str
+    subject: str
+    text: str
+
+
+def mail_folder() -> str:
+    """Return instance/mail/, where development writes the messages it would have sent."""
+    return os.path.join(current_app.instance_path, "mail")
+
+
+def _write_to_folder(raw: bytes) -> None:
+    """Write one message as an .eml file that only the service's user can read (it holds manage links)."""
+    folder = mail_folder()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    name = f"{utc_now().strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(4)}.eml"
+    descriptor = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(raw)
+    current_app.logger.info("mail written to %s (no MAIL_SERVER in development)", name)
+
+
+def sent_messages(limit: int = 100) -> list[SentMessage]:
+    """Return the newest messages written to instance/mail/, newest first."""
+    folder = mail_folder()
+    if not os.path.isdir(folder):
+        return []
+    names = sorted((name for name in os.listdir(folder) if SENT_FILE.fullmatch(name)), reverse=True)
+    return [sent_message(name) for name in names[:limit]]
+
+
+def sent_message(name: str) -> SentMessage:
+    """Read one written message; raise FileNotFoundError for a name that is not one."""
+    if not SENT_FILE.fullmatch(name):
+        raise FileNotFoundError(name)
+    with open(os.path.join(mail_folder(), name), "rb") as handle:
+        parsed = email.message_from_binary_file(handle, policy=email.policy.default)
+    body = parsed.get_body(preferencelist=("plain", "html"))
+    stamp = datetime.strptime(name[:22], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=timezone.utc)
+    return SentMessage(
+        name=name,
+        sent_at=stamp,
+        to=str(parsed["To"] or ""),
+        subject=str(parsed["Subject"] or ""),
+        text=body.get_content() if body is not None else "",
+    )

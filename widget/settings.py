@@ -196,6 +196,9 @@ def check(app) -> None:
         except ValueError:
             _fail(name, f"{config.get(name)!r} is not a rate limit like '5 per minute; 30 per hour'")
 
+    # A newcomer's `make run` shows every email without a mail server; production never writes mail to disk.
+    config["MAIL_TO_FILES"] = config["ENV"] == "development" and not config.get("MAIL_SERVER")
+    config["MAIL_SERVER"] = config.get("MAIL_SERVER") or "localhost"
     config["MAIL_PORT"] = _integer(config, "MAIL_PORT", 1, 65535)
     config["MAIL_USE_TLS"] = _boolean(config, "MAIL_USE_TLS")
     config["TRUSTED_PROXIES"] = _integer(config, "TRUSTED_PROXIES", 0, 5)
