@@ -105,19 +105,40 @@ def erase_client(email: str, keep_future: bool = False, now: datetime | None = N
     now = now or utc_now()
     own = func.lower(Booking.email) == address
     upcoming = and_(Booking.status == BookingStatus.CONFIRMED, Booking.start_at > now)
-    future_ids = list(db.session.scalars(select(Booking.id).where(own, upcoming).order_by(Booking.start_at)))
-    db.session.commit()
-    cancelled = set()
-    if not keep_future:
-        for booking_id in future_ids:
-            booking = db.session.get(Booking, booking_id)
-            bookings.cancel(booking, by_studio=True, now=now)
-            cancelled.add(booking_id)
+    cancelled, kept = set(), set()
+    while True:
+        future_ids = set(db.session.scalars(select(Booking.id).where(own, upcoming)))
+        db.session.commit()
+        if keep_future:
+            kept |= future_ids
+        else:
+            for booking_id in sorted(future_ids - cancelled):
+                bookings.cancel(db.session.get(Booking, booking_id), by_studio=True, now=now)
+                cancelled.add(booking_id)
+        try:
+            found = _anonymise_client(address, now, cancelled, keep_future)
+        except _BookedMeanwhile:
+            continue  # she booked while her bookings were being cancelled: cancel that one too
+        break
+    waitlist = _erase_waitlist(address)
+    return {"cancelled": len(cancelled), "anonymised": found, "kept": len(kept), "waitlist": waitlist}
+
+
+class _BookedMeanwhile(Exception):
+    """An upcoming booking appeared after the cancellations: they must be done again first."""
+
+
+def _anonymise_client(address: str, now: datetime, cancelled: set[str], keep_future: bool) -> int:
+    """Anonymise the client's bookings but the upcoming ones kept, in one unit of work; return how many."""
+    own = func.lower(Booking.email) == address
+    upcoming = and_(Booking.status == BookingStatus.CONFIRMED, Booking.start_at > now)
     with outbox.unit_of_work(deliver=False) as work:
         query = select(Booking).where(own).with_for_update()
         if keep_future:
             query = query.where(not_(upcoming))
         found = list(db.session.scalars(query))
+        if any(booking.status == BookingStatus.CONFIRMED and booking.start_at > now for booking in found):
+            raise _BookedMeanwhile
         _anonymise_all(work, found, now, keep_pending=cancelled)
         # Anything else queued with her address (not the comments: erase-commenter is for those).
         mentions = [func.lower(OutboxMessage.payload).contains(address), not_(OutboxMessage.key.startswith("comment-"))]
@@ -127,9 +148,7 @@ def erase_client(email: str, keep_future: bool = False, now: datetime | None = N
         for booking_id in sorted(cancelled):
             # Queued after the cancellation emails: it removes them once they are sent.
             work.queue(f"{ERASURE_KIND}:{booking_id}", ERASURE_KIND, {"booking": booking_id})
-    waitlist = _erase_waitlist(address)
-    kept = len(future_ids) - len(cancelled)
-    return {"cancelled": len(cancelled), "anonymised": len(found), "kept": kept, "waitlist": waitlist}
+    return len(found)
 
 
 def finish_erasure(payload: dict) -> None:
