@@ -19,7 +19,7 @@ import json
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import and_, delete, func, not_, or_, select
+from sqlalchemy import and_, delete, func, not_, select
 
 from .. import outbox
 from ..extensions import db
@@ -66,10 +66,16 @@ def _of_booking(booking_id: str):
     )
 
 
-def _anonymise_all(work: outbox.Work, found: list[Booking], now: datetime, keep_pending: set[str] = frozenset()):
+def _being_sent():
+    """Select the cancellation emails still to be sent: the usual emails of a cancellation go out first."""
+    return and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.key.startswith("cancelled:"))
+
+
+def _anonymise_all(work: outbox.Work, found: list[Booking], now: datetime) -> None:
     """Anonymise bookings, blank their calendar events, and drop their emails from the outbox.
 
-    The pending emails of the bookings in ``keep_pending`` stay, to be sent.
+    Cancellation emails still to be sent stay; a "client-erasure" entry,
+    queued after them, removes them once they are sent.
     """
     for booking in found:
         anonymise(booking, now)
@@ -78,9 +84,11 @@ def _anonymise_all(work: outbox.Work, found: list[Booking], now: datetime, keep_
             key, kind, payload = entry
             work.queue(key, kind, payload, stream=bookings.outbox_stream(booking.id, kind, payload))
         rows = _of_booking(booking.id)
-        if booking.id in keep_pending:
-            rows = and_(rows, OutboxMessage.status != OutboxStatus.PENDING)
-        db.session.execute(delete(OutboxMessage).where(rows).execution_options(synchronize_session=False))
+        db.session.execute(
+            delete(OutboxMessage).where(rows, not_(_being_sent())).execution_options(synchronize_session=False)
+        )
+        if db.session.scalar(select(func.count()).where(rows, _being_sent())):
+            work.queue(f"{ERASURE_KIND}:{booking.id}", ERASURE_KIND, {"booking": booking.id})
 
 
 def _erase_waitlist(address: str) -> int:
@@ -116,7 +124,7 @@ def erase_client(email: str, keep_future: bool = False, now: datetime | None = N
                 bookings.cancel(db.session.get(Booking, booking_id), by_studio=True, now=now)
                 cancelled.add(booking_id)
         try:
-            found = _anonymise_client(address, now, cancelled, keep_future)
+            found = _anonymise_client(address, now, keep_future)
         except _BookedMeanwhile:
             continue  # she booked while her bookings were being cancelled: cancel that one too
         break
@@ -128,7 +136,7 @@ class _BookedMeanwhile(Exception):
     """An upcoming booking appeared after the cancellations: they must be done again first."""
 
 
-def _anonymise_client(address: str, now: datetime, cancelled: set[str], keep_future: bool) -> int:
+def _anonymise_client(address: str, now: datetime, keep_future: bool) -> int:
     """Anonymise the client's bookings but the upcoming ones kept, in one unit of work; return how many."""
     own = func.lower(Booking.email) == address
     upcoming = and_(Booking.status == BookingStatus.CONFIRMED, Booking.start_at > now)
@@ -139,15 +147,15 @@ def _anonymise_client(address: str, now: datetime, cancelled: set[str], keep_fut
         found = list(db.session.scalars(query))
         if any(booking.status == BookingStatus.CONFIRMED and booking.start_at > now for booking in found):
             raise _BookedMeanwhile
-        _anonymise_all(work, found, now, keep_pending=cancelled)
-        # Anything else queued with her address (not the comments: erase-commenter is for those).
-        mentions = [func.lower(OutboxMessage.payload).contains(address), not_(OutboxMessage.key.startswith("comment-"))]
-        if cancelled:
-            mentions.append(not_(or_(*[OutboxMessage.key.contains(f":{each}:") for each in cancelled])))
-        db.session.execute(delete(OutboxMessage).where(*mentions).execution_options(synchronize_session=False))
-        for booking_id in sorted(cancelled):
-            # Queued after the cancellation emails: it removes them once they are sent.
-            work.queue(f"{ERASURE_KIND}:{booking_id}", ERASURE_KIND, {"booking": booking_id})
+        _anonymise_all(work, found, now)
+        # Any other email sent to or about her (not the comments: erase-commenter is for those).  Those
+        # still to be sent are about the upcoming bookings she keeps.
+        others = and_(
+            func.lower(OutboxMessage.payload).contains(address),
+            OutboxMessage.status != OutboxStatus.PENDING,
+            not_(OutboxMessage.key.startswith("comment-")),
+        )
+        db.session.execute(delete(OutboxMessage).where(others).execution_options(synchronize_session=False))
     return len(found)
 
 
