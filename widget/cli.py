@@ -224,7 +224,7 @@ def erase_client_command(email, keep_future):
         click.echo("No bookings have that email address; nothing changed.")
         return
     click.echo(
-        f"Cancelled {_plural(counts['cancelled'], 'upcoming booking')} (she and the therapist are emailed), "
+        f"Cancelled {_plural(counts['cancelled'], 'upcoming booking')} (the client and the therapist are emailed), "
         f"anonymised {_plural(counts['anonymised'], 'booking')}, kept {_plural(counts['kept'], 'upcoming booking')}, "
         f"removed {_plural(counts['waitlist'], 'waitlist entry', 'waitlist entries')}."
     )
