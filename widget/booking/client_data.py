@@ -4,8 +4,8 @@ An anonymised booking stays for the studio's books (service, times, status)
 but keeps nothing that names the client: ``anonymise`` is the one place that
 knows which fields are personal.  The emails about a booking sit in the
 outbox with the client's address in them; they go when the booking is
-anonymised, except the cancellations an erasure has just queued, which are
-sent first and removed after (the "client-erasure" outbox kind).
+anonymised, except cancellation emails still to be sent (an erasure's own,
+say), which are sent first and removed after (the "client-erasure" outbox kind).
 """
 
 from __future__ import annotations
