@@ -64,6 +64,10 @@ class Config:
     CANCEL_CUTOFF_HOURS = _env("CANCEL_CUTOFF_HOURS", "24")
     # The reminder email goes out this many hours before the appointment.
     REMINDER_HOURS_BEFORE = _env("REMINDER_HOURS_BEFORE", "24")
+    # Days a "Book again" link (in emails and on the manage page) keeps working.
+    BOOK_AGAIN_DAYS = _env("BOOK_AGAIN_DAYS", "90")
+    # Months after its end a booking's client details are erased by `run-jobs` (unset: kept).
+    RETENTION_MONTHS = _env("RETENTION_MONTHS")
     # Seconds `run-jobs` sleeps between rounds when it runs as a loop.
     JOBS_INTERVAL = _env("JOBS_INTERVAL", "30")
     # Minutes between the calendar syncs `run-jobs` does (the safety net for changes made in Google Calendar).

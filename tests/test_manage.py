@@ -79,7 +79,7 @@ def test_cancelled_booking_link_says_so(client):
     _post(client, f"{url}/cancel", url)
     page = client.get(url)
     assert "This booking is cancelled" in page.text
-    assert "Cancel my appointment" not in page.text and "Book another time" in page.text
+    assert "Cancel my appointment" not in page.text and "Book again" in page.text
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ def create_app(test_config=None):
     from .admin import google as admin_google
     from .admin import mailbox as admin_mailbox  # noqa: F401 - adds the admin's development mail pages
     from .admin import views as admin
-    from .booking import api, calendar_changes, calendar_sync, emails, manage
+    from .booking import api, calendar_changes, calendar_sync, client_data, emails, manage
     from .booking import views as book
     from .booking.business import load_business
     from .calendars import backends, push
@@ -57,6 +57,7 @@ def create_app(test_config=None):
     outbox.register(app, "email", email.send)
     outbox.register(app, "calendar", calendar_sync.deliver)
     outbox.register(app, push.SYNC_KIND, calendar_changes.sync_pushed)
+    outbox.register(app, client_data.ERASURE_KIND, client_data.finish_erasure)
     signals.calendar_lost.connect(emails.tell_calendar_lost)
 
     app.register_blueprint(pages.bp)

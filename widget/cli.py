@@ -12,6 +12,7 @@ from werkzeug.security import generate_password_hash
 
 from . import outbox
 from .admin.views import PASSWORD_KEY, end_sessions
+from .booking import client_data
 from .booking.calendar_changes import claim_sync_round, sync_all
 from .booking.reminders import queue_reminders
 from .calendars import push
@@ -49,14 +50,15 @@ def set_admin_password_command(password):
 
 
 def run_jobs_once(worker: str | None = None) -> dict:
-    """Do one round of background work: keep push channels, sync the calendar when due, queue reminders, deliver."""
+    """Do one round of background work: push channels, calendar sync when due, reminders, retention, delivery."""
     channels = push.keep_watching()
     synced = {}
     if claim_sync_round(current_app.config["CALENDAR_SYNC_MINUTES"]):
         synced = {f"calendar {outcome}": count for outcome, count in sync_all().items()}
     reminders = queue_reminders()
+    anonymised = client_data.anonymise_expired()
     outcomes = outbox.deliver_due(worker=worker)
-    return {**channels, **synced, "reminders_queued": reminders, **outcomes}
+    return {**channels, **synced, "reminders_queued": reminders, "bookings_anonymised": anonymised, **outcomes}
 
 
 @click.command("sync-calendar")
@@ -205,6 +207,56 @@ def erase_commenter_command(email, remove):
         click.echo(f"Anonymised {_plural(count, 'comment')}: the address, name and website are gone.")
 
 
+@click.command("erase-client")
+@click.argument("email", callback=_email_address)
+@click.option("--keep-future", is_flag=True, help="Keep her upcoming bookings (and her details on them).")
+@with_appcontext
+def erase_client_command(email, keep_future):
+    """Erase a client's EMAIL: her past bookings are anonymised, her upcoming ones cancelled with the usual emails.
+
+    The bookings stay for the studio's books, without name, email, phone,
+    notes or answers; calendar events are blanked to match, and emails about
+    her go from the outbox once sent.  With --keep-future her upcoming
+    bookings are left as they are.
+    """
+    counts = client_data.erase_client(email, keep_future=keep_future)
+    if not any(counts.values()):
+        click.echo("No bookings have that email address; nothing changed.")
+        return
+    click.echo(
+        f"Cancelled {_plural(counts['cancelled'], 'upcoming booking')} (the client and the therapist are emailed), "
+        f"anonymised {_plural(counts['anonymised'], 'booking')}, kept {_plural(counts['kept'], 'upcoming booking')}, "
+        f"removed {_plural(counts['waitlist'], 'waitlist entry', 'waitlist entries')}."
+    )
+
+
+def _day(_ctx, param, value):
+    return None if value is None else value.date()
+
+
+@click.command("export-bookings")
+@click.option(
+    "--from", "first", type=click.DateTime(["%Y-%m-%d"]), callback=_day, help="First studio day (YYYY-MM-DD)."
+)
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), callback=_day, help="Last studio day (YYYY-MM-DD).")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, writable=True), help="The file to write (default: standard output)."
+)
+@with_appcontext
+def export_bookings_command(first, last, output):
+    """Write the bookings as CSV (UTF-8, studio time, one row a booking, intake answers as columns)."""
+    if first and last and first > last:
+        raise click.BadParameter(f"{last} is before --from {first}", param_hint="--to")
+    text, count = client_data.export_csv(first, last)
+    data = text.encode("utf-8")
+    if output is None:
+        click.echo(data, nl=False)  # bytes: written as they are, UTF-8 whatever the terminal
+        return
+    with click.open_file(output, "wb", atomic=True) as file:
+        file.write(data)
+    click.echo(f"Exported {_plural(count, 'booking')} to {output}.")
+
+
 def init_app(app) -> None:
     """Register the commands."""
     app.cli.add_command(set_admin_password_command)
@@ -213,3 +265,5 @@ def init_app(app) -> None:
     app.cli.add_command(import_wordpress_command)
     app.cli.add_command(export_comments_command)
     app.cli.add_command(erase_commenter_command)
+    app.cli.add_command(erase_client_command)
+    app.cli.add_command(export_bookings_command)

@@ -207,6 +207,11 @@ def check(app) -> None:
     config["MAX_FUTURE_BOOKINGS"] = _integer(config, "MAX_FUTURE_BOOKINGS", 1, 1000)
     config["CANCEL_CUTOFF_HOURS"] = _integer(config, "CANCEL_CUTOFF_HOURS", 0, 24 * 30)
     config["REMINDER_HOURS_BEFORE"] = _integer(config, "REMINDER_HOURS_BEFORE", 1, 24 * 14)
+    config["BOOK_AGAIN_DAYS"] = _integer(config, "BOOK_AGAIN_DAYS", 1, 3660)
+    if config.get("RETENTION_MONTHS") in (None, ""):
+        config["RETENTION_MONTHS"] = None
+    else:
+        config["RETENTION_MONTHS"] = _integer(config, "RETENTION_MONTHS", 1, 1200)
     config["JOBS_INTERVAL"] = _integer(config, "JOBS_INTERVAL", 1, 3600)
     config["CALENDAR_SYNC_MINUTES"] = _integer(config, "CALENDAR_SYNC_MINUTES", 1, 24 * 60)
     config["FREEBUSY_CACHE_SECONDS"] = _integer(config, "FREEBUSY_CACHE_SECONDS", 0, 3600)

@@ -65,7 +65,9 @@ def deliver(payload: dict) -> None:
     if booking is None:
         return
     calendar = calendars.current()
-    if payload["action"] == "write" and booking.status == BookingStatus.CONFIRMED:
+    if payload["action"] == "erase":
+        _erase(calendar, booking)
+    elif payload["action"] == "write" and booking.status == BookingStatus.CONFIRMED:
         # GOOGLE_EVENT_DETAIL: the built-in calendar lives in the service's own database, beside the booking.
         detail = current_app.config["GOOGLE_EVENT_DETAIL"] if calendar.name == "google" else "full"
         event = calendar_event(booking, detail)
@@ -76,4 +78,16 @@ def deliver(payload: dict) -> None:
             booking.calendar_event_id = event.id
             db.session.commit()
     elif payload["action"] == "delete" or booking.status == BookingStatus.CANCELLED:
+        calendar.delete_event(booking.calendar_event_id or booking.id)
+
+
+def _erase(calendar, booking: Booking) -> None:
+    """Show a booking whose client was erased as it now is, without her details.
+
+    Google keeps a deleted event, and what it said, for as long as it likes:
+    a cancelled booking's event is blanked first, then deleted again.
+    """
+    detail = current_app.config["GOOGLE_EVENT_DETAIL"] if calendar.name == "google" else "full"
+    calendar.write_event(calendar_event(booking, detail))
+    if booking.status == BookingStatus.CANCELLED:
         calendar.delete_event(booking.calendar_event_id or booking.id)

@@ -15,6 +15,7 @@ from ..mail import compose
 from ..timezones import clock, long_date, zone_abbreviation, zone_named
 from . import business
 from .ics import booking_ics, google_calendar_link
+from .links import again_url
 
 ICS = "text/calendar; method={method}; charset=utf-8"
 
@@ -40,6 +41,8 @@ def _context(booking, manage_url: str) -> dict:
         "same_zone": when_client == when_studio,
         "cutoff_hours": current_app.config["CANCEL_CUTOFF_HOURS"],
         "book_url": f"{current_app.config['PUBLIC_URL']}/book?service={booking.service_id}",
+        "again_url": again_url(booking),
+        "again_days": current_app.config["BOOK_AGAIN_DAYS"],
         "google_link": google_calendar_link(booking, service_name, studio, manage_url),
     }
 

@@ -57,9 +57,34 @@ def _zone():
 
 def _carry(**changes) -> dict:
     """Return the query parameters that travel from step to step, with changes."""
-    params = {key: request.args[key] for key in ("service", "tz", "embed", "accent", *PREFILL) if request.args.get(key)}
+    carried = ("service", "tz", "embed", "accent", "again", *PREFILL)
+    params = {key: request.args[key] for key in carried if request.args.get(key)}
     params.update(changes)
     return {key: value for key, value in params.items() if value is not None}
+
+
+def _prefill() -> dict:
+    """Return the client's details to fill in: those of a "Book again" link's booking, else the query's."""
+    values = {key: request.args.get(key, "") for key in PREFILL}
+    try:
+        earlier = links.booking_to_repeat(request.args["again"]) if request.args.get("again") else None
+    except links.BadAgainLink:
+        earlier = None  # the link's own page said so already; the visitor may still book
+    if earlier is not None and earlier.anonymised_at is None:
+        values = {key: getattr(earlier, key) for key in PREFILL}
+    return values
+
+
+@bp.get("/book/again/<token>")
+def again(token):
+    """Open the widget on the service of an earlier booking, the client's name, email and phone filled in."""
+    try:
+        earlier = links.booking_to_repeat(token)
+    except links.BadAgainLink as bad:
+        return render_template("book/again_invalid.html", message=str(bad)), 410 if bad.expired else 404
+    service = earlier.service_id if earlier.service_id in business.current().services else None
+    # The token travels on from step to step in place of the details themselves.
+    return redirect(url_for("book.widget", **_carry(service=service, again=token)), 303)
 
 
 def query_day(name: str) -> date | None:
@@ -102,7 +127,7 @@ def widget():
             tz=zone_name,
             # The form's own Idempotency-Key: sending it twice (a double click, a retry) books once.
             idempotency_key=secrets.token_urlsafe(24),
-            **{key: request.args.get(key, "") for key in PREFILL},
+            **_prefill(),
         )
         return _details(form, service, start, context)
 
@@ -221,6 +246,8 @@ def booking_page(template, token, status=200, **extra):
         "zone_problem": zone_problem,
         "token": token,
         "manage_url": links.manage_url(booking),
+        "again_url": url_for("book.again", token=links.again_token(booking)),
+        "is_over": booking.end_at <= utc_now(),
         "carry": _carry,
         **extra,
     }
