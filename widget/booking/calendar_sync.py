@@ -8,7 +8,7 @@ from .. import calendars
 from ..calendars import Event
 from ..extensions import begin_writing, db
 from ..models import Booking, BookingStatus
-from . import business
+from . import business, intake
 
 
 def admin_url(booking: Booking) -> str:
@@ -20,7 +20,7 @@ def calendar_event(booking: Booking, detail: str = "full") -> Event:
     """Return the calendar event that shows a booking to the therapist, with the detail asked for.
 
     Her calendar may be shared or shown on a phone's lock screen: "full" shows
-    the client's name, phone and notes; "minimal" the first name and phone;
+    the client's name, phone, notes and intake answers; "minimal" the first name and phone;
     "private" the service alone, as a private event.  The link always leads
     to the admin, never to the client's manage page (it would let anyone who
     reads the calendar cancel).
@@ -36,6 +36,9 @@ def calendar_event(booking: Booking, detail: str = "full") -> Event:
         lines.append(f"Phone: {booking.phone}")
         if detail == "full" and booking.notes:
             lines.append(f"Notes: {booking.notes}")
+        if detail == "full":
+            for label, value in intake.shown(business.current().questions, booking.answers):
+                lines.append(f"{label} {value}" if label.endswith("?") else f"{label}: {value}")
     lines.append(f"Booking: {admin_url(booking)}")
     return Event(
         id=booking.id,

@@ -13,7 +13,7 @@ from flask import current_app
 
 from ..mail import compose
 from ..timezones import clock, long_date, zone_abbreviation, zone_named
-from . import business
+from . import business, intake
 from .ics import booking_ics, google_calendar_link
 
 ICS = "text/calendar; method={method}; charset=utf-8"
@@ -32,6 +32,8 @@ def _context(booking, manage_url: str) -> dict:
     when_studio = _when(booking.start_at, studio.timezone)
     return {
         "booking": booking,
+        # For the therapist's emails alone: the client's own emails never show them.
+        "answers": intake.shown(business.current().questions, booking.answers),
         "service_name": service_name,
         "studio": studio,
         "manage_url": manage_url,
