@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 
@@ -49,7 +50,8 @@ ANSWERS = {
 SECRETS = ("Feet — ticklish", "Rotator cuff surgery", "Some stiffness left")
 
 
-def _rules(tmp_path) -> str:
+def intake_rules(tmp_path) -> str:
+    """Write the example rules with pressure required and EXTRA added; return the file's path."""
     with open(EXAMPLE_RULES, encoding="utf-8") as file:
         text = file.read()
     assert text.count('type = "one-of"\n') == 1
@@ -64,7 +66,7 @@ def intake_app(tmp_path, mailbox):
     """Return an app whose rules ask the intake questions above and whose mail goes to ``mailbox``."""
     return make_app(
         tmp_path,
-        BUSINESS_CONFIG=_rules(tmp_path),
+        BUSINESS_CONFIG=intake_rules(tmp_path),
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=str(mailbox.port),
         THERAPIST_EMAIL=THERAPIST,
@@ -163,8 +165,8 @@ def any_db_intake_app(request, tmp_path):
     """Return an app asking the intake questions, on SQLite, then on PostgreSQL."""
     if request.param == "postgresql":
         reset_postgres()
-        return make_app(tmp_path, POSTGRES_URL, BUSINESS_CONFIG=_rules(tmp_path))
-    return make_app(tmp_path, BUSINESS_CONFIG=_rules(tmp_path))
+        return make_app(tmp_path, POSTGRES_URL, BUSINESS_CONFIG=intake_rules(tmp_path))
+    return make_app(tmp_path, BUSINESS_CONFIG=intake_rules(tmp_path))
 
 
 def test_api_stores_an_answer_of_each_type_and_never_returns_them(any_db_intake_app):
@@ -327,7 +329,7 @@ def test_form_books_with_an_answer_of_each_type(intake_app, intake_client):
     assert not any(secret in html.unescape(confirmation) for secret in SECRETS)
     # The host page's event says what was booked, never what was answered.
     marker = html.unescape(re.search(r'data-booked="([^"]+)"', confirmation).group(1))
-    assert set(__import__("json").loads(marker)) == {"service", "start", "end"}
+    assert set(json.loads(marker)) == {"service", "start", "end"}
 
 
 @pytest.mark.parametrize(
@@ -436,7 +438,9 @@ def test_google_event_shows_answers_only_in_full(tmp_path, mailbox, monkeypatch,
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
     monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
     with GoogleStandIn(redirect_uris=[CALLBACK]) as standin:
-        app = make_google_app(tmp_path, standin, mailbox, GOOGLE_EVENT_DETAIL=detail, BUSINESS_CONFIG=_rules(tmp_path))
+        app = make_google_app(
+            tmp_path, standin, mailbox, GOOGLE_EVENT_DETAIL=detail, BUSINESS_CONFIG=intake_rules(tmp_path)
+        )
         client = app.test_client()
         connect(app, client, standin)
         made = client.post("/api/bookings", json={**BOOKING, "start": START, "answers": ANSWERS})
