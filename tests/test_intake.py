@@ -24,7 +24,7 @@ from tests.test_business import VALID
 from tests.test_google import CALLBACK, connect, make_google_app
 from widget.booking.business import BusinessConfigError, load_business, parse_business
 from widget.extensions import db
-from widget.models import Booking, OutboxMessage
+from widget.models import Booking, CalendarEvent, OutboxMessage
 
 THERAPIST = "therapist@studio.example"
 STUDIO_PHONE = "801-471-0877"
@@ -428,6 +428,16 @@ def test_answers_never_reach_the_logs(intake_app, intake_client, mailbox, caplog
     logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("mail.log"))
     assert "will retry" in logged, "the failed notice is logged"
     assert not any(secret in logged for secret in (*SECRETS, "Hard"))
+
+
+def test_built_in_calendar_keeps_no_copy_of_the_answers(intake_app, intake_client):
+    """The built-in calendar's event shows the booking in full, but the answers stay on the booking alone."""
+    made = intake_client.post("/api/bookings", json={**BOOKING, "start": START, "answers": ANSWERS}).json
+    deliver_outbox(intake_app)
+    with intake_app.app_context():
+        event = db.session.get(CalendarEvent, made["id"])
+        assert event is not None and "Ada Client" in event.summary
+        assert not any(secret in (event.description or "") for secret in (*SECRETS, "Pressure preference"))
 
 
 # --- Google Calendar: only with GOOGLE_EVENT_DETAIL=full ----------------------------------------------------------
