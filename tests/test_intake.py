@@ -221,6 +221,15 @@ def test_api_refuses_bad_answers_naming_the_question(intake_app, intake_client, 
     _nothing_stored(intake_app)
 
 
+def test_many_made_up_answers_get_a_short_refusal(intake_app, intake_client):
+    answers = {**ANSWERS, **{f"made_up_{i}": "x" for i in range(500)}}
+    response = intake_client.post("/api/bookings", json={**BOOKING, "start": START, "answers": answers})
+    assert response.status_code == 422
+    assert len(response.json["errors"]) == 10
+    assert all(message == "is not a question for this service" for message in response.json["errors"].values())
+    _nothing_stored(intake_app)
+
+
 def test_api_names_bad_answers_beside_other_bad_fields(intake_app, intake_client):
     body = {**BOOKING, "start": START, "email": "not an address", "answers": {"pressure": "Brutal"}}
     response = intake_client.post("/api/bookings", json=body)

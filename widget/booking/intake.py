@@ -24,6 +24,7 @@ TYPES = (SHORT_TEXT, LONG_TEXT, YES_NO, ONE_OF)
 QUESTION_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
 # The longest answer of each text type; the form fields and the checks read them.
 ANSWER_LIMITS = {SHORT_TEXT: 200, LONG_TEXT: 2000}
+MAX_UNKNOWN_REPORTED = 10
 DEFAULT_STOP_MESSAGE = (
     "Thank you for telling us. We'd like to talk with you before your appointment, "
     "to make sure massage is right for you today."
@@ -116,9 +117,10 @@ def check_answers(questions, service_id: str, answers, phone: str) -> dict:
         raise InvalidAnswers({"answers": "must be an object of question ids and answers"})
     mine = {question.id: question for question in asked(questions, service_id)}
     errors, tidy, stops = {}, {}, []
-    for question_id in answers:
-        if question_id not in mine:
-            errors[error_key(str(question_id)[:64])] = "is not a question for this service"
+    unknown = [question_id for question_id in answers if question_id not in mine]
+    # A few are enough to show the mistake; a body of a thousand made-up ids gets no thousand-line answer.
+    for question_id in unknown[:MAX_UNKNOWN_REPORTED]:
+        errors[error_key(str(question_id)[:64])] = "is not a question for this service"
     for question in mine.values():
         value, problem = _check_one(question, answers.get(question.id))
         if problem:
