@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import json
 import logging
+import multiprocessing
 import re
+from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -15,13 +17,17 @@ from tests.support import (
     BOOKING,
     EXAMPLE_RULES,
     POSTGRES_URL,
+    app_settings,
     csrf_token,
     deliver_outbox,
     make_app,
+    process_app,
     reset_postgres,
+    shared_database,
 )
 from tests.test_business import VALID
 from tests.test_google import CALLBACK, connect, make_google_app
+from widget.booking import bookings, intake
 from widget.booking.business import BusinessConfigError, load_business, parse_business
 from widget.extensions import db
 from widget.models import Booking, CalendarEvent, OutboxMessage
@@ -267,6 +273,55 @@ def test_api_stop_answer_stores_nothing_and_gives_the_phone(intake_app, intake_c
     )
     assert response.json["phone"] == STUDIO_PHONE
     _nothing_stored(intake_app)
+
+
+def _racer(database_url, rules, barrier, number, results):
+    """Run in a child process: one client booking Tuesday 9:00 with answers of her own, released with the others."""
+    app = process_app(app_settings(database_url, BUSINESS_CONFIG=rules))
+    answers = {"pressure": "Light", "areas_to_avoid": f"Client {number}'s left knee"}
+    if number == 0:
+        answers["clotting_disorder"] = True  # needs a call: never stored, whoever wins
+    with app.app_context():
+        barrier.wait(timeout=60)
+        try:
+            booking, _ = bookings.book(
+                "massage-60",
+                datetime.fromisoformat(START),
+                f"Client {number}",
+                f"client{number}@example.com",
+                f"801-555-01{number:02d}",
+                answers=answers,
+            )
+            results.put(("booked", number, booking.id))
+        except intake.CallFirst:
+            results.put(("call", number, None))
+        except bookings.SlotTaken:
+            results.put(("taken", number, None))
+        except Exception as error:  # noqa: BLE001 - reported to the parent, which fails the test
+            results.put(("error", number, repr(error)))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_clients_racing_for_one_time_leave_one_booking_with_its_own_answers(tmp_path, kind):
+    """Six clients book one time at the same instant: one booking, holding the winner's answers and no one else's."""
+    url = shared_database(kind, tmp_path, "race.db")
+    rules = intake_rules(tmp_path)
+    app = make_app(tmp_path, url, BUSINESS_CONFIG=rules)
+    context = multiprocessing.get_context("fork")
+    callers = 6
+    barrier, results = context.Barrier(callers), context.Queue()
+    processes = [context.Process(target=_racer, args=(url, rules, barrier, n, results)) for n in range(callers)]
+    for process in processes:
+        process.start()
+    outcomes = sorted(results.get(timeout=120) for _ in processes)
+    for process in processes:
+        process.join(timeout=30)
+    assert [outcome[0] for outcome in outcomes].count("booked") == 1, outcomes
+    assert ("call", 0, None) in outcomes and not [o for o in outcomes if o[0] == "error"], outcomes
+    [(_, winner, booking_id)] = [outcome for outcome in outcomes if outcome[0] == "booked"]
+    [booking] = _bookings(app)
+    assert (booking.id, booking.name) == (booking_id, f"Client {winner}")
+    assert booking.answers == {"pressure": "Light", "areas_to_avoid": f"Client {winner}'s left knee"}
 
 
 def test_openapi_documents_answers(client):
