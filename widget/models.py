@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timezone
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from .extensions import db
@@ -114,6 +114,8 @@ class Booking(db.Model):
     email: Mapped[str] = mapped_column(String(BOOKING_LIMITS["email"]))
     phone: Mapped[str] = mapped_column(String(BOOKING_LIMITS["phone"]))
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Answers to the intake questions, {question id: text or true/false}; None when none were asked or given.
+    answers: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     client_timezone: Mapped[str] = mapped_column(String(64))
     calendar_event_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     # The digest of the Idempotency-Key the booking was made with: only its holder gets the booking back.

@@ -48,6 +48,16 @@ class BookingRequest(Closed):
     phone: str = Field(max_length=BOOKING_LIMITS["phone"])
     notes: str | None = Field(None, max_length=BOOKING_LIMITS["notes"])
     timezone: str | None = Field(None, description="IANA zone the client sees times in.")
+    answers: dict[str, str | bool] | None = Field(
+        None,
+        description=(
+            "Answers to the service's intake questions, keyed by question id: text for short-text, long-text and "
+            "one-of questions (one of its choices), true or false for yes-no ones. An unknown id, a wrong type or "
+            "a required question left out is a 422 naming `answers.<id>`. An answer that needs a conversation "
+            "first is a 422 whose message gives the studio's phone; nothing is stored. Answers are never returned."
+        ),
+        examples=[{"pressure": "Medium", "first_visit": True}],
+    )
 
 
 class CommentRequest(Closed):

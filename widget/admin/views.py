@@ -14,7 +14,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from .. import calendars, outbox
-from ..booking import bookings, business
+from ..booking import bookings, business, intake
 from ..calendars import Event
 from ..comments import checks, moderation, queries
 from ..extensions import begin_writing, db, limiter
@@ -143,6 +143,7 @@ def agenda():
         block_form=BlockTimeForm(),
         action_form=ActionForm(),
         services=business.current().services,
+        answers_of=lambda booking: intake.shown(business.current().questions, booking.answers),
     )
 
 
@@ -198,6 +199,7 @@ def booking(booking_id):
         service=business.current().services.get(found.service_id),
         zone=zone_named(business.current().studio.timezone),
         action_form=ActionForm(),
+        answers=intake.shown(business.current().questions, found.answers),
     )
 
 

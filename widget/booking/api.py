@@ -11,7 +11,7 @@ from ..errors import ApiError, json_body
 from ..openapi import document
 from ..schemas import Booking, BookingRequest, Services, Slots, answer, fields_of, required_of
 from ..timezones import days_range, parse_day, parse_instant, rfc3339, utc_now, zone_named
-from . import bookings, business, links
+from . import bookings, business, intake, links
 from .views import booking_limit
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -25,6 +25,12 @@ REQUIRED_FIELDS = required_of(BookingRequest)
 @bp.errorhandler(bookings.InvalidBooking)
 def _invalid_booking(error: bookings.InvalidBooking):
     return ApiError(422, error.errors).response()
+
+
+@bp.errorhandler(intake.CallFirst)
+def _call_first(error: intake.CallFirst):
+    # An answer that needs a conversation first: nothing was stored; the phone is where to book.
+    return ApiError(422, error.errors, phone=business.current().studio.phone).response()
 
 
 def _limited(errors: dict[str, str]) -> ApiError:
@@ -152,6 +158,13 @@ def create_booking():
             )
         except bookings.InvalidBooking as error:
             errors = {**error.errors, **errors}
+        if isinstance(body.get("service"), str) and body["service"] in business.current().services:
+            try:
+                intake.check_answers(
+                    business.current().questions, body["service"], body.get("answers"), business.current().studio.phone
+                )
+            except intake.InvalidAnswers as error:
+                errors = {**error.errors, **errors}
         raise ApiError(422, errors)
     try:
         booking, created = bookings.book(
@@ -163,6 +176,7 @@ def create_booking():
             body.get("notes") or "",
             zone_name,
             idempotency_key=request.headers.get("Idempotency-Key"),
+            answers=body.get("answers"),
         )
     except bookings.TooManyBookings as too_many:
         raise _limited({too_many.field: bookings.too_many_message(too_many)}) from None

@@ -26,7 +26,7 @@ from .. import calendars, outbox
 from ..extensions import db
 from ..models import BOOKING_LIMITS, Booking, BookingStatus, new_id
 from ..timezones import Interval, days_range, utc_now, zone_named
-from . import availability, business, emails
+from . import availability, business, emails, intake
 from .availability import Service, Slot
 from .calendar_sync import calendar_entry
 from .links import manage_url
@@ -313,13 +313,16 @@ def book(
     client_timezone: str | None = None,
     now: datetime | None = None,
     idempotency_key: str | None = None,
+    answers: dict | None = None,
 ) -> tuple[Booking, bool]:
     """Book an appointment; return (booking, created).
 
     A request repeated with the same ``idempotency_key`` (and the same
     service, start and email) returns the first booking with ``created``
-    False.  Raises InvalidBooking for bad input, SlotTaken when the time is
-    not free and TooManyBookings past the client's cap.
+    False.  Raises InvalidBooking for bad input (answers to the intake
+    questions under ``answers.<id>``), intake.CallFirst when an answer needs
+    a conversation first (nothing is stored), SlotTaken when the time is not
+    free and TooManyBookings past the client's cap.
     """
     now = now or utc_now()
     errors = {}
@@ -343,6 +346,15 @@ def book(
         digest = idempotency_digest(idempotency_key)
     except InvalidBooking as error:
         errors.update(error.errors)
+    if service is not None:
+        try:
+            answers = intake.check_answers(
+                business.current().questions, service.id, answers, business.current().studio.phone
+            )
+        except intake.CallFirst:
+            raise
+        except intake.InvalidAnswers as error:
+            errors.update(error.errors)
     if errors:
         raise InvalidBooking(errors)
 
@@ -370,6 +382,7 @@ def book(
         client_timezone=zone_name,
         idempotency_key=digest,
         phone_key=phone_key(details.phone),
+        answers=answers or None,
         **vars(details),
     )
     booking.created_at = now

@@ -17,6 +17,7 @@ from flask import current_app
 
 from ..timezones import zone_named
 from .availability import Rules, Service, Window
+from .intake import DEFAULT_STOP_MESSAGE, QUESTION_ID, TYPES, YES_NO, Question
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SERVICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -46,6 +47,7 @@ class Business:
     studio: Studio
     rules: Rules
     services: dict[str, Service]  # in the order the file lists them
+    questions: tuple[Question, ...] = ()  # intake questions, in the order the file lists them
 
 
 class _Reader:
@@ -118,7 +120,7 @@ def parse_business(text: str, path: str = "<business rules>") -> Business:
     reader.table(
         data,
         "",
-        {"studio", "booking", "opening_hours", "date_overrides", "services"},
+        {"studio", "booking", "opening_hours", "date_overrides", "services", "questions"},
         {"studio", "opening_hours", "services"},
     )
 
@@ -219,7 +221,72 @@ def parse_business(text: str, path: str = "<business rules>") -> Business:
             buffer_before=timedelta(minutes=reader.integer(entry, key, "buffer_before_minutes", buffer_before, 0, 240)),
             buffer_after=timedelta(minutes=reader.integer(entry, key, "buffer_after_minutes", buffer_after, 0, 240)),
         )
-    return Business(studio=studio, rules=rules, services=services)
+    questions = _questions(reader, data.get("questions", []), services)
+    return Business(studio=studio, rules=rules, services=services, questions=questions)
+
+
+QUESTION_KEYS = {"id", "label", "type", "required", "help", "choices", "services", "stop_if", "stop_message"}
+
+
+def _questions(reader: _Reader, entries: Any, services: dict[str, Service]) -> tuple[Question, ...]:
+    """Check the [[questions]] tables: the intake questions clients answer when booking."""
+    if not isinstance(entries, list):
+        reader.fail("questions", "must be an array of [[questions]] tables")
+    questions: dict[str, Question] = {}
+    for i, entry in enumerate(entries):
+        key = f"questions[{i}]"
+        if not isinstance(entry, dict):
+            reader.fail(key, "must be a table")
+        reader.table({key: entry}, key, QUESTION_KEYS, {"id", "label", "type"})
+        question_id = entry["id"]
+        if not isinstance(question_id, str) or not QUESTION_ID.fullmatch(question_id):
+            reader.fail(f"{key}.id", "must start with a lower-case letter, then letters, digits or _, at most 64")
+        if question_id in questions:
+            reader.fail(f"{key}.id", f"{question_id!r} is used twice")
+        kind = entry["type"]
+        if not isinstance(kind, str) or kind not in TYPES:
+            reader.fail(f"{key}.type", f"must be one of {', '.join(TYPES)}, not {kind!r}")
+        required = entry.get("required", False)
+        if not isinstance(required, bool):
+            reader.fail(f"{key}.required", "must be true or false")
+        choices = entry.get("choices")
+        if kind == "one-of":
+            if not isinstance(choices, list) or len(choices) < 2:
+                reader.fail(f"{key}.choices", "must list at least two choices for a one-of question")
+            for j, choice in enumerate(choices):
+                if not isinstance(choice, str) or not choice.strip() or len(choice) > 100:
+                    reader.fail(f"{key}.choices[{j}]", "must be a non-empty string of at most 100 characters")
+            choices = [choice.strip() for choice in choices]
+            if len(set(choices)) != len(choices):
+                reader.fail(f"{key}.choices", "lists a choice twice")
+        elif choices is not None:
+            reader.fail(f"{key}.choices", "is only for one-of questions")
+        asked_for = entry.get("services", [])
+        if not isinstance(asked_for, list) or (not asked_for and "services" in entry):
+            reader.fail(f"{key}.services", "must be a non-empty list of service ids (leave it out for every service)")
+        for j, service_id in enumerate(asked_for):
+            if not isinstance(service_id, str) or service_id not in services:
+                reader.fail(f"{key}.services[{j}]", f"{service_id!r} is not a service ({', '.join(services)})")
+        stop_if = entry.get("stop_if")
+        if stop_if is not None:
+            if kind != YES_NO:
+                reader.fail(f"{key}.stop_if", "is only for yes-no questions")
+            if stop_if not in ("yes", "no"):
+                reader.fail(f"{key}.stop_if", f'must be "yes" or "no", not {stop_if!r}')
+        if "stop_message" in entry and stop_if is None:
+            reader.fail(f"{key}.stop_message", "needs stop_if (the answer that stops online booking)")
+        questions[question_id] = Question(
+            id=question_id,
+            label=reader.text(entry, key, "label", max_length=200),
+            type=kind,
+            required=required,
+            help=reader.text(entry, key, "help", max_length=500) if "help" in entry else "",
+            choices=tuple(choices or ()),
+            services=tuple(dict.fromkeys(asked_for)),
+            stop_if=None if stop_if is None else stop_if == "yes",
+            stop_message=reader.text(entry, key, "stop_message", DEFAULT_STOP_MESSAGE, 1000),
+        )
+    return tuple(questions.values())
 
 
 def load_business(path: str) -> Business:

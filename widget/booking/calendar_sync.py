@@ -8,7 +8,7 @@ from .. import calendars
 from ..calendars import Event
 from ..extensions import begin_writing, db
 from ..models import Booking, BookingStatus
-from . import business
+from . import business, intake
 
 
 def admin_url(booking: Booking) -> str:
@@ -16,14 +16,15 @@ def admin_url(booking: Booking) -> str:
     return f"{current_app.config['PUBLIC_URL']}/admin/bookings/{booking.id}"
 
 
-def calendar_event(booking: Booking, detail: str = "full") -> Event:
+def calendar_event(booking: Booking, detail: str = "full", answers: bool = False) -> Event:
     """Return the calendar event that shows a booking to the therapist, with the detail asked for.
 
     Her calendar may be shared or shown on a phone's lock screen: "full" shows
     the client's name, phone and notes; "minimal" the first name and phone;
     "private" the service alone, as a private event.  The link always leads
     to the admin, never to the client's manage page (it would let anyone who
-    reads the calendar cancel).
+    reads the calendar cancel).  Intake answers are health details: they are
+    added only when ``answers`` is asked for too, and only in "full".
     """
     service = business.current().services.get(booking.service_id)
     service_name = service.name if service else booking.service_id
@@ -36,6 +37,9 @@ def calendar_event(booking: Booking, detail: str = "full") -> Event:
         lines.append(f"Phone: {booking.phone}")
         if detail == "full" and booking.notes:
             lines.append(f"Notes: {booking.notes}")
+        if detail == "full" and answers:
+            for label, value in intake.shown(business.current().questions, booking.answers):
+                lines.append(f"{label} {value}" if label.endswith("?") else f"{label}: {value}")
     lines.append(f"Booking: {admin_url(booking)}")
     return Event(
         id=booking.id,
@@ -70,7 +74,8 @@ def deliver(payload: dict) -> None:
     elif payload["action"] == "write" and booking.status == BookingStatus.CONFIRMED:
         # GOOGLE_EVENT_DETAIL: the built-in calendar lives in the service's own database, beside the booking.
         detail = current_app.config["GOOGLE_EVENT_DETAIL"] if calendar.name == "google" else "full"
-        event = calendar_event(booking, detail)
+        # The built-in calendar needs no copy of the answers: the admin shows them from the booking.
+        event = calendar_event(booking, detail, answers=calendar.name == "google")
         calendar.write_event(event)
         if booking.calendar_event_id != event.id:
             begin_writing()

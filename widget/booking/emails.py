@@ -13,7 +13,7 @@ from flask import current_app
 
 from ..mail import compose
 from ..timezones import clock, long_date, zone_abbreviation, zone_named
-from . import business
+from . import business, intake
 from .ics import booking_ics, google_calendar_link
 from .links import again_url
 
@@ -33,6 +33,8 @@ def _context(booking, manage_url: str) -> dict:
     when_studio = _when(booking.start_at, studio.timezone)
     return {
         "booking": booking,
+        # For the therapist's emails alone: the client's own emails never show them.
+        "answers": intake.shown(business.current().questions, booking.answers),
         "service_name": service_name,
         "studio": studio,
         "manage_url": manage_url,

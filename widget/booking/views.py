@@ -18,8 +18,8 @@ from .. import calendars
 from ..errors import wants_json
 from ..extensions import limiter
 from ..timezones import day_start, days_range, parse_day, parse_instant, utc_now, viewer_zone, zone_named
-from . import availability, bookings, business, links
-from .forms import DetailsForm
+from . import availability, bookings, business, intake, links
+from .forms import details_form
 
 bp = Blueprint("book", __name__)
 
@@ -120,7 +120,7 @@ def widget():
         except ValueError as error:
             problem = f"The time {request.args['start']!r} {error}. Please pick again."
             return render_template("book/services.html", problem=problem, **context), 422
-        form = DetailsForm(
+        form = _details_form(service)(
             formdata=None,
             service=service.id,
             start=start.isoformat(),
@@ -154,6 +154,16 @@ def widget():
     ), status
 
 
+def _details_form(service):
+    """Return the details form class for ``service``: the client's details and its intake questions."""
+    return details_form(intake.asked(business.current().questions, service.id))
+
+
+def _call_first(message: str):
+    """Stop online booking for an answer that needs a conversation first: say so kindly, give the phone."""
+    return render_template("book/call.html", message=message), 422
+
+
 def _details(form, service, start, context, status=200, taken=None):
     """Render the details step, or the times around ``start`` if it is not free."""
     zone = context["zone"]
@@ -180,18 +190,26 @@ def _details(form, service, start, context, status=200, taken=None):
 @booking_limit
 def submit():
     """Book the appointment from the details form."""
-    form = DetailsForm()
-    zone_name, zone, zone_problem = _zone()
     services = business.current().services
-    service = services.get(form.service.data or "")
+    service = services.get(request.form.get("service") or "")
     if service is None:
         abort(400, "The form names no service we offer.")
+    form = _details_form(service)()
+    zone_name, zone, zone_problem = _zone()
     try:
         start = parse_instant(form.start.data or "")
     except ValueError as error:
         abort(400, f"The form's start time {error}.")
     context = {"zone_name": zone_name, "zone": zone, "zone_problem": zone_problem, "carry": _carry, "service": service}
-    if not form.validate_on_submit():
+    valid = form.validate_on_submit()
+    answers = form.answers()
+    try:
+        intake.check_answers(business.current().questions, service.id, answers, business.current().studio.phone)
+    except intake.CallFirst as stop:
+        return _call_first(stop.message)
+    except intake.InvalidAnswers as invalid:
+        valid = not form.show_answer_errors(invalid.errors) and valid
+    if not valid:
         return _details(form, service, start, context, status=422)
     try:
         booking, _ = bookings.book(
@@ -203,14 +221,20 @@ def submit():
             form.notes.data or "",
             zone_name,
             idempotency_key=form.idempotency_key.data or None,
+            answers=answers,
         )
+    except intake.CallFirst as stop:
+        return _call_first(stop.message)
     except bookings.TooManyBookings as too_many:
         message = f"This {too_many.field} {bookings.too_many_message(too_many)}"
         return render_template("book/paused.html", message=message), 429
     except bookings.SlotTaken as taken:
         return _details(form, service, start, context, status=409, taken=taken.alternatives)
     except bookings.InvalidBooking as invalid:
+        form.show_answer_errors(invalid.errors)
         for field, message in invalid.errors.items():
+            if field.startswith("answers"):
+                continue
             target = getattr(form, field, None) if field in ("name", "email", "phone", "notes") else None
             if field == "Idempotency-Key":
                 message = "This form was already used for another booking. Please reload the page."
