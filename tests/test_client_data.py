@@ -34,7 +34,8 @@ from widget.settings import SettingsError
 
 ADA = CLIENT["email"]
 # Everything that names Ada: her address, full name, phone (as typed and as digits).
-ADA_TRACES = (ADA, CLIENT["name"], CLIENT["phone"], "8015550101", "Sore left shoulder")
+ADA_ANSWERS = {"conditions": "Herniated disc, L4", "areas_to_avoid": "Left knee", "first_visit": True}
+ADA_TRACES = (ADA, CLIENT["name"], CLIENT["phone"], "8015550101", "Sore left shoulder", "Herniated disc", "Left knee")
 BOB = {"name": "Bob Other", "email": "bob@example.com", "phone": "801-555-0199"}
 THERAPIST = "therapist@studio.example"
 UTC = timezone.utc
@@ -243,7 +244,7 @@ def ada_and_bob(app, client) -> dict[str, str]:
 
     The clock ends on Thursday 2026-11-26, noon in Denver.
     """
-    notes = {"notes": "Sore left shoulder"}
+    notes = {"notes": "Sore left shoulder", "answers": ADA_ANSWERS}
     ids = {
         "past": book(client, start=denver(25, 9), **notes)[0]["id"],
         "cancelled": book(client, start=denver(25, 11), **notes)[0]["id"],
@@ -285,6 +286,7 @@ def test_erase_client_leaves_no_trace_of_her_in_any_table_and_cancels_what_is_to
             booking = rows[ids[key]]
             assert booking.anonymised_at is not None
             assert (booking.name, booking.email, booking.phone, booking.notes) == ("Erased client", "", "", "")
+            assert booking.answers is None
         assert rows[ids["past"]].status == BookingStatus.CONFIRMED  # kept for the books, as it happened
         assert rows[ids["future"]].status == BookingStatus.CANCELLED
         assert (rows[ids["bob"]].name, rows[ids["bob"]].email, rows[ids["bob"]].anonymised_at) == (
@@ -526,7 +528,9 @@ def test_export_bookings_is_csv_in_studio_time_and_round_trips_non_ascii(data_ap
     client = data_app.test_client()
     zoe = "Zoë Ñúñez-Nguyễn 李小龍"
     notes = 'Line one, with a comma\nand "quotes" — ✓'
-    book(client, start=denver(25, 9), name=zoe, notes=notes)
+    book(
+        client, start=denver(25, 9), name=zoe, notes=notes, answers={"conditions": "Épaule gelée", "first_visit": True}
+    )
     book(client, start=denver(27, 13), timezone="Europe/London", **BOB)
     book(client, start=denver(30, 9), name="=HYPERLINK(1)", email="eve@example.com", phone="801-555-0111")
 
@@ -542,6 +546,9 @@ def test_export_bookings_is_csv_in_studio_time_and_round_trips_non_ascii(data_ap
     assert (first["email"], first["phone"], first["booked_at"]) == (ADA, CLIENT["phone"], "2026-11-23 08:00")
     assert rows[1]["client_timezone"] == "Europe/London" and rows[1]["start"] == "13:00"
     assert list(rows[0])[: len(client_data.COLUMNS)] == list(client_data.COLUMNS)
+    # Intake answers become one column per question any exported booking answered.
+    assert (first["answer: conditions"], first["answer: first_visit"]) == ("Épaule gelée", "yes")
+    assert (rows[1]["answer: conditions"], rows[1]["answer: first_visit"]) == ("", "")
 
     assert [row["date"] for row in exported(data_app, "--from", "2026-11-26", "--to", "2026-11-27")] == ["2026-11-27"]
     assert [row["date"] for row in exported(data_app, "--to", "2026-11-25")] == ["2026-11-25"]
@@ -570,5 +577,4 @@ def test_answers_become_columns():
     """Intake answers, where a booking has them, are text: yes/no for booleans, lists joined."""
     booking = SimpleNamespace(answers={"pressure": "firm", "first_visit": True, "areas": ["neck", "feet"]})
     assert client_data.answers_of(booking) == {"pressure": "firm", "first_visit": "yes", "areas": "neck; feet"}
-    assert client_data.answers_of(SimpleNamespace()) == {}
-    assert client_data.answers_of(SimpleNamespace(answers='{"pressure": "light"}')) == {"pressure": "light"}
+    assert client_data.answers_of(SimpleNamespace(answers=None)) == {}

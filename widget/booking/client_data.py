@@ -15,7 +15,6 @@ import csv
 import importlib
 import importlib.util
 import io
-import json
 from datetime import date, datetime
 
 from flask import current_app
@@ -41,8 +40,7 @@ def anonymise(booking: Booking, now: datetime) -> None:
     booking.name = ERASED_NAME
     booking.email = booking.phone = booking.notes = booking.phone_key = ""
     booking.calendar_conflict = None
-    if hasattr(Booking, "answers"):  # the intake answers, where the studio asks questions
-        booking.answers = None
+    booking.answers = None  # the intake answers
     booking.anonymised_at = now
 
 
@@ -223,9 +221,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def answers_of(booking: Booking) -> dict[str, str]:
     """Return a booking's intake answers as text by question id (none where the studio asks no questions)."""
-    raw = getattr(booking, "answers", None)
-    if isinstance(raw, str):
-        raw = json.loads(raw or "{}")
+    raw = booking.answers
     if not isinstance(raw, dict):
         return {}
     shown = {}
