@@ -18,7 +18,7 @@ def create_app(test_config=None):
     from . import mail as email
     from .admin import google as admin_google
     from .admin import views as admin
-    from .booking import api, calendar_changes, calendar_sync, emails, manage
+    from .booking import api, calendar_changes, calendar_sync, emails, manage, waitlist, waitlist_views
     from .booking import views as book
     from .booking.business import load_business
     from .calendars import backends, push
@@ -55,10 +55,12 @@ def create_app(test_config=None):
     outbox.register(app, "calendar", calendar_sync.deliver)
     outbox.register(app, push.SYNC_KIND, calendar_changes.sync_pushed)
     signals.calendar_lost.connect(emails.tell_calendar_lost)
+    signals.time_freed.connect(waitlist.offer_freed_time)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(book.bp)
     app.register_blueprint(manage.bp)
+    app.register_blueprint(waitlist_views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(comment_pages.bp)
     app.register_blueprint(comment_api.bp)

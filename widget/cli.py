@@ -14,6 +14,7 @@ from . import outbox
 from .admin.views import PASSWORD_KEY, end_sessions
 from .booking.calendar_changes import claim_sync_round, sync_all
 from .booking.reminders import queue_reminders
+from .booking.waitlist import purge_expired
 from .calendars import push
 from .comments import moderation, queries
 from .comments.wordpress import ImportProblem, import_wordpress
@@ -49,14 +50,15 @@ def set_admin_password_command(password):
 
 
 def run_jobs_once(worker: str | None = None) -> dict:
-    """Do one round of background work: keep push channels, sync the calendar when due, queue reminders, deliver."""
+    """Do one round of background work: push channels, calendar sync when due, reminders, waitlist expiry, delivery."""
     channels = push.keep_watching()
     synced = {}
     if claim_sync_round(current_app.config["CALENDAR_SYNC_MINUTES"]):
         synced = {f"calendar {outcome}": count for outcome, count in sync_all().items()}
     reminders = queue_reminders()
+    expired = purge_expired()
     outcomes = outbox.deliver_due(worker=worker)
-    return {**channels, **synced, "reminders_queued": reminders, **outcomes}
+    return {**channels, **synced, "reminders_queued": reminders, "waitlist_expired": expired, **outcomes}
 
 
 @click.command("sync-calendar")
