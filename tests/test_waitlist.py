@@ -94,7 +94,7 @@ def offers_to(app, mailbox, address):
 
 def entries(app):
     with app.app_context():
-        found = db.session.scalars(select(WaitlistEntry).order_by(WaitlistEntry.created_at)).all()
+        found = db.session.scalars(select(WaitlistEntry).order_by(WaitlistEntry.id)).all()
         db.session.expunge_all()
         return found
 

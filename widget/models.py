@@ -333,12 +333,13 @@ class WaitlistEntry(db.Model):
     entry with the same (email_key, service_id, day), so one address cannot
     join the same day twice.  Entries of one sign-up share ``signup_id`` and
     are confirmed together; only confirmed entries (``confirmed_at`` set) are
-    told of freed times.  An entry expires when its day is over.
+    told of freed times, in the order of ``id``.  An entry expires when its day is over.
     """
 
     __tablename__ = "waitlist_entries"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # Counts up: the order people joined in, even when two join within one clock tick.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     signup_id: Mapped[str] = mapped_column(String(32))
     email: Mapped[str] = mapped_column(String(BOOKING_LIMITS["email"]))
     email_key: Mapped[str] = mapped_column(String(BOOKING_LIMITS["email"]))
@@ -352,4 +353,5 @@ class WaitlistEntry(db.Model):
         UniqueConstraint("email_key", "service_id", "day", name="uq_waitlist_email_service_day"),
         Index("ix_waitlist_day_service", "day", "service_id", "created_at"),
         Index("ix_waitlist_signup", "signup_id"),
+        {"sqlite_autoincrement": True},
     )

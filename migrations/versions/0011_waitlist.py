@@ -19,7 +19,7 @@ depends_on = None
 def upgrade():
     op.create_table(
         "waitlist_entries",
-        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("signup_id", sa.String(32), nullable=False),
         sa.Column("email", sa.String(254), nullable=False),
         # The address in lower case: one address cannot join the same day twice, whatever its case.
@@ -31,6 +31,7 @@ def upgrade():
         sa.Column("confirmed_at", UTCDateTime(), nullable=True),
         sa.UniqueConstraint("email_key", "service_id", "day", name="uq_waitlist_email_service_day"),
         sa.CheckConstraint("part IN ('any', 'morning', 'afternoon', 'evening')", name="ck_waitlist_part"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_waitlist_day_service", "waitlist_entries", ["day", "service_id", "created_at"])
     op.create_index("ix_waitlist_signup", "waitlist_entries", ["signup_id"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wtforms import EmailField, HiddenField, RadioField, SelectMultipleField, StringField, TelField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..forms import PublicForm
@@ -40,7 +41,7 @@ class WaitlistForm(PublicForm):
     email = EmailField("Email", validators=[InputRequired(message="is required"), Length(max=BOOKING_LIMITS["email"])])
     days = SelectMultipleField("Days", validate_choice=False)
     part = RadioField(
-        "Time of day", choices=[(part.value, label) for part, label in PART_LABELS.items()], default="any"
+        "Time of day", choices=[SelectChoice(part.value, label) for part, label in PART_LABELS.items()], default="any"
     )
 
 

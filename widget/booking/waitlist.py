@@ -60,7 +60,7 @@ class WaitlistProblem(ValueError):
 class Offer:
     """A freed time offered to one waitlist entry."""
 
-    entry_id: str
+    entry_id: int
     service_id: str
     start: datetime
     email: str
@@ -144,7 +144,6 @@ def join(email, service_id, days, part=DayPart.ANY, now: datetime | None = None)
     signup = new_id()
     entries = [
         WaitlistEntry(
-            id=new_id(),
             signup_id=signup,
             email=email,
             email_key=key,
@@ -270,9 +269,7 @@ def listing(now: datetime | None = None) -> list[WaitlistEntry]:
     now = now or utc_now()
     return list(
         db.session.scalars(
-            select(WaitlistEntry)
-            .where(WaitlistEntry.day >= _today(now))
-            .order_by(WaitlistEntry.day, WaitlistEntry.created_at, WaitlistEntry.id)
+            select(WaitlistEntry).where(WaitlistEntry.day >= _today(now)).order_by(WaitlistEntry.day, WaitlistEntry.id)
         )
     )
 
@@ -319,7 +316,7 @@ def offer_for_token(token: str) -> Offer | None:
         moment = datetime.fromisoformat(start)
     except (BadData, ValueError, TypeError):
         return None
-    if moment.tzinfo is None or service_id not in business.current().services:
+    if moment.tzinfo is None or not isinstance(entry_id, int) or service_id not in business.current().services:
         return None
     return Offer(entry_id=entry_id, service_id=service_id, start=moment, email=email)
 
@@ -346,7 +343,7 @@ def offers(start: datetime, end: datetime, now: datetime | None = None) -> list[
             WaitlistEntry.day >= first_day,
             WaitlistEntry.day <= last_day,
         )
-        .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+        .order_by(WaitlistEntry.id)
     ).all()
     if not entries:
         return []
