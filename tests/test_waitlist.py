@@ -260,6 +260,12 @@ def test_a_client_cancelling_offers_the_time_in_join_order_and_the_offer_books_i
     assert late.status_code == 409
     assert "is no longer available" in late.text and 'class="time"' in late.text
 
+    # Another time freed that day: Bea, who booked, is not asked again; Cy is.
+    _, manage = book(client, start="2026-11-25T13:00:00-07:00", email="dee@example.com")
+    cancel_on_manage_page(client, manage)
+    assert len(offers_to(app, mailbox, BEA)) == 1
+    assert len(offers_to(app, mailbox, CY)) == 2
+
 
 def test_a_client_moving_offers_the_old_time(app, client, mailbox):
     waiting(app, client, mailbox, BEA, part="morning")

@@ -28,7 +28,7 @@ from ..extensions import begin_writing, db
 from ..mail import compose
 from ..models import BOOKING_LIMITS, Booking, BookingStatus, DayPart, OutboxMessage, WaitlistEntry, new_id
 from ..settings import public_url
-from ..timezones import clock, long_date, utc_now, zone_abbreviation
+from ..timezones import clock, days_range, long_date, utc_now, zone_abbreviation
 from . import availability, business
 
 # Studio hours that start and end each part of the day.
@@ -157,7 +157,9 @@ def join(email, service_id, days, part=DayPart.ANY, now: datetime | None = None)
     db.session.rollback()
     try:
         with outbox.unit_of_work() as work:
-            held = db.session.scalars(select(WaitlistEntry.day).where(WaitlistEntry.email_key == key)).all()
+            held = db.session.scalars(
+                select(WaitlistEntry.day).where(WaitlistEntry.email_key == key, WaitlistEntry.day >= _today(now))
+            ).all()
             already = sorted(
                 entry.day
                 for entry in entries
@@ -302,6 +304,25 @@ def _booked(start: datetime, end: datetime):
     return [(r.blocked_start, r.blocked_end) for r in rows], [r.start_at for r in rows]
 
 
+def _has_booked(entry: WaitlistEntry) -> bool:
+    """Say whether the entry's address already holds a confirmed booking of its service on its day."""
+    first, after = days_range(entry.day, entry.day, business.current().rules.timezone)
+    return (
+        db.session.scalar(
+            select(Booking.id)
+            .where(
+                Booking.status == BookingStatus.CONFIRMED,
+                Booking.service_id == entry.service_id,
+                func.lower(Booking.email) == entry.email_key,
+                Booking.start_at >= first,
+                Booking.start_at < after,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def offer_token(entry: WaitlistEntry, start: datetime) -> str:
     """Return the signed token of an offer of ``start`` to one entry."""
     return _signer("waitlist-offer").dumps([entry.id, entry.service_id, start.isoformat(), entry.email])
@@ -327,7 +348,9 @@ def offers(start: datetime, end: datetime, now: datetime | None = None) -> list[
     A time suits an entry when its service can start there on the entry's day
     and in its part of the day, by the studio's rules (opening hours, slot
     step, minimum notice, horizon, daily limit) and clear of every confirmed
-    booking.  The calendar is not asked: the offer link asks it afresh.
+    booking.  The calendar is not asked (the change is mid-transaction and
+    Google may still show the freed event): the offer link asks it afresh.
+    An address that already booked that service on that day is not asked again.
     """
     now = now or utc_now()
     rules = business.current().rules
@@ -352,7 +375,7 @@ def offers(start: datetime, end: datetime, now: datetime | None = None) -> list[
     found = []
     for entry in entries:
         service = business.current().services.get(entry.service_id)
-        if service is None:
+        if service is None or _has_booked(entry):
             continue
         if service.id not in slots_of:
             slots_of[service.id] = availability.available_slots(rules, service, start, end, now, busy, booked, zone)
