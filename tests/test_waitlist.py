@@ -479,3 +479,41 @@ def test_two_joins_of_the_same_day_at_once_leave_one_entry_on_postgresql(tmp_pat
         thread.join(timeout=30)
     assert sorted(outcomes) == ["joined", "refused"]
     assert len(entries(app)) == 1
+
+
+# --------------------------------------------------------------------------------------------------- Google Calendar
+
+
+@pytest.fixture
+def standin():
+    """Return a started Google stand-in that knows the app's redirect URI."""
+    pytest.importorskip("googleapiclient")
+    from tests.google_standin import GoogleStandIn
+    from tests.test_google import CALLBACK
+
+    with GoogleStandIn(redirect_uris=[CALLBACK]) as google:
+        yield google
+    assert google.internal_errors == []
+
+
+def test_the_therapist_deleting_the_event_in_google_calendar_offers_the_time(tmp_path, mailbox, monkeypatch, standin):
+    """The real sync against the Google stand-in: the deleted booking event frees the time for the waitlist."""
+    from tests.test_google import connect, google_delete, make_google_app, sync
+
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+    app = make_google_app(tmp_path, standin, mailbox)
+    client = app.test_client()
+    connect(app, client, standin)
+    waiting(app, client, mailbox, BEA)
+    answer, _ = book(client)
+    deliver_outbox(app)
+    assert sync(app) == "sync-calendar: nothing changed\n"
+    assert offers_to(app, mailbox, BEA) == []
+
+    google_delete(standin, answer["id"])
+    assert sync(app) == "sync-calendar: cancelled: 1\n"
+    [offer] = offers_to(app, mailbox, BEA)
+    assert "November 25" in str(offer["Subject"])
+    page = client.get(OFFER.search(text_of(offer)).group(1))
+    assert page.status_code == 200 and f'value="{BEA}"' in page.text
