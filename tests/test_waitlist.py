@@ -357,8 +357,19 @@ def test_the_offer_link_refuses_tampering_and_other_links_too(app, client, mailb
     # A manage or confirmation token is not an offer.
     assert client.get(f"/book/waitlist/offer/{manage.rsplit('/', 1)[1]}").status_code == 404
     # Expired after a week.
-    app.extensions["clock"].now = NOW + timedelta(days=8)
-    assert client.get(path).status_code in (404, 409)
+    app.extensions["clock"].now = NOW + timedelta(days=7, minutes=1)
+    expired = client.get(path)
+    assert expired.status_code == 404 and "has expired" in expired.text
+
+
+def test_a_confirmation_link_expires_after_two_days(app, client, mailbox):
+    assert join(client, BEA, days=("2026-12-01",)).status_code == 200
+    [confirmation] = emails_to(app, mailbox, BEA)
+    path = CONFIRM.search(text_of(confirmation)).group(1)
+    app.extensions["clock"].now = NOW + timedelta(days=2, minutes=1)
+    response = client.get(path)
+    assert response.status_code == 404 and "has expired" in response.text
+    assert entries(app)[0].confirmed_at is None
 
 
 def test_the_leave_link_takes_the_address_off(app, client, mailbox):
@@ -455,30 +466,39 @@ def test_two_people_racing_for_one_freed_time_give_one_booking_and_one_polite_re
         db.session.remove()
 
 
-def test_two_joins_of_the_same_day_at_once_leave_one_entry_on_postgresql(tmp_path, mailbox):
+@pytest.mark.parametrize(
+    "days",
+    [
+        [[WEDNESDAY], [WEDNESDAY]],  # the same day: the unique constraint
+        [[TUESDAY, WEDNESDAY], ["2026-11-26", "2026-11-27"]],  # different days past the cap of 3: the address lock
+    ],
+)
+def test_two_joins_at_once_on_postgresql_leave_one_sign_up(tmp_path, mailbox, days):
     reset_postgres()
-    app = make_app(tmp_path, POSTGRES_URL, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mailbox.port))
+    app = make_app(
+        tmp_path, POSTGRES_URL, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mailbox.port), WAITLIST_MAX_ENTRIES="3"
+    )
     barrier = threading.Barrier(2)
     outcomes = []
 
-    def attempt():
+    def attempt(chosen):
         with app.app_context():
             barrier.wait(timeout=10)
             try:
-                waitlist.join(BEA, "massage-60", [WEDNESDAY], DayPart.ANY)
+                waitlist.join(BEA, "massage-60", chosen, DayPart.ANY)
                 outcomes.append("joined")
             except waitlist.WaitlistProblem:
                 outcomes.append("refused")
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    threads = [threading.Thread(target=attempt, args=(chosen,)) for chosen in days]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(outcomes) == ["joined", "refused"]
-    assert len(entries(app)) == 1
+    assert len(entries(app)) == len(days[0])
 
 
 # --------------------------------------------------------------------------------------------------- Google Calendar

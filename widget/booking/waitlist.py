@@ -14,13 +14,14 @@ when its day is over and the jobs runner purges it.
 from __future__ import annotations
 
 import hashlib
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
-from sqlalchemy import delete, func, select
+from itsdangerous import BadData, TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from .. import outbox
@@ -46,6 +47,7 @@ PART_LABELS = {
 }
 CONFIRM_MAX_AGE = timedelta(days=2)  # how long a confirmation link works; unconfirmed entries go after it
 OFFER_MAX_AGE = timedelta(days=7)  # how long an offer link works (the time itself may go sooner)
+LOCK_WAITLIST = 4  # kind of PostgreSQL advisory lock, beside the booking service's 1-3
 
 
 class WaitlistProblem(ValueError):
@@ -66,9 +68,26 @@ class Offer:
     email: str
 
 
+class _ClockSigner(TimestampSigner):
+    """A timestamp signer that reads the service's clock, so link lifetimes follow it."""
+
+    def get_timestamp(self) -> int:
+        return int(utc_now().timestamp())
+
+
 def _signer(salt: str, timed: bool = True):
     key = current_app.config["SECRET_KEY"]
-    return URLSafeTimedSerializer(key, salt=salt) if timed else URLSafeSerializer(key, salt=salt)
+    if not timed:
+        return URLSafeSerializer(key, salt=salt)
+    return URLSafeTimedSerializer(key, salt=salt, signer=_ClockSigner)
+
+
+def _lock_address(email_key: str) -> None:
+    """On PostgreSQL, serialise the sign-ups of one address, so two at once cannot pass the cap together."""
+    # SQLite's IMMEDIATE transaction already serialises every writer.
+    if db.session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(email_key.encode()) - 2**31  # a signed 32-bit key
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:kind, :key)"), {"kind": LOCK_WAITLIST, "key": key})
 
 
 def _today(now: datetime) -> date:
@@ -157,6 +176,7 @@ def join(email, service_id, days, part=DayPart.ANY, now: datetime | None = None)
     db.session.rollback()
     try:
         with outbox.unit_of_work() as work:
+            _lock_address(key)
             held = db.session.scalars(
                 select(WaitlistEntry.day).where(WaitlistEntry.email_key == key, WaitlistEntry.day >= _today(now))
             ).all()
@@ -273,13 +293,6 @@ def listing(now: datetime | None = None) -> list[WaitlistEntry]:
         db.session.scalars(
             select(WaitlistEntry).where(WaitlistEntry.day >= _today(now)).order_by(WaitlistEntry.day, WaitlistEntry.id)
         )
-    )
-
-
-def count_by_address(email: str) -> int:
-    """Return how many entries an address holds."""
-    return db.session.scalar(
-        select(func.count()).select_from(WaitlistEntry).where(WaitlistEntry.email_key == email.strip().lower())
     )
 
 
