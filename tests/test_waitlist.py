@@ -197,6 +197,13 @@ def test_the_same_day_twice_is_refused_whatever_the_case_and_by_the_database(app
         ("days", {"days": ["2026-11-20"]}, "must be between 2026-11-23 and 2027-01-22"),
         ("days", {"days": ["tomorrow"]}, "is not a date"),
         ("part", {"part": "midnight"}, ""),
+        ("email", {"email": "bea@example.com\r\nBcc: all@example.com"}, "is not a valid email address"),
+        ("email", {"email": "b" * 250 + "@example.com"}, ""),
+        (
+            "days",
+            {"days": [(date(2026, 11, 24) + timedelta(days=i)).isoformat() for i in range(40)]},
+            "at most 14 days",
+        ),
     ],
 )
 def test_bad_sign_ups_are_refused_naming_the_field_and_write_nothing(app, client, mailbox, field, data, message):
