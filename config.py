@@ -80,6 +80,10 @@ class Config:
     BOOKING_RATE_LIMIT = _env("BOOKING_RATE_LIMIT", "10 per hour; 20 per day")
     # Upcoming confirmed bookings one email address, or one phone number, may hold at once.
     MAX_FUTURE_BOOKINGS = _env("MAX_FUTURE_BOOKINGS", "4")
+    # Waitlist sign-ups one client address may send (Flask-Limiter syntax; shared through REDIS_URL).
+    WAITLIST_RATE_LIMIT = _env("WAITLIST_RATE_LIMIT", "5 per hour; 20 per day")
+    # Waitlist days one email address may hold at once (confirmed or awaiting confirmation).
+    WAITLIST_MAX_ENTRIES = _env("WAITLIST_MAX_ENTRIES", "14")
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none; 1 behind one proxy).
     TRUSTED_PROXIES = _env("TRUSTED_PROXIES", "0")
     # Largest request body accepted, in bytes.
@@ -97,6 +101,7 @@ class TestingConfig(Config):
     ADMIN_LOGIN_RATE_LIMIT = "1000 per minute"
     COMMENT_RATE_LIMIT = "1000 per minute"
     BOOKING_RATE_LIMIT = "1000 per minute"
+    WAITLIST_RATE_LIMIT = "1000 per minute"
     MAX_FUTURE_BOOKINGS = "100"
     MAIL_SERVER = "127.0.0.1"
     MAIL_PORT = "1"  # nothing listens there: a test that sends mail starts its own SMTP server

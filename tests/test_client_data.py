@@ -27,9 +27,10 @@ from tests.support import (
     reset_postgres,
     shared_database,
 )
+from tests.test_waitlist import join as join_waitlist
 from widget.booking import bookings, client_data
 from widget.extensions import db
-from widget.models import Booking, BookingStatus, OutboxMessage, OutboxStatus
+from widget.models import Booking, BookingStatus, OutboxMessage, OutboxStatus, WaitlistEntry
 from widget.settings import SettingsError
 
 ADA = CLIENT["email"]
@@ -256,6 +257,8 @@ def ada_and_bob(app, client) -> dict[str, str]:
     deliver_outbox(app)
     set_clock(app, datetime(2026, 11, 26, 19, 0, tzinfo=UTC))
     ids["future"] = book(client, start=denver(30, 9), **notes)[0]["id"]
+    # She also waits for a time on another day (the sign-up and its confirmation email name her).
+    assert join_waitlist(client, ADA, days=("2026-12-02",)).status_code == 200
     deliver_outbox(app)
     return ids
 
@@ -280,7 +283,9 @@ def test_erase_client_leaves_no_trace_of_her_in_any_table_and_cancels_what_is_to
     assert any(m["Subject"].strip().startswith("Cancelled") for m in mailbox.received_by(THERAPIST))
 
     assert traces(data_app) == []
+    assert "1 waitlist entr" in result.output
     with data_app.app_context():
+        assert db.session.query(WaitlistEntry).count() == 0
         rows = {row.id: row for row in db.session.scalars(select(Booking))}
         for key in ("past", "cancelled", "future"):
             booking = rows[ids[key]]

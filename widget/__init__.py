@@ -19,7 +19,7 @@ def create_app(test_config=None):
     from .admin import google as admin_google
     from .admin import mailbox as admin_mailbox  # noqa: F401 - adds the admin's development mail pages
     from .admin import views as admin
-    from .booking import api, calendar_changes, calendar_sync, client_data, emails, manage
+    from .booking import api, calendar_changes, calendar_sync, client_data, emails, manage, waitlist, waitlist_views
     from .booking import views as book
     from .booking.business import load_business
     from .calendars import backends, push
@@ -59,10 +59,12 @@ def create_app(test_config=None):
     outbox.register(app, push.SYNC_KIND, calendar_changes.sync_pushed)
     outbox.register(app, client_data.ERASURE_KIND, client_data.finish_erasure)
     signals.calendar_lost.connect(emails.tell_calendar_lost)
+    signals.time_freed.connect(waitlist.offer_freed_time)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(book.bp)
     app.register_blueprint(manage.bp)
+    app.register_blueprint(waitlist_views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(comment_pages.bp)
     app.register_blueprint(comment_api.bp)

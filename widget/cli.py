@@ -15,6 +15,7 @@ from .admin.views import PASSWORD_KEY, end_sessions
 from .booking import client_data
 from .booking.calendar_changes import claim_sync_round, sync_all
 from .booking.reminders import queue_reminders
+from .booking.waitlist import purge_expired
 from .calendars import push
 from .comments import moderation, queries
 from .comments.wordpress import ImportProblem, import_wordpress
@@ -50,15 +51,23 @@ def set_admin_password_command(password):
 
 
 def run_jobs_once(worker: str | None = None) -> dict:
-    """Do one round of background work: push channels, calendar sync when due, reminders, retention, delivery."""
+    """Do one round of background work: channels, calendar sync, reminders, retention, waitlist expiry, delivery."""
     channels = push.keep_watching()
     synced = {}
     if claim_sync_round(current_app.config["CALENDAR_SYNC_MINUTES"]):
         synced = {f"calendar {outcome}": count for outcome, count in sync_all().items()}
     reminders = queue_reminders()
     anonymised = client_data.anonymise_expired()
+    expired = purge_expired()
     outcomes = outbox.deliver_due(worker=worker)
-    return {**channels, **synced, "reminders_queued": reminders, "bookings_anonymised": anonymised, **outcomes}
+    return {
+        **channels,
+        **synced,
+        "reminders_queued": reminders,
+        "bookings_anonymised": anonymised,
+        "waitlist_expired": expired,
+        **outcomes,
+    }
 
 
 @click.command("sync-calendar")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from enum import StrEnum
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, Date, DateTime, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from .extensions import db
@@ -34,6 +34,15 @@ class CommentStatus(StrEnum):
     PENDING = "pending"
     PUBLISHED = "published"
     SPAM = "spam"
+
+
+class DayPart(StrEnum):
+    """The part of a day a waitlist entry wants a time in (studio time)."""
+
+    ANY = "any"
+    MORNING = "morning"
+    AFTERNOON = "afternoon"
+    EVENING = "evening"
 
 
 class Status(TypeDecorator):
@@ -317,5 +326,36 @@ class Comment(db.Model):
         Index("ix_comments_status_created", "status", "created_at"),
         Index("ix_comments_text_key", "text_key", "created_at"),
         # Never reuse the id of a deleted comment (SQLite would, without AUTOINCREMENT).
+        {"sqlite_autoincrement": True},
+    )
+
+
+class WaitlistEntry(db.Model):
+    """A wish to hear of a freed time: one address, one service, one studio day, a part of that day.
+
+    ``email_key`` is the address in lower case; the database refuses a second
+    entry with the same (email_key, service_id, day), so one address cannot
+    join the same day twice.  Entries of one sign-up share ``signup_id`` and
+    are confirmed together; only confirmed entries (``confirmed_at`` set) are
+    told of freed times, in the order of ``id``.  An entry expires when its day is over.
+    """
+
+    __tablename__ = "waitlist_entries"
+
+    # Counts up: the order people joined in, even when two join within one clock tick.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    signup_id: Mapped[str] = mapped_column(String(32))
+    email: Mapped[str] = mapped_column(String(BOOKING_LIMITS["email"]))
+    email_key: Mapped[str] = mapped_column(String(BOOKING_LIMITS["email"]))
+    service_id: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    part: Mapped[DayPart] = mapped_column(Status(DayPart), default=DayPart.ANY)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("email_key", "service_id", "day", name="uq_waitlist_email_service_day"),
+        Index("ix_waitlist_day_service", "day", "service_id", "created_at"),
+        Index("ix_waitlist_signup", "signup_id"),
         {"sqlite_autoincrement": True},
     )

@@ -190,7 +190,7 @@ def check(app) -> None:
         log.warning(PER_PROCESS_LIMITS)
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
 
-    for name in ("ADMIN_LOGIN_RATE_LIMIT", "COMMENT_RATE_LIMIT", "BOOKING_RATE_LIMIT"):
+    for name in ("ADMIN_LOGIN_RATE_LIMIT", "COMMENT_RATE_LIMIT", "BOOKING_RATE_LIMIT", "WAITLIST_RATE_LIMIT"):
         try:
             parse_many(str(config.get(name) or ""))
         except ValueError:
@@ -205,6 +205,7 @@ def check(app) -> None:
     config["MAX_CONTENT_LENGTH"] = _integer(config, "MAX_CONTENT_LENGTH", 1024, 100 * 1024 * 1024)
     config["BOOKING_FORM_MAX_AGE"] = _integer(config, "BOOKING_FORM_MAX_AGE", 60, 7 * 86400)
     config["MAX_FUTURE_BOOKINGS"] = _integer(config, "MAX_FUTURE_BOOKINGS", 1, 1000)
+    config["WAITLIST_MAX_ENTRIES"] = _integer(config, "WAITLIST_MAX_ENTRIES", 1, 366)
     config["CANCEL_CUTOFF_HOURS"] = _integer(config, "CANCEL_CUTOFF_HOURS", 0, 24 * 30)
     config["REMINDER_HOURS_BEFORE"] = _integer(config, "REMINDER_HOURS_BEFORE", 1, 24 * 14)
     config["BOOK_AGAIN_DAYS"] = _integer(config, "BOOK_AGAIN_DAYS", 1, 3660)

@@ -8,3 +8,9 @@ _signals = Namespace()
 # that records the loss, with ``connected_at``, ``problem`` and ``work``: receivers
 # queue what they have to say on ``work`` (an outbox.Work), committed with the loss.
 calendar_lost = _signals.signal("calendar-lost")
+
+# Sent when time the widget could offer is freed (a booking cancelled or moved away, by
+# the client, the studio or a change in Google Calendar; blocked time removed), inside
+# the unit of work that frees it, with ``start``, ``end`` (aware) and ``work``:
+# receivers queue what they have to say on ``work``, committed with the change.
+time_freed = _signals.signal("time-freed")

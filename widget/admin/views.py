@@ -14,7 +14,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from .. import calendars, outbox
-from ..booking import bookings, business, intake
+from ..booking import bookings, business, intake, waitlist
 from ..calendars import Event
 from ..comments import checks, moderation, queries
 from ..extensions import begin_writing, db, limiter
@@ -181,7 +181,9 @@ def unblock_time(event_id):
     if ActionForm().validate_on_submit():
         event = db.session.get(CalendarEvent, event_id)
         if event is not None and event.booking_id is None:
+            start, end = event.start_at, event.end_at
             calendars.current().delete_event(event_id)
+            bookings.free_time(start, end)
             flash("Blocked time removed.", "success")
     return redirect(url_for("admin.agenda"))
 
@@ -216,6 +218,19 @@ def cancel_booking(booking_id):
     else:
         flash("The form expired; please try again.", "error")
     return redirect(url_for("admin.agenda"))
+
+
+@bp.get("/waitlist")
+@sign_in_required
+def waitlist_list():
+    """List the waitlist: who waits for which day, in the order they joined."""
+    return render_template(
+        "admin/waitlist.html",
+        entries=waitlist.listing(),
+        services=business.current().services,
+        parts=waitlist.PART_LABELS,
+        action_form=ActionForm(),
+    )
 
 
 @bp.post("/outbox/<int:row_id>/retry")

@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from .. import calendars, outbox
+from .. import calendars, outbox, signals
 from ..extensions import db
 from ..models import BOOKING_LIMITS, Booking, BookingStatus, new_id
 from ..timezones import Interval, days_range, utc_now, zone_named
@@ -459,7 +459,22 @@ def cancel(booking: Booking, by_studio: bool = False, now: datetime | None = Non
         booking.sequence += 1
         entries = [calendar_entry(booking, "delete"), *emails.cancelled(booking, manage_url(booking), by_studio)]
         _queue(work, booking, entries)
+        _freed(booking.start_at, booking.end_at, work, now)
     return booking
+
+
+def _freed(start: datetime, end: datetime, work: outbox.Work, now: datetime) -> None:
+    """Tell whoever listens (the waitlist) that [start, end) is free again, inside the change's unit of work."""
+    if end > now:
+        signals.time_freed.send(None, start=start, end=end, work=work, now=now)
+
+
+def free_time(start: datetime, end: datetime, now: datetime | None = None) -> None:
+    """Announce time freed outside a booking change (blocked time removed), with what it queues."""
+    now = now or utc_now()
+    db.session.rollback()
+    with outbox.unit_of_work() as work:
+        _freed(start, end, work, now)
 
 
 def change_deadline(booking: Booking) -> datetime:
@@ -526,6 +541,7 @@ def reschedule(booking: Booking, start: datetime, now: datetime | None = None) -
                 *emails.rescheduled(booking, manage_url(booking), previous_start),
             ]
             _queue(work, booking, entries)
+            _freed(previous_start, previous_start + service.duration, work, now)
     except (IntegrityError, SlotTaken):
         raise SlotTaken(alternatives(service, start, zone, now)) from None
     return booking
@@ -586,7 +602,7 @@ def follow_calendar_move(
                 return "unchanged"
             problem = _clash(booking, start, end, now)
             if problem is None:
-                previous_start = booking.start_at
+                previous_start, previous_end = booking.start_at, booking.end_at
                 booking.start_at, booking.end_at = start, end
                 booking.blocked_start, booking.blocked_end = _blocked(booking, start, end)
                 booking.sequence += 1
@@ -594,6 +610,7 @@ def follow_calendar_move(
                 booking.calendar_conflict = None
                 # No calendar write: the event is already where the booking now is.
                 _queue(work, booking, emails.rescheduled(booking, manage_url(booking), previous_start))
+                _freed(previous_start, previous_end, work, now)
                 return "moved"
     except IntegrityError:
         problem = "the new time overlaps another booking"

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import calendar
 import csv
-import importlib
-import importlib.util
 import io
 from datetime import date, datetime
 
@@ -24,7 +22,7 @@ from .. import outbox
 from ..extensions import db
 from ..models import Booking, BookingStatus, OutboxMessage, OutboxStatus
 from ..timezones import days_range, utc_now
-from . import bookings, business
+from . import bookings, business, waitlist
 
 ERASED_NAME = "Erased client"
 ERASURE_KIND = "client-erasure"
@@ -89,14 +87,6 @@ def _anonymise_all(work: outbox.Work, found: list[Booking], now: datetime) -> No
             work.queue(f"{ERASURE_KIND}:{booking.id}", ERASURE_KIND, {"booking": booking.id})
 
 
-def _erase_waitlist(address: str) -> int:
-    """Remove the address's waitlist entries, where the studio has a waitlist; return how many."""
-    name = f"{__package__}.waitlist"
-    if importlib.util.find_spec(name) is None:
-        return 0
-    return importlib.import_module(name).erase_entries(address) or 0
-
-
 def erase_client(email: str, keep_future: bool = False, now: datetime | None = None) -> dict[str, int]:
     """Erase a client's details: cancel her upcoming bookings (unless ``keep_future``), anonymise the rest.
 
@@ -126,8 +116,8 @@ def erase_client(email: str, keep_future: bool = False, now: datetime | None = N
         except _BookedMeanwhile:
             continue  # she booked while her bookings were being cancelled: cancel that one too
         break
-    waitlist = _erase_waitlist(address)
-    return {"cancelled": len(cancelled), "anonymised": found, "kept": len(kept), "waitlist": waitlist}
+    waitlist_entries = waitlist.erase_entries(address)
+    return {"cancelled": len(cancelled), "anonymised": found, "kept": len(kept), "waitlist": waitlist_entries}
 
 
 class _BookedMeanwhile(Exception):

@@ -1,14 +1,15 @@
-"""The booking widget's forms: the client's details, cancel, reschedule."""
+"""The booking widget's forms: the client's details, cancel, reschedule, the waitlist."""
 
 from __future__ import annotations
 
-from wtforms import EmailField, HiddenField, RadioField, StringField, TelField, TextAreaField
+from wtforms import EmailField, HiddenField, RadioField, SelectMultipleField, StringField, TelField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..forms import PublicForm
 from ..models import BOOKING_LIMITS
 from .intake import ANSWER_LIMITS, LONG_TEXT, SHORT_TEXT, YES_NO, Question, error_key
+from .waitlist import PART_LABELS
 
 
 class DetailsForm(PublicForm):
@@ -78,3 +79,18 @@ class RescheduleForm(PublicForm):
     """The client's choice of a new time."""
 
     start = HiddenField(validators=[InputRequired(message="Please choose a time.")])
+
+
+class WaitlistForm(PublicForm):
+    """An address asking to hear when a time opens up on some days."""
+
+    service = HiddenField()
+    email = EmailField("Email", validators=[InputRequired(message="is required"), Length(max=BOOKING_LIMITS["email"])])
+    days = SelectMultipleField("Days", validate_choice=False)
+    part = RadioField(
+        "Time of day", choices=[SelectChoice(part.value, label) for part, label in PART_LABELS.items()], default="any"
+    )
+
+
+class WaitlistButtonForm(PublicForm):
+    """The button that confirms a waitlist sign-up, or leaves the waitlist."""
