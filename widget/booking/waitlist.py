@@ -58,6 +58,16 @@ class WaitlistProblem(ValueError):
         self.errors = errors
 
 
+class AlreadyWaiting(WaitlistProblem):
+    """The address already waits for one of these days, or for as many days as one address may."""
+
+    def __init__(self, email: str, service_id: str, days: list[date], full: bool):
+        named = ", ".join(long_date(day) for day in days)
+        reason = "already waits for as many days as one address may" if full else f"already waits for {named}"
+        super().__init__({"days": f"this address {reason}"})
+        self.email, self.service_id, self.days, self.full = email, service_id, days, full
+
+
 @dataclass(frozen=True)
 class Offer:
     """A freed time offered to one waitlist entry."""
@@ -192,9 +202,11 @@ def join(email, service_id, days, part=DayPart.ANY, now: datetime | None = None)
                 )
             )
             if already:
-                raise _already(already)
-            if len(held) + len(entries) > limit:
+                raise AlreadyWaiting(email, service_id, already, full=False)
+            if len(entries) > limit:
                 raise WaitlistProblem({"days": f"one address may wait for at most {limit} days at once"})
+            if len(held) + len(entries) > limit:
+                raise AlreadyWaiting(email, service_id, days, full=True)
             db.session.add_all(entries)
             token = _signer("waitlist-confirm").dumps(signup)
             payload = compose(
@@ -211,13 +223,32 @@ def join(email, service_id, days, part=DayPart.ANY, now: datetime | None = None)
             work.queue(f"waitlist-confirm:{signup}", "email", payload, stream=_stream(key))
     except IntegrityError:
         # The same day joined by another request at the same instant.
-        raise _already(days) from None
+        raise AlreadyWaiting(email, service_id, days, full=False) from None
     return entries
 
 
-def _already(days: list[date]) -> WaitlistProblem:
-    named = ", ".join(long_date(day) for day in days)
-    return WaitlistProblem({"days": f"this address is already on the waitlist for {named}"})
+def tell_already_waiting(problem: AlreadyWaiting, now: datetime | None = None) -> None:
+    """Email the address that it already waits for those days (or for as many days as one address may).
+
+    Only the address's owner learns this: whoever filled in the form sees the
+    same answer as for a new sign-up, so the form does not tell strangers who
+    is waiting for a massage.
+    """
+    key = problem.email.lower()
+    payload = compose(
+        [problem.email],
+        f"You are already on the waitlist of {business.current().studio.name}",
+        "waitlist_already",
+        full=problem.full,
+        limit=current_app.config["WAITLIST_MAX_ENTRIES"],
+        service_name=business.current().services[problem.service_id].name,
+        days=[long_date(day) for day in problem.days],
+        leave_url=leave_url(problem.email),
+        **_email_context(),
+    )
+    db.session.rollback()
+    with outbox.unit_of_work() as work:
+        work.queue(f"waitlist-already:{new_id()}", "email", payload, stream=_stream(key))
 
 
 def _stream(email_key: str) -> str:

@@ -93,7 +93,10 @@ def join():
     if not page.validate_on_submit():
         return _form_page(page, service, 422)
     try:
-        entries = waitlist.join(page.email.data, service.id, page.days.data, page.part.data)
+        waitlist.join(page.email.data, service.id, page.days.data, page.part.data)
+    except waitlist.AlreadyWaiting as problem:
+        # The same answer as a new sign-up: only the address's owner, by email, learns it already waits.
+        waitlist.tell_already_waiting(problem)
     except waitlist.WaitlistProblem as problem:
         for field, message in problem.errors.items():
             target = getattr(page, field, None) if field in ("email", "days", "part") else None
@@ -102,7 +105,7 @@ def join():
     return render_template(
         "book/waitlist_done.html",
         title="Check your email",
-        message=f"We sent a link to {entries[0].email}. Follow it to confirm, and we will tell you "
+        message=f"We sent an email to {page.email.data.strip()}. Follow its link to confirm, and we will tell you "
         "as soon as a time opens up on the days you chose.",
         **_context(service),
     )
