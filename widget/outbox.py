@@ -2,9 +2,9 @@
 
 A change adds its emails and calendar writes to the outbox in the same
 transaction as the change (``unit_of_work``), so they exist exactly when the
-change does.  Right after the commit the request tries to deliver them;
-whatever fails is retried with exponential backoff by ``flask --app wsgi
-run-jobs``.  Each kind of row ("email", "calendar") is delivered by the
+change does.  The request never delivers them: ``flask --app wsgi run-jobs``
+does, woken at the commit (``widget.wakeup``), and retries whatever fails
+with exponential backoff.  Each kind of row ("email", "calendar") is delivered by the
 handler registered for it when the app is created: this module knows no
 feature.
 
@@ -31,6 +31,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import aliased
 
+from . import wakeup
 from .extensions import begin_writing, db
 from .mail import PermanentFailure
 from .models import OutboxMessage, OutboxStatus
@@ -81,42 +82,45 @@ def enqueue(key: str, kind: str, payload: dict, stream: str | None = None) -> Ou
 
 
 class Work:
-    """The outbox rows of one unit of work, to be tried at once after its commit."""
+    """The outbox rows of one unit of work; the jobs runner is woken for them at its commit."""
 
     def __init__(self):
         self.rows: list[OutboxMessage] = []
+        self.woken = False
 
     def queue(self, key: str, kind: str, payload: dict, stream: str | None = None) -> OutboxMessage | None:
         """Add a side effect to the unit of work (see ``enqueue``); return its row, or None if already queued."""
         row = enqueue(key, kind, payload, stream)
         if row is not None:
             self.rows.append(row)
+            self.woken = True
         return row
 
-    def deliver_after(self, row: OutboxMessage) -> None:
-        """Try an existing row at once after the commit."""
-        self.rows.append(row)
+    def wake(self) -> None:
+        """Have the jobs runner woken at the commit, for a row made due again."""
+        self.woken = True
 
 
 @contextmanager
-def unit_of_work(deliver: bool = True) -> Iterator[Work]:
-    """Write a change and its side effects in one transaction, then try the side effects at once.
+def unit_of_work() -> Iterator[Work]:
+    """Write a change and its side effects in one transaction, and wake the jobs runner for them.
 
     The transaction is a writing one from its start (``begin_writing``); an
-    exception inside the block rolls it back and goes on.  After the commit
-    the queued rows are delivered (``deliver_now``) unless ``deliver`` is
-    False: what fails waits for run-jobs.
+    exception inside the block rolls it back and goes on.  Nothing is
+    delivered here: a request never waits on a mail server or a calendar.
     """
     begin_writing()
     work = Work()
     try:
         yield work
+        if work.woken:
+            wakeup.announce()
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    if deliver:
-        deliver_now(work.rows)
+    if work.woken:
+        wakeup.announce_committed()
 
 
 def backoff(attempts: int) -> timedelta:
@@ -198,17 +202,6 @@ def deliver(row_id: int, worker: str | None = None) -> str | None:
     return row.status
 
 
-def deliver_now(rows: list[OutboxMessage]) -> None:
-    """Try to deliver rows just committed; failures wait for run-jobs."""
-    ids = [row.id for row in rows if row is not None]
-    for row_id in ids:
-        try:
-            deliver(row_id)
-        except Exception:  # noqa: BLE001 - the request already succeeded; run-jobs retries
-            db.session.rollback()
-            log.exception("outbox %s: immediate delivery failed", row_id)
-
-
 def deliver_due(limit: int = 200, worker: str | None = None) -> Counter:
     """Deliver the rows that are due, oldest first; return a count per outcome."""
     now = utc_now()
@@ -246,13 +239,12 @@ def problems(limit: int = 100) -> list[OutboxMessage]:
     )
 
 
-def retry(row_id: int, at_once: bool = False) -> bool:
-    """Make a failed row due again (the admin's "retry"); ``at_once``: try it right after."""
+def retry(row_id: int) -> bool:
+    """Make a failed row due again at once (the admin's "retry"); the jobs runner delivers it."""
     with unit_of_work() as work:
         row = db.session.get(OutboxMessage, row_id)
         if row is None or row.status != OutboxStatus.FAILED:
             return False
         row.status, row.attempts, row.next_attempt_at, row.finished_at = OutboxStatus.PENDING, 0, utc_now(), None
-        if at_once:
-            work.deliver_after(row)
+        work.wake()
     return True
