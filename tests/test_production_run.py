@@ -100,8 +100,8 @@ def test_fifty_bookings_at_once_one_wins_each_time_and_rate_limits_hold_across_w
     same = together([(base, _body(i, nine)) for i in range(CALLERS)], _post)
     assert Counter(same) == {201: 1, 409: CALLERS - 1}, Counter(same)
 
-    # Overlapping times of different lengths two hours later: any two of them overlap.
-    one = nine + timedelta(hours=2)
+    # Overlapping times of different lengths in the afternoon (13:45, 14:00, 14:15): any two of them overlap.
+    one = nine + timedelta(hours=5)
     services = ["massage-30", "massage-60", "massage-90"]
     plan = [(services[i % 3], one + timedelta(minutes=15 * (i % 3 - 1))) for i in range(CALLERS)]
     calls = [(base, _body(CALLERS + i, start, service)) for i, (service, start) in enumerate(plan)]
