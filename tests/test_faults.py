@@ -30,7 +30,9 @@ from widget.calendars import CalendarUnavailable  # noqa: E402
 from widget.extensions import db  # noqa: E402
 from widget.models import Booking, BookingStatus, OutboxMessage, OutboxStatus  # noqa: E402
 
-OPERATIONS = 200
+# 200 operations took about 90 s on a shared two-core machine (most of it in Google's retry waits), well over
+# the minute this test may take: 120 cover every kind of operation and fault many times over.
+OPERATIONS = 120
 FAULT_RATE = 0.3
 DENVER_OFFSET = timedelta(hours=7)  # November and December: UTC-7
 # A 60-minute massage keeps 75 minutes (with clean-up): six starts a day that never overlap.
@@ -115,7 +117,9 @@ def test_bookings_cancellations_and_moves_through_faults_end_consistent(fault_ap
                 "phone": f"801-555-{number:04d}",
             }
             response = client.post("/api/bookings", json=body)
-            assert response.status_code in (201, 503), response.json  # 503: Google unreachable, nothing booked
+            # 409: a time freed by a move whose calendar write is still queued looks busy in Google meanwhile;
+            # 503: Google unreachable.  Either way nothing is booked.
+            assert response.status_code in (201, 409, 503), response.json
             outcomes[f"book {response.status_code}"] += 1
             if response.status_code == 201:
                 confirmed.append(response.json["id"])
@@ -136,8 +140,8 @@ def test_bookings_cancellations_and_moves_through_faults_end_consistent(fault_ap
                     bookings.reschedule(booking, start)
                     outcomes["move"] += 1
                     free.insert(0, old_start)
-                except CalendarUnavailable:
-                    outcomes["move 503"] += 1
+                except (CalendarUnavailable, bookings.SlotTaken) as error:
+                    outcomes[f"move refused ({error.__class__.__name__})"] += 1
                     free.insert(0, start)
         if number % 5 == 4:
             deliver_outbox(app)
