@@ -100,14 +100,16 @@ class Work:
             self.woken = True
         return row
 
-    def queue_all(self, entries: list[tuple[str, str, dict, str | None]]) -> list[OutboxMessage]:
+    def queue_all(self, entries: list[tuple[str, str, dict, str | None]], new: bool = False) -> list[OutboxMessage]:
         """Add several side effects (key, kind, payload, stream) at once; return the rows not already queued.
 
         One query finds the keys already queued and the new rows go out in one
         INSERT at the commit, where ``queue`` costs a query and an INSERT each.
+        ``new``: the keys name something made in this very transaction, so none
+        can be queued yet and the query is skipped.
         """
         keys = [key for key, _, _, _ in entries]
-        known = set(db.session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(keys))))
+        known = set() if new else set(db.session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(keys))))
         rows = [_row(key, kind, payload, stream) for key, kind, payload, stream in entries if key not in known]
         db.session.add_all(rows)
         self.rows.extend(rows)
@@ -120,20 +122,27 @@ class Work:
 
 
 @contextmanager
-def unit_of_work() -> Iterator[Work]:
+def unit_of_work(keep_loaded: bool = False) -> Iterator[Work]:
     """Write a change and its side effects in one transaction, and wake the jobs runner for them.
 
     The transaction is a writing one from its start (``begin_writing``); an
     exception inside the block rolls it back and goes on.  Nothing is
     delivered here: a request never waits on a mail server or a calendar.
+    ``keep_loaded``: objects keep the values just written instead of being
+    read again on next use (for rows the caller made and answers with).
     """
     begin_writing()
     work = Work()
+    session = db.session()
     try:
         yield work
         if work.woken:
             wakeup.announce()
-        db.session.commit()
+        expiring, session.expire_on_commit = session.expire_on_commit, not keep_loaded
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expiring
     except BaseException:
         db.session.rollback()
         raise

@@ -388,7 +388,8 @@ def book(
     # holds the write lock from its first statement.
     db.session.rollback()
     try:
-        with outbox.unit_of_work() as work:
+        # The new booking keeps its values after the commit: the answer needs no second read.
+        with outbox.unit_of_work(keep_loaded=True) as work:
             _lock(
                 _day_lock(start),
                 (LOCK_EMAIL, _lock_key(details.email.lower())),
@@ -398,7 +399,7 @@ def book(
             _check_daily_limit(service, start, now)
             _check_future_cap(details, now)
             db.session.add(booking)
-            _queue(work, booking, messages)
+            _queue(work, booking, messages, new=True)
     except (IntegrityError, SlotTaken):
         # The same key sent twice at once: the loser hands back what the winner made.
         existing = _replay(digest, service, start, details.email)
@@ -421,9 +422,10 @@ def outbox_stream(booking_id: str, kind: str, payload: dict) -> str:
     return f"booking:{booking_id}:email:{recipient}"
 
 
-def _queue(work: outbox.Work, booking: Booking, entries: list[tuple[str, str, dict]]) -> None:
-    """Add a booking's outbox entries to the unit of work, each in its stream."""
-    work.queue_all([(key, kind, payload, outbox_stream(booking.id, kind, payload)) for key, kind, payload in entries])
+def _queue(work: outbox.Work, booking: Booking, entries: list[tuple[str, str, dict]], new: bool = False) -> None:
+    """Add a booking's outbox entries to the unit of work, each in its stream (``new``: a booking made just now)."""
+    streams = [(key, kind, payload, outbox_stream(booking.id, kind, payload)) for key, kind, payload in entries]
+    work.queue_all(streams, new=new)
 
 
 def _locked(booking_id: str) -> Booking:
