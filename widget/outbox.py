@@ -4,9 +4,9 @@ A change adds its emails and calendar writes to the outbox in the same
 transaction as the change (``unit_of_work``), so they exist exactly when the
 change does.  The request never delivers them: ``flask --app wsgi run-jobs``
 does, woken at the commit (``widget.wakeup``), and retries whatever fails
-with exponential backoff.  Each kind of row ("email", "calendar") is delivered by the
-handler registered for it when the app is created: this module knows no
-feature.
+with exponential backoff.  Each kind of row ("email", "calendar") is
+delivered by the handler registered for it when the app is created: this
+module knows no feature.
 
 Several ``run-jobs`` processes may work the same outbox: a row is delivered by
 the one process whose conditional UPDATE claimed it (one statement, atomic on
