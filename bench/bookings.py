@@ -8,8 +8,10 @@ that a round has a few hundred free non-overlapping 30-minute slots to book; eve
 empty tables.
 
 1. Throughput: 8 client threads keep requests in flight for ROUND seconds; ``POST /api/bookings``
-   (each a new client and a free slot: every answer a 201) and the bare insert take turns, round after
-   round, so whatever else the machine does falls on both alike.  Goal: bookings ≥ 0.3× the bare route.
+   (each a new client and a free slot, the slots shuffled over eight weeks: every answer a 201) and
+   the bare insert take turns, round after round, so whatever else the machine does falls on both
+   alike.  The ratio is the median of each booking round's rate over the bare round right after it.
+   Goal: bookings ≥ 0.3× the bare route.
 2. Booking latency with a mail server that accepts connections and never answers (and the jobs runner
    running against it): sequential bookings, p95.  Goal: < 0.5 s, all 201.
 3. Statements and commits of one booking, counted in-process with SQLAlchemy's events on the same
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import random
 import statistics
 import sys
 import tempfile
@@ -190,6 +193,8 @@ def main() -> int:
     }
     first = datetime.now(DENVER).date() + timedelta(days=2)
     starts = free_starts(first, 56)
+    # Spread over the weeks, as real bookings are: two at once rarely wait on one studio day's lock.
+    random.Random(1).shuffle(starts)
     server, base = start_gunicorn(2, "bench.bare_insert:app", **settings)
     runner = start_jobs_runner(**settings)
     booking_rates, bare_rates, failures = [], [], []
@@ -217,7 +222,8 @@ def main() -> int:
 
     bookings_per_second = statistics.median(booking_rates)
     bare_per_second = statistics.median(bare_rates)
-    ratio = bookings_per_second / bare_per_second if bare_per_second else 0.0
+    ratios = [booked / bare for booked, bare in zip(booking_rates, bare_rates, strict=True) if bare]
+    ratio = statistics.median(ratios) if ratios else 0.0
     p95 = statistics.quantiles(latencies, n=20)[-1]
     rows = [
         {
@@ -234,7 +240,7 @@ def main() -> int:
         },
         {
             "measure": "POST /api/bookings vs bare insert route",
-            "figure": f"{ratio:.2f}x",
+            "figure": f"{ratio:.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)})",
             "goal": ">= 0.3x",
             "ok": ratio >= 0.3,
         },
