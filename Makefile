@@ -22,11 +22,15 @@ $(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(BIN)/python
 
 DEMO_PORT ?= 8000
 
-# Also serves demo/ on http://localhost:$(DEMO_PORT): a page of "the studio's site" on another origin.
+# Also serves demo/ on http://localhost:$(DEMO_PORT): a page of "the studio's site" on another origin,
+# and runs the jobs runner, which sends the emails and calendar writes.
 run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/python -m http.server $(DEMO_PORT) --bind 127.0.0.1 --directory demo >/dev/null 2>&1 & \
-	demo=$$!; trap 'kill $$demo 2>/dev/null' INT TERM EXIT; \
+	demo=$$!; \
+	EMBED_ALLOWED_ORIGINS="$${EMBED_ALLOWED_ORIGINS:-http://localhost:$(DEMO_PORT)}" \
+	$(BIN)/flask --app wsgi run-jobs & \
+	jobs=$$!; trap 'kill $$demo $$jobs 2>/dev/null' INT TERM EXIT; \
 	EMBED_ALLOWED_ORIGINS="$${EMBED_ALLOWED_ORIGINS:-http://localhost:$(DEMO_PORT)}" \
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
@@ -42,6 +46,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/page_weight.py
 	$(BIN)/python bench/comments.py
 	$(BIN)/python bench/calendar_sync.py
+	$(BIN)/python bench/bookings.py
 
 clean:
 	rm -rf $(VENV) bench/.venv-isso .pytest_cache .hypothesis

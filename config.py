@@ -70,6 +70,8 @@ class Config:
     RETENTION_MONTHS = _env("RETENTION_MONTHS")
     # Seconds `run-jobs` sleeps between rounds when it runs as a loop.
     JOBS_INTERVAL = _env("JOBS_INTERVAL", "30")
+    # Seconds, at most, between `run-jobs` looks at the outbox when nothing wakes it (PostgreSQL or Redis do).
+    JOBS_POLL_SECONDS = _env("JOBS_POLL_SECONDS", "1")
     # Minutes between the calendar syncs `run-jobs` does (the safety net for changes made in Google Calendar).
     CALENDAR_SYNC_MINUTES = _env("CALENDAR_SYNC_MINUTES", "5")
     # Admin sign-in attempts allowed per client address (Flask-Limiter syntax).

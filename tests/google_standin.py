@@ -62,6 +62,7 @@ import binascii
 import copy
 import hashlib
 import json
+import random
 import re
 import secrets
 import sys
@@ -573,7 +574,8 @@ class GoogleStandIn:
       ``expire_access_tokens()``, ``revoke_all()``, ``is_revoked()``, ``active_refresh_tokens()``.
     * Calendar data: ``add_calendar()``, ``delete_calendar()``, ``set_access_role()``, ``add_event()``,
       ``events()``, ``event()``, ``invalidate_sync_tokens()``, ``freebusy_max_days``, ``clock``.
-    * Faults: ``fail_next()``, ``slow_next()``, ``clear_faults()``, ``delay``, ``faults``.
+    * Faults: ``fail_next()``, ``slow_next()``, ``fail_randomly()``, ``clear_faults()``, ``delay``, ``faults``,
+      ``random_faults``.
     * Observation: ``calls``, ``call_count()``, ``requests``, ``token_requests``, ``auth_requests``,
       ``last_auth_request``, ``revoke_requests``, ``internal_errors``, ``reset_calls()``.
     """
@@ -605,6 +607,8 @@ class GoogleStandIn:
         self.last_auth_request: dict[str, str] | None = None
         self.revoke_requests: list[str] = []
         self.faults: list[Fault] = []
+        self._random_faults: tuple[float, random.Random, float, str | None] | None = None
+        self.random_faults: dict[str, int] = {}
         self.internal_errors: list[str] = []
 
         self._lock = threading.RLock()
@@ -906,10 +910,41 @@ class GoogleStandIn:
             self.faults.append(fault)
         return fault
 
+    def fail_randomly(
+        self, rate: float, *, seed: int = 0, slow_seconds: float = 0.5, path_contains: str | None = None
+    ) -> None:
+        """Answer a share ``rate`` of the matching requests (default: Calendar API ones) badly, chosen by ``seed``.
+
+        Each unlucky request gets, with equal chances: 429 rateLimitExceeded, 503 backendError before
+        anything happens, 503 after the request was performed (a write whose answer was lost), or its
+        answer held back ``slow_seconds``.  Queued faults (``fail_next``) come first; ``clear_faults``
+        stops this too.  ``random_faults`` counts what was served, by kind.
+        """
+        with self._lock:
+            self._random_faults = (rate, random.Random(seed), slow_seconds, path_contains)
+
+    def _random_fault(self, method: str, path: str) -> Fault | None:
+        """Draw the fault of one request under ``fail_randomly``; call it holding the lock."""
+        if self._random_faults is None:
+            return None
+        rate, draw, slow_seconds, path_contains = self._random_faults
+        if not Fault(1, None, path_contains=path_contains).matches(method, path) or draw.random() >= rate:
+            return None
+        kind = draw.choice(("429", "503", "503 after", "slow"))
+        self.random_faults[kind] = self.random_faults.get(kind, 0) + 1
+        if kind == "429":
+            return Fault(1, 429)
+        if kind == "503":
+            return Fault(1, 503)
+        if kind == "503 after":
+            return Fault(1, 503, commit_then_fail=True)
+        return Fault(1, None, delay=slow_seconds, commit_then_fail=True)
+
     def clear_faults(self) -> None:
-        """Drop every queued fault and slow answer."""
+        """Drop every queued fault and slow answer, and stop random ones."""
         with self._lock:
             self.faults.clear()
+            self._random_faults = None
 
     def call_count(self, method: str | None = None, path_contains: str | None = None) -> int:
         """Count recorded requests by method and/or path substring, e.g. call_count("POST", "/freeBusy")."""
@@ -949,6 +984,8 @@ class GoogleStandIn:
             if fault is not None:
                 fault.remaining -= 1
                 self.faults = [f for f in self.faults if f.remaining > 0]
+            else:
+                fault = self._random_fault(method, path)
         delay = self.delay + (fault.delay if fault else 0)
         if fault is not None and fault.status is not None and not fault.commit_then_fail:
             return self._fault_response(fault, path), delay

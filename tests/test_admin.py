@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.support import Admin, csrf_token, make_app
+from tests.support import Admin, csrf_token, deliver_outbox, make_app
 
 BODY = {
     "service": "massage-60",
@@ -179,6 +179,7 @@ def test_undelivered_messages_are_listed_and_can_be_retried(app, admin, client):
     from widget.models import OutboxMessage, OutboxStatus
 
     client.post("/api/bookings", json=BODY)
+    deliver_outbox(app)
     admin.login()
     agenda = client.get("/admin").text
     assert "Messages that could not be sent" in agenda and "Retrying" in agenda
@@ -193,9 +194,10 @@ def test_undelivered_messages_are_listed_and_can_be_retried(app, admin, client):
     agenda = client.get("/admin").text
     assert "Failed" in agenda
     client.post(f"/admin/outbox/{row_id}/retry", data={"csrf_token": csrf_token(agenda)})
+    deliver_outbox(app)
     with app.app_context():
         row = db.session.get(OutboxMessage, row_id)
-        # Tried again at once (still no mail server): pending, with a fresh count of attempts.
+        # Due again at once and tried (still no mail server): pending, with a fresh count of attempts.
         assert row.status == OutboxStatus.PENDING and row.attempts == 1
 
 

@@ -3,7 +3,7 @@
 Layers, from the bottom:
 
 * infrastructure (extensions, models, settings, timezones, cache, mail,
-  errors, forms, signals, outbox, schemas) imports no feature;
+  errors, forms, signals, outbox, wakeup, schemas) imports no feature;
 * calendars/ imports infrastructure only;
 * booking/ imports infrastructure and calendars, never comments or admin;
 * comments/ imports infrastructure and booking.business (the studio's name,
@@ -30,6 +30,8 @@ INFRASTRUCTURE = {
     "forms",
     "signals",
     "outbox",
+    # How a commit wakes the jobs runner (NOTIFY or Redis): infrastructure the outbox and the CLI use.
+    "wakeup",
     # The OpenAPI document is plain data the booking API serves: it imports infrastructure only.
     "openapi",
     # The JSON API's request and answer models, which the document and both APIs read.

@@ -19,6 +19,7 @@ from tests.support import (
     SITE,
     Admin,
     csrf_token,
+    deliver_outbox,
     form_token,
     make_app,
     post_comment,
@@ -128,9 +129,11 @@ def _published(app, client, body: str, **fields) -> int:
 
 def _held(app, client, mailbox, body: str = "Is the hot-stone massage safe in pregnancy?", **fields):
     """Post a comment from a new address; return its id and the approve and delete paths of the therapist's email."""
+    deliver_outbox(app)  # what earlier steps queued, so that the counts below are this comment's
     before, total = len(mailbox.received_by(THERAPIST)), len(mailbox.messages)
     response = post_comment(client, app, body, **{**CAROL, **fields})
     assert response.status_code == 201 and response.json["status"] == "pending", response.text
+    deliver_outbox(app)
     mailbox.wait_for(total + 1)
     emails = mailbox.received_by(THERAPIST)
     assert len(emails) == before + 1
@@ -157,6 +160,7 @@ def test_first_comment_is_held_then_approved_by_the_emailed_link_and_the_author_
     assert _row(comment_app, comment_id)["status"] == "pending"
     assert _shown(comment_client) == []
 
+    deliver_outbox(comment_app)
     emails = mailbox.wait_for(1)
     assert len(emails) == 1 and mailbox.received_by(THERAPIST) == emails
     assert "Ada Reader" in emails[0]["Subject"] and "Thank you, this helped my back a lot." in _text(emails[0])
@@ -180,12 +184,14 @@ def test_first_comment_is_held_then_approved_by_the_emailed_link_and_the_author_
     second = post_comment(comment_client, comment_app, "And the stretches work too.", **ADA)
     assert second.status_code == 201 and second.json["status"] == "published"
     assert [c["id"] for c in _shown(comment_client)] == [comment_id, second.json["id"]]
+    deliver_outbox(comment_app)
     assert len(mailbox.messages) == 1
 
     # Two links are held even from a known address, with a new email and fresh links.
     linked = post_comment(comment_client, comment_app, TWO_LINKS, **ADA)
     assert linked.status_code == 201 and linked.json["status"] == "pending"
     assert _row(comment_app, linked.json["id"])["reason"] == "has 2 links"
+    deliver_outbox(comment_app)
     emails = mailbox.wait_for(2)
     assert len(emails) == 2 and mailbox.received_by(THERAPIST) == emails
     delete_linked = _link(emails[1], "delete")
@@ -214,6 +220,7 @@ def test_moderation_link_post_without_csrf_token_changes_nothing(comment_app, co
 
 def test_held_email_shows_the_reason_and_who_wrote(comment_app, comment_client, mailbox):
     _held(comment_app, comment_client, mailbox, TWO_LINKS)
+    deliver_outbox(comment_app)
     text = _text(mailbox.received_by(THERAPIST)[-1])
     assert "has 2 links" in text and "carol@reader.example" in text and "Carol New" in text
 
@@ -441,22 +448,26 @@ def test_published_reply_emails_the_parent_author_once(comment_app, comment_clie
 
     reply = post_comment(comment_client, comment_app, "We use warm almond oil.", parent_id=parent, **BOB)
     assert reply.status_code == 201 and reply.json["status"] == "published"
+    deliver_outbox(comment_app)
     emails = mailbox.received_by(ADA["email"])
     assert len(emails) == 1
     assert emails[0]["Subject"] == "Bob Answer replied to your comment"
     text = _text(emails[0])
     assert "We use warm almond oil." in text and _link(emails[0], "unsubscribe").startswith("/comments/unsubscribe/")
     assert "bob@reader.example" not in text
+    deliver_outbox(comment_app)
     assert mailbox.received_by(BOB["email"]) == []
 
 
 def test_pending_reply_emails_the_parent_author_only_once_approved(comment_app, comment_client, mailbox):
     parent = _parent_asking_for_replies(comment_app, comment_client)
     reply_id, approve, _ = _held(comment_app, comment_client, mailbox, "Carol's reply, held for now.", parent_id=parent)
+    deliver_outbox(comment_app)
     assert mailbox.received_by(ADA["email"]) == []
 
     assert _confirm(comment_client, approve).status_code == 200
     assert _row(comment_app, reply_id)["status"] == "published"
+    deliver_outbox(comment_app)
     emails = mailbox.received_by(ADA["email"])
     assert len(emails) == 1 and "Carol's reply, held for now." in _text(emails[0])
 
@@ -468,6 +479,7 @@ def test_pending_reply_emails_the_parent_author_only_once_approved(comment_app, 
     with comment_app.app_context():
         moderation.moderate([reply_id], "spam")
         moderation.moderate([reply_id], "approve")
+    deliver_outbox(comment_app)
     assert len(mailbox.received_by(ADA["email"])) == 1
 
 
@@ -475,10 +487,12 @@ def test_reply_by_the_parent_author_sends_no_email(comment_app, comment_client, 
     parent = _parent_asking_for_replies(comment_app, comment_client)
     own = post_comment(comment_client, comment_app, "Answering myself: coconut.", parent_id=parent, **ADA)
     assert own.json["status"] == "published"
+    deliver_outbox(comment_app)
     assert mailbox.received_by(ADA["email"]) == []
     # Someone else's reply still reaches Ada: the silence above was not an outage.
     _published(comment_app, comment_client, "Bob's first words, elsewhere.", page=OTHER_ARTICLE, **BOB)
     post_comment(comment_client, comment_app, "Bob says jojoba.", parent_id=parent, **BOB)
+    deliver_outbox(comment_app)
     assert len(mailbox.received_by(ADA["email"])) == 1
 
 
@@ -489,6 +503,7 @@ def test_reply_to_a_parent_without_notify_sends_no_email(comment_app, comment_cl
     assert _row(comment_app, quiet)["notify"] is False
     post_comment(comment_client, comment_app, "A reply Ada never hears of.", parent_id=quiet, **BOB)
     post_comment(comment_client, comment_app, "A reply Carol hears of.", parent_id=asking, **BOB)
+    deliver_outbox(comment_app)
     assert mailbox.received_by(ADA["email"]) == []
     assert len(mailbox.received_by(CAROL["email"])) == 1
 
@@ -497,12 +512,14 @@ def test_unsubscribe_link_asks_first_then_stops_reply_emails(comment_app, commen
     parent = _parent_asking_for_replies(comment_app, comment_client)
     _published(comment_app, comment_client, "Bob's first words, elsewhere.", page=OTHER_ARTICLE, **BOB)
     post_comment(comment_client, comment_app, "First reply from Bob.", parent_id=parent, **BOB)
+    deliver_outbox(comment_app)
     unsubscribe = _link(mailbox.received_by(ADA["email"])[0], "unsubscribe")
 
     asked = comment_client.get(unsubscribe)
     assert asked.status_code == 200 and "Stop emails about replies?" in asked.text
     assert _row(comment_app, parent)["notify"] is True
     post_comment(comment_client, comment_app, "Second reply from Bob.", parent_id=parent, **BOB)
+    deliver_outbox(comment_app)
     assert len(mailbox.received_by(ADA["email"])) == 2  # a GET (a mail scanner) changed nothing
 
     assert comment_client.post(unsubscribe, data={}).status_code == 400  # no CSRF token: nothing changes
@@ -512,6 +529,7 @@ def test_unsubscribe_link_asks_first_then_stops_reply_emails(comment_app, commen
     assert done.status_code == 200 and "no more emails" in done.text
     assert _row(comment_app, parent)["notify"] is False
     post_comment(comment_client, comment_app, "Third reply from Bob.", parent_id=parent, **BOB)
+    deliver_outbox(comment_app)
     assert len(mailbox.received_by(ADA["email"])) == 2
 
 
@@ -519,6 +537,7 @@ def test_forged_unsubscribe_token_is_refused(comment_app, comment_client, mailbo
     parent = _parent_asking_for_replies(comment_app, comment_client)
     _published(comment_app, comment_client, "Bob's first words, elsewhere.", page=OTHER_ARTICLE, **BOB)
     post_comment(comment_client, comment_app, "First reply from Bob.", parent_id=parent, **BOB)
+    deliver_outbox(comment_app)
     real = _link(mailbox.received_by(ADA["email"])[0], "unsubscribe")
     csrf = csrf_token(comment_client.get(real).text)
     with comment_app.test_request_context():
@@ -566,12 +585,14 @@ SPAM_CASES = {
 @pytest.mark.parametrize("case", SPAM_CASES)
 def test_spam_is_stored_as_spam_and_answered_like_a_held_comment(comment_app, comment_client, mailbox, case):
     make, reason = SPAM_CASES[case]
+    deliver_outbox(comment_app)
     mail_before = len(mailbox.messages)
     response = make(comment_app, comment_client)
     assert response.status_code == 201, response.text
     assert response.json["status"] == "pending"
     stored = _row(comment_app, response.json["id"])
     assert (stored["status"], stored["reason"]) == ("spam", reason)
+    deliver_outbox(comment_app)
     assert len(mailbox.messages) == mail_before
     assert _shown(comment_client) == []
 
@@ -579,6 +600,7 @@ def test_spam_is_stored_as_spam_and_answered_like_a_held_comment(comment_app, co
     assert held.json["status"] == "pending" and _row(comment_app, held.json["id"])["status"] == "pending"
     assert set(held.json) == set(response.json)
     # The held comment's email arrives; none came for the spam.
+    deliver_outbox(comment_app)
     emails = mailbox.wait_for(mail_before + 1)
     assert len(emails) == mail_before + 1 and "A genuine comment from a person." in _text(emails[-1])
 
@@ -620,6 +642,7 @@ def test_same_text_from_another_address_within_30_days_is_spam(comment_app, comm
     # On another page it is just as much spam: bots paste one text everywhere.
     elsewhere = post_comment(comment_client, comment_app, PASTED, page=OTHER_ARTICLE, **CAROL)
     assert _row(comment_app, elsewhere.json["id"])["status"] == "spam"
+    deliver_outbox(comment_app)
     assert len(mailbox.received_by(THERAPIST)) == 1  # only Ada's first comment was held
 
 
@@ -640,6 +663,7 @@ def test_same_person_same_text_same_page_is_409_and_not_stored(comment_app, comm
     again = post_comment(comment_client, comment_app, "My only thought on this article.", **ADA)
     assert again.status_code == 409 and "body" in again.json["errors"]
     assert list(_statuses(comment_app)) == [first.json["id"]]
+    deliver_outbox(comment_app)
     assert len(mailbox.received_by(THERAPIST)) == 1
     # The same text on another page is a comment of its own.
     other = post_comment(comment_client, comment_app, "My only thought on this article.", page=OTHER_ARTICLE, **ADA)
@@ -657,6 +681,7 @@ def test_spam_is_listed_for_the_therapist_with_its_reason_and_sends_no_email(
     spam = [i for i, status in statuses.items() if status == "spam"]
     assert len(spam) == 6 and len(statuses) == 7
     # Only the one genuine comment (Ada's, held) emailed the therapist; nothing else went out.
+    deliver_outbox(comment_app)
     assert len(mailbox.wait_for(1)) == 1 and len(mailbox.received_by(THERAPIST)) == 1
     assert len(_outbox_keys(comment_app)) == 1
 
@@ -805,6 +830,7 @@ def test_edit_adding_a_link_to_a_published_comment_holds_it_again(comment_app, c
     _known(comment_app, comment_client)
     posted = post_comment(comment_client, comment_app, "Plain praise for the article.", **ADA).json
     assert posted["status"] == "published"
+    deliver_outbox(comment_app)
     before = len(mailbox.messages)
 
     answer = _edit(comment_client, posted, "Plain praise, and see https://pills.example/cheap")
@@ -812,6 +838,7 @@ def test_edit_adding_a_link_to_a_published_comment_holds_it_again(comment_app, c
     assert _row(comment_app, posted["id"])["reason"] == "edited to add a link"
     assert _shown(comment_client) == []
     # The therapist is asked, with links that work on the new text.
+    deliver_outbox(comment_app)
     emails = mailbox.wait_for(before + 1)
     assert emails[-1]["To"] == THERAPIST and "https://pills.example/cheap" in _text(emails[-1])
     page = comment_client.get(_link(emails[-1], "approve"))
@@ -835,6 +862,7 @@ def test_edit_keeping_the_same_link_by_a_known_commenter_stays_published(comment
 def test_edit_of_a_first_comment_approved_by_the_therapist_goes_back_to_her(comment_app, comment_client, mailbox):
     posted = post_comment(comment_client, comment_app, "Is hot stone safe for me?", **CAROL).json
     assert posted["status"] == "pending"
+    deliver_outbox(comment_app)
     emails = mailbox.wait_for(1)
     assert _confirm(comment_client, _link(emails[0], "approve")).status_code == 200
     assert [c["id"] for c in _shown(comment_client)] == [posted["id"]]
@@ -844,12 +872,14 @@ def test_edit_of_a_first_comment_approved_by_the_therapist_goes_back_to_her(comm
     assert _shown(comment_client) == []
     stored = _row(comment_app, posted["id"])
     assert stored["reason"] == "edited after publication: no other approved comment by this name and email"
+    deliver_outbox(comment_app)
     emails = mailbox.wait_for(2)
     assert "free spins" in _text(emails[1])
 
     # Approved again and rewritten again: she is asked again, each time.
     assert _confirm(comment_client, _link(emails[1], "approve")).status_code == 200
     assert _edit(comment_client, posted, "Free spins, once more.").json["status"] == "pending"
+    deliver_outbox(comment_app)
     emails = mailbox.wait_for(3)
     assert "once more" in _text(emails[2])
     assert _shown(comment_client) == []

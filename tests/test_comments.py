@@ -20,7 +20,7 @@ import pytest
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 
-from tests.support import ARTICLE, COMMENT_ORIGINS, SITE, form_token, make_app, post_comment
+from tests.support import ARTICLE, COMMENT_ORIGINS, SITE, deliver_outbox, form_token, make_app, post_comment
 from widget.comments import moderation, queries
 from widget.extensions import db
 from widget.models import Comment, CommentStatus
@@ -1280,6 +1280,7 @@ def test_comments_page_may_be_framed_only_by_allowed_origins(comment_app, commen
 
 def test_moderation_link_pages_may_not_be_framed(comment_app, comment_client, mailbox):
     assert post_comment(comment_client, comment_app, "Please approve me.").get_json()["status"] == "pending"
+    deliver_outbox(comment_app)
     [message] = mailbox.wait_for(1)
     text = message.get_body(("plain",)).get_content()
     links = re.findall(r"https?://\S+/comments/(?:approve|delete)/[\w.-]+", text)

@@ -14,7 +14,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from tests.support import Clock, book
+from tests.support import Clock, book, deliver_outbox
 from widget import mail, outbox
 from widget.booking import bookings
 from widget.extensions import db
@@ -112,8 +112,9 @@ def _google_link(text: str) -> dict:
 # --- What a booking sends ------------------------------------------------------------------------------------------
 
 
-def test_booking_sends_the_client_and_the_therapist_one_email_each(mail_client, mailbox):
+def test_booking_sends_the_client_and_the_therapist_one_email_each(mail_app, mail_client, mailbox):
     _book(mail_client)
+    deliver_outbox(mail_app)
     messages = mailbox.wait_for(2)
     assert len(messages) == 2
     assert sorted(mailbox.recipients) == [[CLIENT], [THERAPIST]]
@@ -128,8 +129,9 @@ def test_booking_sends_the_client_and_the_therapist_one_email_each(mail_client, 
         assert _text(message) and _html(message)
 
 
-def test_client_confirmation_says_everything_in_text_and_html(mail_client, mailbox):
+def test_client_confirmation_says_everything_in_text_and_html(mail_app, mail_client, mailbox):
     booking = _book(mail_client)
+    deliver_outbox(mail_app)
     message = _one_for(mailbox, CLIENT)
     manage_url = booking["manage_url"]
     assert manage_url.startswith("http://widget.test/manage/")
@@ -145,8 +147,9 @@ def test_client_confirmation_says_everything_in_text_and_html(mail_client, mailb
         assert manage_url in google["details"]
 
 
-def test_client_confirmation_carries_a_publish_calendar_file(mail_client, mailbox):
+def test_client_confirmation_carries_a_publish_calendar_file(mail_app, mail_client, mailbox):
     booking = _book(mail_client)
+    deliver_outbox(mail_app)
     event = _calendar(_one_for(mailbox, CLIENT), "invite.ics", "PUBLISH")
     assert str(event["uid"]) == f"{booking['id']}@widget.test"
     assert int(event["sequence"]) == 0
@@ -157,8 +160,9 @@ def test_client_confirmation_carries_a_publish_calendar_file(mail_client, mailbo
     assert str(event["url"]) == booking["manage_url"]
 
 
-def test_therapist_notice_names_the_client_and_how_to_reach_them(mail_client, mailbox):
+def test_therapist_notice_names_the_client_and_how_to_reach_them(mail_app, mail_client, mailbox):
     _book(mail_client)
+    deliver_outbox(mail_app)
     message = _one_for(mailbox, THERAPIST)
     for body in (_text(message), html.unescape(_html(message))):
         for words in ("New booking", SERVICE, "Ada Client", WHEN_DENVER, "801-555-0101", CLIENT):
@@ -193,6 +197,7 @@ def test_emails_on_both_daylight_saving_days(
 ):
     mail_app.extensions["clock"] = Clock(now)
     _book(mail_client, start=start)
+    deliver_outbox(mail_app)
     client_message = _one_for(mailbox, CLIENT)
     event = _calendar(client_message, "invite.ics", "PUBLISH")
     assert _utc(event, "dtstart") == start_utc
@@ -213,9 +218,11 @@ def test_emails_on_both_daylight_saving_days(
 @pytest.mark.parametrize("by_studio", [False, True], ids=["by-client", "by-studio"])
 def test_cancel_sends_a_cancel_calendar_file_with_the_same_uid(mail_app, mail_client, mailbox, by_studio):
     booking = _book(mail_client)
+    deliver_outbox(mail_app)
     first = _calendar(_one_for(mailbox, CLIENT), "invite.ics", "PUBLISH")
     with mail_app.app_context():
         bookings.cancel(db.session.get(Booking, booking["id"]), by_studio=by_studio)
+    deliver_outbox(mail_app)
     mailbox.wait_for(4)
     assert len(mailbox.messages) == 4
 
@@ -246,10 +253,12 @@ def test_cancel_sends_a_cancel_calendar_file_with_the_same_uid(mail_app, mail_cl
 
 def test_reschedule_sends_a_new_publish_file_and_names_the_old_time(mail_app, mail_client, mailbox):
     booking = _book(mail_client)
+    deliver_outbox(mail_app)
     first = _calendar(_one_for(mailbox, CLIENT), "invite.ics", "PUBLISH")
     new_start = datetime(2026, 11, 25, 20, 0, tzinfo=timezone.utc)  # 13:00 in Denver, 8:00 PM in London
     with mail_app.app_context():
         bookings.reschedule(db.session.get(Booking, booking["id"]), new_start)
+    deliver_outbox(mail_app)
     mailbox.wait_for(4)
     assert len(mailbox.messages) == 4
 
@@ -281,6 +290,7 @@ def test_mail_server_down_books_at_once_and_run_jobs_delivers_later(mail_app, ma
     started = time.monotonic()
     booking = _book(mail_client)
     assert time.monotonic() - started < 5
+    deliver_outbox(mail_app)
     assert mailbox.messages == []
     rows = _outbox(mail_app)
     assert sorted(rows) == sorted([f"booked:{booking['id']}:0:client", f"booked:{booking['id']}:0:therapist"])
@@ -308,6 +318,7 @@ def test_mail_server_down_books_at_once_and_run_jobs_delivers_later(mail_app, ma
 def test_permanent_refusal_fails_at_once_and_admin_can_retry(mail_app, mail_client, mailbox):
     mailbox.reject(CLIENT, 550)
     booking = _book(mail_client)
+    deliver_outbox(mail_app)
     client_key, therapist_key = (f"booked:{booking['id']}:0:{who}" for who in ("client", "therapist"))
     rows = _outbox(mail_app)
     assert (rows[client_key].status, rows[client_key].attempts) == (OutboxStatus.FAILED, 1)
@@ -344,6 +355,7 @@ def test_transient_failure_gives_up_after_max_attempts_and_keeps_the_row(mail_ap
     mailbox.reject(CLIENT, 451)
     # Three weeks ahead, so that no reminder falls into the day and a half of retries.
     booking = _book(mail_client, start="2026-12-15T09:00:00-07:00")
+    deliver_outbox(mail_app)
     key = f"booked:{booking['id']}:0:client"
     clock = mail_app.extensions["clock"]
     row = _outbox(mail_app)[key]
@@ -424,6 +436,7 @@ def test_booking_made_inside_the_reminder_window_gets_no_reminder(mail_app, mail
 @pytest.mark.parametrize("address", ["o'brien+massage@sub.example.co.uk", "user.name+tag@example-domain.com"])
 def test_unusual_but_valid_address_is_delivered(mail_app, mail_client, mailbox, address):
     booking = _book(mail_client, email=address)
+    deliver_outbox(mail_app)
     message = _one_for(mailbox, address)
     assert [a.addr_spec for a in message["To"].addresses] == [address]
     assert _outbox(mail_app)[f"booked:{booking['id']}:0:client"].status == OutboxStatus.SENT
@@ -449,6 +462,7 @@ def test_quoted_local_part_is_refused_by_the_address_check(mail_client, mailbox)
 def test_internationalised_domain_is_delivered(mail_app, mail_client, mailbox):
     """The domain travels in its IDNA (xn--) form, which every SMTP server accepts."""
     booking = _book(mail_client, email="jose@exämple.com")
+    deliver_outbox(mail_app)
     assert _outbox(mail_app)[f"booked:{booking['id']}:0:client"].status == OutboxStatus.SENT
     received = mailbox.received_by("jose@xn--exmple-cua.com")
     assert len(received) == 1

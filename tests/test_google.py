@@ -24,7 +24,7 @@ from icalendar import Calendar  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from tests.google_standin import DEFAULT_CALENDAR_ID, GoogleStandIn  # noqa: E402
-from tests.support import Admin, csrf_token, make_app  # noqa: E402
+from tests.support import Admin, csrf_token, deliver_outbox, make_app  # noqa: E402
 from widget import calendars  # noqa: E402
 from widget.booking import (
     bookings,  # noqa: E402
@@ -157,8 +157,11 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=UTC) + timedelta(hours=7)
 
 
-def book(client, start: str = f"{WEDNESDAY}T09:00:00-07:00", key: str | None = None, **changes):
-    """Book a 60-minute massage through the API (with an Idempotency-Key if given); return the response."""
+def book(client, start: str = f"{WEDNESDAY}T09:00:00-07:00", key: str | None = None, deliver=True, **changes):
+    """Book a 60-minute massage through the API (with an Idempotency-Key if given); return the response.
+
+    Then, unless ``deliver`` is False, the outbox is delivered as the jobs runner would right after.
+    """
     body = {
         "service": "massage-60",
         "start": start,
@@ -167,7 +170,10 @@ def book(client, start: str = f"{WEDNESDAY}T09:00:00-07:00", key: str | None = N
         "phone": "801-555-0101",
         "notes": "Left shoulder is sore.",
     }
-    return client.post("/api/bookings", json=body | changes, headers={"Idempotency-Key": key} if key else {})
+    response = client.post("/api/bookings", json=body | changes, headers={"Idempotency-Key": key} if key else {})
+    if deliver:
+        deliver_outbox(client.application)
+    return response
 
 
 def slots(client, day: str = WEDNESDAY):
@@ -225,8 +231,9 @@ def booking_count(app) -> int:
         return db.session.scalar(select(func.count()).select_from(Booking))
 
 
-def lost_emails(mailbox) -> list:
+def lost_emails(app, mailbox) -> list:
     """Return the "booking is paused" emails the therapist received."""
+    deliver_outbox(app)  # as the jobs runner would
     return [m for m in mailbox.received_by(THERAPIST) if m["Subject"] == LOST_SUBJECT]
 
 
@@ -303,9 +310,11 @@ def test_only_the_narrow_scopes_are_asked_and_every_call_works_under_them(google
     moved = client.post(
         f"{url}/reschedule", data={"csrf_token": csrf_token(page.text), "start": f"{THURSDAY}T10:00:00-07:00"}
     )
+    deliver_outbox(google_app)
     assert moved.status_code == 303  # events.insert answers 409, then events.patch
     assert standin.event(DEFAULT_CALENDAR_ID, made["id"])["start"]["dateTime"] == f"{THURSDAY}T10:00:00-07:00"
     cancelled = client.post(f"{url}/cancel", data={"csrf_token": csrf_token(client.get(url).text)})
+    deliver_outbox(google_app)
     assert cancelled.status_code == 303  # events.delete
     assert standin.event(DEFAULT_CALENDAR_ID, made["id"])["status"] == "cancelled"
     assert {row.status for row in calendar_rows(google_app).values()} == {OutboxStatus.SENT}
@@ -527,6 +536,7 @@ def test_a_booking_moved_after_the_detail_changed_is_rewritten_with_the_new_deta
         f"{url}/reschedule", data={"csrf_token": csrf_token(page.text), "start": f"{THURSDAY}T10:00:00-07:00"}
     )
     assert moved.status_code == 303
+    deliver_outbox(app)
     event = standin.event(DEFAULT_CALENDAR_ID, made["id"])
     assert (event["summary"], event["visibility"]) == ("60-minute massage", "private")
     assert event["description"] == f"Booking: http://widget.test/admin/bookings/{made['id']}"
@@ -552,6 +562,7 @@ def test_booking_through_the_widget_writes_the_event(google_app, client, standin
         },
     )
     assert response.status_code == 303, response.text
+    deliver_outbox(google_app)
     [event] = standin.events(DEFAULT_CALENDAR_ID)
     assert event["summary"] == "60-minute massage — Bea"
     assert "801-555-0102" in event["description"] and "Prefers firm pressure." not in event["description"]
@@ -583,6 +594,7 @@ def test_rescheduling_moves_the_same_event(google_app, client, standin):
     response = client.post(
         f"{url}/reschedule", data={"csrf_token": csrf_token(page.text), "start": f"{THURSDAY}T10:00:00-07:00"}
     )
+    deliver_outbox(google_app)
     assert response.status_code == 303
     [event] = standin.events(DEFAULT_CALENDAR_ID, include_deleted=True)
     assert event["id"] == made["id"] and event["status"] == "confirmed"
@@ -602,6 +614,7 @@ def test_cancelling_deletes_the_event_and_a_gone_event_counts_as_deleted(google_
     first = book(client).json
     url = first["manage_url"].replace("http://widget.test", "")
     response = client.post(f"{url}/cancel", data={"csrf_token": csrf_token(client.get(url).text)})
+    deliver_outbox(google_app)
     assert response.status_code == 303
     assert standin.event(DEFAULT_CALENDAR_ID, first["id"])["status"] == "cancelled"
     assert calendar_rows(google_app)[f"calendar-delete:{first['id']}:1"].status == OutboxStatus.SENT
@@ -612,6 +625,7 @@ def test_cancelling_deletes_the_event_and_a_gone_event_counts_as_deleted(google_
     standin.reset_calls()
     with google_app.app_context():
         bookings.cancel(db.session.get(Booking, second["id"]))
+    deliver_outbox(google_app)
     assert standin.call_count("DELETE", second["id"]) == 1
     assert calendar_rows(google_app)[f"calendar-delete:{second['id']}:1"].status == OutboxStatus.SENT
 
@@ -621,6 +635,7 @@ def test_cancelling_deletes_the_event_and_a_gone_event_counts_as_deleted(google_
     assert calendar_rows(google_app)[f"calendar-write:{third['id']}:0"].status == OutboxStatus.PENDING
     with google_app.app_context():
         bookings.cancel(db.session.get(Booking, third["id"]))
+    deliver_outbox(google_app)
     # The delete waits behind the booking's earlier write: one calendar entry of a booking at a time.
     assert calendar_rows(google_app)[f"calendar-delete:{third['id']}:1"].status == OutboxStatus.PENDING
     run_jobs(google_app)  # the late write entry of a cancelled booking deletes instead of writing
@@ -661,10 +676,12 @@ def test_persistent_server_errors_leave_the_write_to_run_jobs(google_app, client
     connect(google_app, client, standin)
     standin.fail_next(1000, 500, path_contains="/events", method="POST")
     started = time.monotonic()
-    response = book(client)
-    elapsed = time.monotonic() - started
+    response = book(client, deliver=False)
+    assert time.monotonic() - started < 1.5  # the request writes nothing to Google
     assert response.status_code == 201 and response.json["status"] == "confirmed"
-    assert elapsed < 2 + 1.5  # GOOGLE_RETRY_SECONDS, and some slack
+    started = time.monotonic()
+    deliver_outbox(google_app)
+    assert time.monotonic() - started < 2 + 1.5  # GOOGLE_RETRY_SECONDS, and some slack
     assert standin.call_count("POST", "/events") >= 2  # retried before giving up
     row = calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"]
     assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
@@ -715,9 +732,12 @@ def test_slow_answers_do_not_hang_requests(google_app, client, standin):
 
     standin.slow_next(1, 4.0, path_contains="/events", method="POST")
     started = time.monotonic()
-    response = book(client)
+    response = book(client, deliver=False)
     assert time.monotonic() - started < bound
     assert response.status_code == 201
+    started = time.monotonic()
+    deliver_outbox(google_app)  # the jobs runner's try: bounded too
+    assert time.monotonic() - started < bound
     assert calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"].status == OutboxStatus.PENDING
     run_jobs(google_app)
     assert event_ids(standin) == [response.json["id"]]
@@ -801,7 +821,7 @@ def test_revoked_grant_pauses_booking_until_reconnected(google_app, client, stan
     assert refused.status_code == 503 and refused.json["phone"] == PHONE
     assert booking_count(google_app) == count
     assert calendar_calls(standin) == [] and standin.token_requests == []  # nothing more was asked of Google
-    [email] = lost_emails(mailbox)
+    [email] = lost_emails(google_app, mailbox)
     assert "/admin/google" in email.get_body(("plain",)).get_content()
     page = text_of(client.get("/admin/google"))
     assert "Not connected: online booking is paused" in page
@@ -810,6 +830,7 @@ def test_revoked_grant_pauses_booking_until_reconnected(google_app, client, stan
     # Cancelled while disconnected: the delete waits in the outbox.
     with google_app.app_context():
         bookings.cancel(db.session.get(Booking, kept["id"]))
+    deliver_outbox(google_app)
     assert calendar_rows(google_app)[f"calendar-delete:{kept['id']}:1"].status == OutboxStatus.PENDING
     assert standin.event(DEFAULT_CALENDAR_ID, kept["id"])["status"] == "confirmed"
 
@@ -825,11 +846,11 @@ def test_revoked_grant_pauses_booking_until_reconnected(google_app, client, stan
     made = book(client, f"{THURSDAY}T10:00:00-07:00")
     assert made.status_code == 201
     assert event_ids(standin, include_deleted=False) == [made.json["id"]]
-    assert len(lost_emails(mailbox)) == 1
+    assert len(lost_emails(google_app, mailbox)) == 1
 
     standin.revoke_all()  # lost again, after reconnecting: a new email for the new connection
     assert slots(client, "2026-11-27").status_code == 503
-    assert len(lost_emails(mailbox)) == 2
+    assert len(lost_emails(google_app, mailbox)) == 2
 
 
 @pytest.mark.parametrize(("days", "testing"), [(7, True), (2, False)])
@@ -853,7 +874,7 @@ def test_a_grant_ending_about_7_days_after_connecting_points_at_the_testing_stat
     hint = "the Google Cloud project is probably still in 'Testing' publishing status"
     assert (hint in page) is testing
     assert ("press 'Publish app' so it says 'In production'" in page) is testing
-    [email] = lost_emails(mailbox)
+    [email] = lost_emails(google_app, mailbox)
     assert (hint in " ".join(email.get_body(("plain",)).get_content().split())) is testing
 
 
@@ -867,7 +888,7 @@ def test_revocation_first_noticed_by_a_booking_writes_nothing(google_app, client
     assert booking_count(google_app) == 0
     assert calendar_rows(google_app) == {}
     assert standin.events(DEFAULT_CALENDAR_ID) == []
-    assert len(lost_emails(mailbox)) == 1
+    assert len(lost_emails(google_app, mailbox)) == 1
     assert [m["Subject"] for m in mailbox.messages] == [LOST_SUBJECT]  # no confirmation went out
 
 
@@ -884,7 +905,7 @@ def test_grant_lost_during_a_write_is_written_after_reconnecting(google_app, cli
     row = calendar_rows(google_app)[f"calendar-write:{response.json['id']}:0"]
     assert row.status == OutboxStatus.PENDING
     assert client.get("/healthz").json["calendar"] == "disconnected"
-    assert len(lost_emails(mailbox)) == 1
+    assert len(lost_emails(google_app, mailbox)) == 1
     assert standin.events(DEFAULT_CALENDAR_ID) == []
 
     run_jobs(google_app)  # still disconnected: the entry waits, nothing is lost
@@ -896,7 +917,7 @@ def test_grant_lost_during_a_write_is_written_after_reconnecting(google_app, cli
     assert calendar_rows(google_app)[row.key].status == OutboxStatus.SENT
     run_jobs(google_app, minutes=60)
     assert event_ids(standin) == [response.json["id"]]
-    assert len(lost_emails(mailbox)) == 1
+    assert len(lost_emails(google_app, mailbox)) == 1
 
 
 def test_expired_access_token_is_refreshed_without_losing_the_connection(google_app, client, standin, mailbox):
@@ -911,7 +932,7 @@ def test_expired_access_token_is_refreshed_without_losing_the_connection(google_
     assert slots(client, THURSDAY).status_code == 200
     assert standin.token_requests == []  # the new token was kept
     assert client.get("/healthz").json["calendar"] == "ok"
-    assert lost_emails(mailbox) == []
+    assert lost_emails(google_app, mailbox) == []
 
 
 def test_disconnecting_revokes_the_grant_and_pauses_booking(google_app, client, standin, mailbox):
@@ -926,7 +947,7 @@ def test_disconnecting_revokes_the_grant_and_pauses_booking(google_app, client, 
     assert (row["status"], row["refresh_token"]) == ("disconnected", None)
     assert slots(client).status_code == 503
     assert client.get("/healthz").status_code == 503
-    assert lost_emails(mailbox) == []
+    assert lost_emails(google_app, mailbox) == []
     connect(google_app, client, standin)
     assert slots(client).status_code == 200
 
@@ -1099,9 +1120,10 @@ def synced_client(synced_app):
 
 
 def sync(app) -> str:
-    """Run ``flask sync-calendar`` once; return its output."""
+    """Run ``flask sync-calendar`` once, then deliver what it queued as the jobs runner would; return its output."""
     result = app.test_cli_runner().invoke(args=["sync-calendar"])
     assert result.exit_code == 0, result.output
+    deliver_outbox(app)
     return result.output
 
 
@@ -1412,6 +1434,7 @@ def test_a_booking_event_deleted_in_google_is_followed_by_push_with_one_email(pu
     run_jobs_now(push_app)
     assert stored(push_app, booking_id).status == "cancelled"
     assert listings(standin) == 1
+    deliver_outbox(push_app)  # the email the sync queued: the runner's next wake-up
     [_, cancelled] = mailbox.received_by("client0@example.com")
     assert str(cancelled["Subject"]).strip().startswith("Cancelled: 60-minute massage")
 
@@ -1431,6 +1454,7 @@ def test_a_booking_event_moved_in_google_is_followed_by_push_with_one_email(push
 
     booking = stored(push_app, booking_id)
     assert (booking.status, booking.start_at, booking.end_at) == ("confirmed", local(26, 10), local(26, 11))
+    deliver_outbox(push_app)  # the email the sync queued: the runner's next wake-up
     [_, moved] = mailbox.received_by("client0@example.com")
     assert str(moved["Subject"]).strip().startswith("Moved: 60-minute massage, now")
     run_jobs(push_app)

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from tests.support import ARTICLE, BOOKING, Admin, book, csrf_token, make_app, post_comment
+from tests.support import ARTICLE, BOOKING, Admin, book, csrf_token, deliver_outbox, make_app, post_comment
 from widget.extensions import db
 
 
@@ -179,6 +179,7 @@ def test_emails_link_to_the_public_url_whatever_host_the_request_named(comment_a
     assert _book_through_the_form(forged).status_code == 303
     response = post_comment(forged, comment_app, "Is the hot-stone massage safe in pregnancy?")
     assert response.status_code == 201 and response.json["status"] == "pending", response.text
+    deliver_outbox(comment_app)
     messages = mailbox.wait_for(3)
     for message in messages:
         for part in message.walk():

@@ -8,7 +8,7 @@ import pytest
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
-from tests.support import BOOKING, Clock, book, csrf_token
+from tests.support import BOOKING, Clock, book, csrf_token, deliver_outbox
 from widget.booking import bookings
 from widget.extensions import db
 from widget.models import Booking, BookingStatus, CalendarEvent
@@ -113,6 +113,7 @@ def test_reschedule_moves_the_booking_and_its_calendar_event_in_one_step(app, cl
         client, f"{url}/reschedule", f"{url}/reschedule?date=2026-11-26", start="2026-11-26T10:00:00-07:00"
     )
     assert response.status_code == 303 and "done=moved" in response.headers["Location"]
+    deliver_outbox(app)
     assert "Thursday, November 26, 2026, 10:00 AM" in client.get(response.headers["Location"]).text
     assert BOOKING["start"] in _slots(client)
     assert "2026-11-26T10:00:00-07:00" not in _slots(client, "2026-11-26")

@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from werkzeug.security import generate_password_hash
 
-from . import outbox
+from . import outbox, wakeup
 from .admin.views import PASSWORD_KEY, end_sessions
 from .booking import client_data
 from .booking.calendar_changes import claim_sync_round, sync_all
@@ -79,26 +79,54 @@ def sync_calendar_command():
     click.echo(f"sync-calendar: {summary or 'nothing changed'}")
 
 
+def _summary(outcome: dict) -> str:
+    return ", ".join(f"{key}: {value}" for key, value in sorted(outcome.items()) if value)
+
+
+def _guarded(step, *args) -> dict:
+    """Run one step of the jobs loop; a failure is logged and the loop goes on."""
+    try:
+        return step(*args)
+    except Exception as error:  # noqa: BLE001 - a loop that dies silently is worse; log and go on
+        db.session.rollback()
+        current_app.logger.exception("run-jobs round failed")
+        return {"error": str(error)}
+
+
+def deliver_outbox(worker: str) -> dict:
+    """Deliver the outbox rows that are due (the step run whenever the runner is woken)."""
+    return dict(outbox.deliver_due(worker=worker))
+
+
 @click.command("run-jobs")
 @click.option("--once", is_flag=True, help="Do one round and exit (for cron).")
 @click.option("--interval", type=click.IntRange(1, 3600), help="Seconds between rounds (default: JOBS_INTERVAL).")
 @with_appcontext
 def run_jobs_command(once, interval):
-    """Deliver the outbox (emails), queue reminders, sync the calendar; loop until stopped, or --once."""
+    """Deliver the outbox (emails, calendar writes) as soon as it fills, queue reminders, sync the calendar.
+
+    Loops until stopped, or does one round with --once.  Between rounds it
+    delivers the outbox whenever a change wakes it, and every
+    JOBS_POLL_SECONDS at the latest.
+    """
     interval = interval or current_app.config["JOBS_INTERVAL"]
     worker = outbox.worker_name()
-    while True:
-        try:
-            outcome = run_jobs_once(worker)
-        except Exception as error:  # noqa: BLE001 - a loop that dies silently is worse; log and go on
-            db.session.rollback()
-            current_app.logger.exception("run-jobs round failed")
-            outcome = {"error": str(error)}
-        summary = ", ".join(f"{key}: {value}" for key, value in sorted(outcome.items()) if value)
-        click.echo(f"run-jobs: {summary or 'nothing to do'}")
-        if once:
-            return
-        time.sleep(interval)
+    listener = wakeup.Listener(current_app._get_current_object())
+    next_round = 0.0
+    try:
+        while True:
+            if time.monotonic() >= next_round:
+                next_round = time.monotonic() + interval
+                click.echo(f"run-jobs: {_summary(_guarded(run_jobs_once, worker)) or 'nothing to do'}")
+            else:
+                summary = _summary(_guarded(deliver_outbox, worker))
+                if summary:
+                    click.echo(f"run-jobs: {summary}")
+            if once:
+                return
+            listener.wait()
+    finally:
+        listener.close()
 
 
 def _plural(count: int, word: str, plural: str | None = None) -> str:

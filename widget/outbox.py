@@ -2,11 +2,11 @@
 
 A change adds its emails and calendar writes to the outbox in the same
 transaction as the change (``unit_of_work``), so they exist exactly when the
-change does.  Right after the commit the request tries to deliver them;
-whatever fails is retried with exponential backoff by ``flask --app wsgi
-run-jobs``.  Each kind of row ("email", "calendar") is delivered by the
-handler registered for it when the app is created: this module knows no
-feature.
+change does.  The request never delivers them: ``flask --app wsgi run-jobs``
+does, woken at the commit (``widget.wakeup``), and retries whatever fails
+with exponential backoff.  Each kind of row ("email", "calendar") is
+delivered by the handler registered for it when the app is created: this
+module knows no feature.
 
 Several ``run-jobs`` processes may work the same outbox: a row is delivered by
 the one process whose conditional UPDATE claimed it (one statement, atomic on
@@ -31,6 +31,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import aliased
 
+from . import wakeup
 from .extensions import begin_writing, db
 from .mail import PermanentFailure
 from .models import OutboxMessage, OutboxStatus
@@ -67,7 +68,13 @@ def enqueue(key: str, kind: str, payload: dict, stream: str | None = None) -> Ou
     """
     if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is not None:
         return None
-    row = OutboxMessage(
+    row = _row(key, kind, payload, stream)
+    db.session.add(row)
+    return row
+
+
+def _row(key: str, kind: str, payload: dict, stream: str | None) -> OutboxMessage:
+    return OutboxMessage(
         key=key,
         kind=kind,
         stream=stream,
@@ -76,47 +83,71 @@ def enqueue(key: str, kind: str, payload: dict, stream: str | None = None) -> Ou
         attempts=0,
         next_attempt_at=utc_now(),
     )
-    db.session.add(row)
-    return row
 
 
 class Work:
-    """The outbox rows of one unit of work, to be tried at once after its commit."""
+    """The outbox rows of one unit of work; the jobs runner is woken for them at its commit."""
 
     def __init__(self):
         self.rows: list[OutboxMessage] = []
+        self.woken = False
 
     def queue(self, key: str, kind: str, payload: dict, stream: str | None = None) -> OutboxMessage | None:
         """Add a side effect to the unit of work (see ``enqueue``); return its row, or None if already queued."""
         row = enqueue(key, kind, payload, stream)
         if row is not None:
             self.rows.append(row)
+            self.woken = True
         return row
 
-    def deliver_after(self, row: OutboxMessage) -> None:
-        """Try an existing row at once after the commit."""
-        self.rows.append(row)
+    def queue_all(self, entries: list[tuple[str, str, dict, str | None]], new: bool = False) -> list[OutboxMessage]:
+        """Add several side effects (key, kind, payload, stream) at once; return the rows not already queued.
+
+        One query finds the keys already queued and the new rows go out in one
+        INSERT at the commit, where ``queue`` costs a query and an INSERT each.
+        ``new``: the keys name something made in this very transaction, so none
+        can be queued yet and the query is skipped.
+        """
+        keys = [key for key, _, _, _ in entries]
+        known = set() if new else set(db.session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(keys))))
+        rows = [_row(key, kind, payload, stream) for key, kind, payload, stream in entries if key not in known]
+        db.session.add_all(rows)
+        self.rows.extend(rows)
+        self.woken = self.woken or bool(rows)
+        return rows
+
+    def wake(self) -> None:
+        """Have the jobs runner woken at the commit, for a row made due again."""
+        self.woken = True
 
 
 @contextmanager
-def unit_of_work(deliver: bool = True) -> Iterator[Work]:
-    """Write a change and its side effects in one transaction, then try the side effects at once.
+def unit_of_work(keep_loaded: bool = False) -> Iterator[Work]:
+    """Write a change and its side effects in one transaction, and wake the jobs runner for them.
 
     The transaction is a writing one from its start (``begin_writing``); an
-    exception inside the block rolls it back and goes on.  After the commit
-    the queued rows are delivered (``deliver_now``) unless ``deliver`` is
-    False: what fails waits for run-jobs.
+    exception inside the block rolls it back and goes on.  Nothing is
+    delivered here: a request never waits on a mail server or a calendar.
+    ``keep_loaded``: objects keep the values just written instead of being
+    read again on next use (for rows the caller made and answers with).
     """
     begin_writing()
     work = Work()
+    session = db.session()
     try:
         yield work
-        db.session.commit()
+        if work.woken:
+            wakeup.announce()
+        expiring, session.expire_on_commit = session.expire_on_commit, not keep_loaded
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expiring
     except BaseException:
         db.session.rollback()
         raise
-    if deliver:
-        deliver_now(work.rows)
+    if work.woken:
+        wakeup.announce_committed()
 
 
 def backoff(attempts: int) -> timedelta:
@@ -198,17 +229,6 @@ def deliver(row_id: int, worker: str | None = None) -> str | None:
     return row.status
 
 
-def deliver_now(rows: list[OutboxMessage]) -> None:
-    """Try to deliver rows just committed; failures wait for run-jobs."""
-    ids = [row.id for row in rows if row is not None]
-    for row_id in ids:
-        try:
-            deliver(row_id)
-        except Exception:  # noqa: BLE001 - the request already succeeded; run-jobs retries
-            db.session.rollback()
-            log.exception("outbox %s: immediate delivery failed", row_id)
-
-
 def deliver_due(limit: int = 200, worker: str | None = None) -> Counter:
     """Deliver the rows that are due, oldest first; return a count per outcome."""
     now = utc_now()
@@ -246,13 +266,12 @@ def problems(limit: int = 100) -> list[OutboxMessage]:
     )
 
 
-def retry(row_id: int, at_once: bool = False) -> bool:
-    """Make a failed row due again (the admin's "retry"); ``at_once``: try it right after."""
+def retry(row_id: int) -> bool:
+    """Make a failed row due again at once (the admin's "retry"); the jobs runner delivers it."""
     with unit_of_work() as work:
         row = db.session.get(OutboxMessage, row_id)
         if row is None or row.status != OutboxStatus.FAILED:
             return False
         row.status, row.attempts, row.next_attempt_at, row.finished_at = OutboxStatus.PENDING, 0, utc_now(), None
-        if at_once:
-            work.deliver_after(row)
+        work.wake()
     return True

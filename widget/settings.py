@@ -214,6 +214,7 @@ def check(app) -> None:
     else:
         config["RETENTION_MONTHS"] = _integer(config, "RETENTION_MONTHS", 1, 1200)
     config["JOBS_INTERVAL"] = _integer(config, "JOBS_INTERVAL", 1, 3600)
+    config["JOBS_POLL_SECONDS"] = _integer(config, "JOBS_POLL_SECONDS", 1, 3600)
     config["CALENDAR_SYNC_MINUTES"] = _integer(config, "CALENDAR_SYNC_MINUTES", 1, 24 * 60)
     config["FREEBUSY_CACHE_SECONDS"] = _integer(config, "FREEBUSY_CACHE_SECONDS", 0, 3600)
     config["GOOGLE_TIMEOUT"] = _integer(config, "GOOGLE_TIMEOUT", 1, 120)

@@ -236,8 +236,8 @@ def waitlist_list():
 @bp.post("/outbox/<int:row_id>/retry")
 @sign_in_required
 def retry_message(row_id):
-    """Send a message that failed for good once more."""
-    if ActionForm().validate_on_submit() and outbox.retry(row_id, at_once=True):
+    """Have a message that failed for good sent once more by the jobs runner."""
+    if ActionForm().validate_on_submit() and outbox.retry(row_id):
         flash("Sending again.", "success")
     return redirect(url_for("admin.agenda"))
 

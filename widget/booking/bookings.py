@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, select, text
+from sqlalchemy import case, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from .. import calendars, outbox, signals
@@ -271,8 +271,13 @@ def _lock(*keys: tuple[int, int]) -> None:
     """
     if db.session.get_bind().dialect.name != "postgresql":
         return
-    for kind, key in sorted(set(keys)):
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:kind, :key)"), {"kind": kind, "key": key})
+    # One statement: PostgreSQL evaluates a select list from left to right, so the order holds.
+    ordered = sorted(set(keys))
+    calls = ", ".join(f"pg_advisory_xact_lock(:kind{i}, :key{i})" for i in range(len(ordered)))
+    params = {}
+    for i, (kind, key) in enumerate(ordered):
+        params[f"kind{i}"], params[f"key{i}"] = kind, key
+    db.session.execute(text(f"SELECT {calls}"), params)
 
 
 def _day_lock(start: datetime) -> tuple[int, int]:
@@ -292,14 +297,18 @@ def _check_daily_limit(service: Service, start: datetime, now: datetime, moving:
 def _check_future_cap(details: Details, now: datetime) -> None:
     """Raise TooManyBookings if this email or phone already holds the most upcoming bookings allowed."""
     limit = current_app.config["MAX_FUTURE_BOOKINGS"]
-    upcoming = (
-        select(func.count())
-        .select_from(Booking)
-        .where(Booking.status == BookingStatus.CONFIRMED, Booking.start_at > now)
-    )
-    if db.session.scalar(upcoming.where(func.lower(Booking.email) == details.email.lower())) >= limit:
+    same_email = func.lower(Booking.email) == details.email.lower()
+    same_phone = Booking.phone_key == phone_key(details.phone)
+    # Both counts in one query.
+    by_email, by_phone = db.session.execute(
+        select(
+            func.coalesce(func.sum(case((same_email, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((same_phone, 1), else_=0)), 0),
+        ).where(Booking.status == BookingStatus.CONFIRMED, Booking.start_at > now, or_(same_email, same_phone))
+    ).one()
+    if by_email >= limit:
         raise TooManyBookings("email", limit)
-    if db.session.scalar(upcoming.where(Booking.phone_key == phone_key(details.phone))) >= limit:
+    if by_phone >= limit:
         raise TooManyBookings("phone", limit)
 
 
@@ -367,7 +376,7 @@ def book(
         raise SlotTaken(alternatives(service, start, zone_named(zone_name), now))
     if problem is not None:
         raise InvalidBooking({"start": _problem_message(problem)})
-    _check_future_cap(details, now)
+    # The cap on a client's upcoming bookings is checked once, under the locks below.
 
     blocked_start, blocked_end = service.blocked_range(start)
     booking = Booking(
@@ -392,7 +401,8 @@ def book(
     # holds the write lock from its first statement.
     db.session.rollback()
     try:
-        with outbox.unit_of_work() as work:
+        # The new booking keeps its values after the commit: the answer needs no second read.
+        with outbox.unit_of_work(keep_loaded=True) as work:
             _lock(
                 _day_lock(start),
                 (LOCK_EMAIL, _lock_key(details.email.lower())),
@@ -402,7 +412,7 @@ def book(
             _check_daily_limit(service, start, now)
             _check_future_cap(details, now)
             db.session.add(booking)
-            _queue(work, booking, messages)
+            _queue(work, booking, messages, new=True)
     except (IntegrityError, SlotTaken):
         # The same key sent twice at once: the loser hands back what the winner made.
         existing = _replay(digest, service, start, details.email)
@@ -425,10 +435,10 @@ def outbox_stream(booking_id: str, kind: str, payload: dict) -> str:
     return f"booking:{booking_id}:email:{recipient}"
 
 
-def _queue(work: outbox.Work, booking: Booking, entries: list[tuple[str, str, dict]]) -> None:
-    """Add a booking's outbox entries to the unit of work, each in its stream."""
-    for key, kind, payload in entries:
-        work.queue(key, kind, payload, stream=outbox_stream(booking.id, kind, payload))
+def _queue(work: outbox.Work, booking: Booking, entries: list[tuple[str, str, dict]], new: bool = False) -> None:
+    """Add a booking's outbox entries to the unit of work, each in its stream (``new``: a booking made just now)."""
+    streams = [(key, kind, payload, outbox_stream(booking.id, kind, payload)) for key, kind, payload in entries]
+    work.queue_all(streams, new=new)
 
 
 def _locked(booking_id: str) -> Booking:

@@ -128,7 +128,7 @@ def _anonymise_client(address: str, now: datetime, keep_future: bool) -> int:
     """Anonymise the client's bookings but the upcoming ones kept, in one unit of work; return how many."""
     own = func.lower(Booking.email) == address
     upcoming = and_(Booking.status == BookingStatus.CONFIRMED, Booking.start_at > now)
-    with outbox.unit_of_work(deliver=False) as work:
+    with outbox.unit_of_work() as work:
         query = select(Booking).where(own).with_for_update()
         if keep_future:
             query = query.where(not_(upcoming))
@@ -154,7 +154,7 @@ def finish_erasure(payload: dict) -> None:
     if waiting:
         db.session.rollback()
         raise ErasureNotDone(f"{waiting} emails about the booking are still to be sent")
-    with outbox.unit_of_work(deliver=False):
+    with outbox.unit_of_work():
         db.session.execute(delete(OutboxMessage).where(rows).execution_options(synchronize_session=False))
 
 
@@ -172,7 +172,7 @@ def anonymise_expired(now: datetime | None = None) -> int:
         return 0
     now = now or utc_now()
     cutoff = months_before(now, months)
-    with outbox.unit_of_work(deliver=False) as work:
+    with outbox.unit_of_work() as work:
         found = list(
             db.session.scalars(
                 select(Booking)

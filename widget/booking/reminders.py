@@ -31,8 +31,8 @@ def queue_reminders() -> int:
     queued = 0
     db.session.commit()
     for booking in due:
-        # Not delivered at once: the runner's round that queued them delivers them next.
-        with outbox.unit_of_work(deliver=False) as work:
+        # Delivered by this same runner's next step (deliver_due), not waited for here.
+        with outbox.unit_of_work() as work:
             # Marking the booking is the claim: only one process gets rowcount 1.
             marked = db.session.execute(
                 update(Booking)

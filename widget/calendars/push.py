@@ -162,7 +162,7 @@ def _calendar_of(channel_id: str, token: str, resource_id: str) -> str | None:
 def queue_sync(calendar_id: str) -> None:
     """Queue a sync of one calendar for run-jobs, unless one is already waiting (a burst costs one sync)."""
     stream = f"{SYNC_KIND}:{calendar_id}"
-    with outbox.unit_of_work(deliver=False) as work:
+    with outbox.unit_of_work() as work:
         now = utc_now()
         waiting = db.session.scalar(
             select(OutboxMessage.id)
