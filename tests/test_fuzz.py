@@ -60,4 +60,5 @@ def test_fuzzed_document_is_the_one_the_app_serves(fuzzed_app):
     suppress_health_check=list(HealthCheck),
 )
 def test_fuzz_operation(fuzzed_app, case):
-    case.call_and_validate(app=fuzzed_app, checks=CHECKS)
+    # The in-process client hands over bodies as sent; compression has tests of its own.
+    case.call_and_validate(app=fuzzed_app, checks=CHECKS, headers={"Accept-Encoding": "identity"})
