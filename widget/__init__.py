@@ -18,7 +18,7 @@ def create_app(test_config=None):
     from . import mail as email
     from .admin import google as admin_google
     from .admin import views as admin
-    from .booking import api, calendar_changes, calendar_sync, emails, manage
+    from .booking import api, calendar_changes, calendar_sync, emails, free_times, manage
     from .booking import views as book
     from .booking.business import load_business
     from .calendars import backends, push
@@ -46,6 +46,7 @@ def create_app(test_config=None):
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
     limiter.init_app(app)
     cache.init_app(app)
+    free_times.init_app(app)
     mail.init_app(app)
     backends.init_app(app)
     errors.init_app(app)

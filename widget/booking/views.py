@@ -18,7 +18,7 @@ from .. import calendars
 from ..errors import wants_json
 from ..extensions import limiter
 from ..timezones import day_start, days_range, parse_day, parse_instant, utc_now, viewer_zone, zone_named
-from . import availability, bookings, business, links
+from . import availability, bookings, business, free_times, links
 from .forms import DetailsForm
 
 bp = Blueprint("book", __name__)
@@ -114,11 +114,11 @@ def widget():
         day, first_day, status, context["problem"] = None, today, 422, str(error)
     if day is not None:
         first, after = days_range(day, day, zone)
-        slots = bookings.free_slots(service, first, after, zone)
+        slots = free_times.free_slots(service, first, after, zone)
         return render_template("book/times.html", day=day, slots=slots, **context)
 
     last_day = first_day + timedelta(days=DAYS_SHOWN - 1)
-    per_day = bookings.free_days(service, first_day, DAYS_SHOWN, zone)
+    per_day = free_times.free_days(service, first_day, DAYS_SHOWN, zone)
     horizon_end = day_start(today + timedelta(days=rules.horizon_days + 2), zone)
     return render_template(
         "book/days.html",

@@ -26,7 +26,9 @@ class LocalCalendar:
         """Return the events overlapping [start, end) (always fresh: they are in our database)."""
         rows = db.session.execute(
             select(CalendarEvent.start_at, CalendarEvent.end_at).where(
-                CalendarEvent.start_at < end, CalendarEvent.end_at > start
+                # End first: ix_calendar_events_end walks the events still to end, never the history.
+                CalendarEvent.end_at > start,
+                CalendarEvent.start_at < end,
             )
         )
         return [(row.start_at, row.end_at) for row in rows]
