@@ -76,4 +76,4 @@ def deliver(payload: dict) -> None:
             booking.calendar_event_id = event.id
             db.session.commit()
     elif payload["action"] == "delete" or booking.status == BookingStatus.CANCELLED:
-        calendar.delete_event(booking.calendar_event_id or booking.id)
+        calendar.delete_event(booking.calendar_event_id or booking.id, when=(booking.start_at, booking.end_at))

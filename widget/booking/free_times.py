@@ -127,6 +127,9 @@ def _days(service: Service, start: datetime, end: datetime, zone) -> list[tuple[
     if first > last:
         return []
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    if calendars.current().status() != "ok":
+        # Kept answers would hide that booking is paused.
+        raise calendars.CalendarUnavailable("the calendar is not connected")
     version, seconds = cache.calendar_version(), _seconds()
     if version < 0 or seconds <= 0:
         found = _work_out(service, days, zone, now)

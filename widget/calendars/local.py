@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from .. import cache
 from ..extensions import begin_writing, db
 from ..models import CalendarEvent
 from ..timezones import Interval
@@ -42,13 +43,17 @@ class LocalCalendar:
         db.session.add(row)
         db.session.commit()
 
-    def delete_event(self, event_id: str) -> None:
+    def delete_event(self, event_id: str, when: Interval | None = None) -> None:
         """Remove the event; one that is already gone is not an error."""
         begin_writing()
         row = db.session.get(CalendarEvent, event_id)
         if row is not None:
             db.session.delete(row)
             db.session.commit()
+
+    def forget_busy(self, intervals: list[Interval] | None = None) -> None:
+        """Say busy time changed (every change to the events here already says so when it commits)."""
+        cache.calendar_changed()
 
     def status(self) -> str:
         """Return "ok": the local calendar is the database itself."""
