@@ -132,8 +132,9 @@ class Booking(db.Model):
     __table_args__ = (
         Index("ix_bookings_status_blocked", "status", "blocked_start", "blocked_end"),
         Index("ix_bookings_email_start", "email", "start_at"),
-        # Busy-time reads scan from the range's start up: only bookings that end after it, never the history.
-        Index("ix_bookings_status_blocked_end", "status", "blocked_end"),
+        # Busy-time reads scan from the range's start up: only bookings that end after it, never the history
+        # (covering, so SQLite prefers it to the index above, which would walk the history).
+        Index("ix_bookings_status_blocked_end", "status", "blocked_end", "blocked_start", "start_at"),
         Index("ix_bookings_phone_key_start", "phone_key", "start_at"),
         Index("ix_bookings_idempotency_key", "idempotency_key", unique=True),
     )
