@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -134,7 +135,7 @@ def test_two_apps_sharing_redis_and_postgresql_see_each_others_changes_at_once(t
 @pytest.fixture
 def dst_app(tmp_path):
     """Return an app whose studio opens on Sundays across both clock changes, the clock in late October."""
-    rules = open(EXAMPLE_RULES).read().replace("sunday = []", 'sunday = ["00:00-03:30", "09:00-12:00"]')
+    rules = Path(EXAMPLE_RULES).read_text().replace("sunday = []", 'sunday = ["00:00-03:30", "09:00-12:00"]')
     path = tmp_path / "business.toml"
     path.write_text(rules)
     app = make_app(tmp_path, BUSINESS_CONFIG=str(path))
@@ -175,7 +176,8 @@ def test_a_new_business_rules_file_is_never_answered_from_old_entries(tmp_path, 
     reset_postgres()
     old = make_app(tmp_path / "old", POSTGRES_URL, REDIS_URL=redis_url)
     assert "2026-11-25T09:00:00-07:00" in slot_starts(old.test_client())
-    rules = open(EXAMPLE_RULES).read().replace('wednesday = ["09:00-12:00", "13:00-18:00"]', 'wednesday = ["13:00-18:00"]')
+    wednesday = 'wednesday = ["09:00-12:00", "13:00-18:00"]'
+    rules = Path(EXAMPLE_RULES).read_text().replace(wednesday, 'wednesday = ["13:00-18:00"]')
     path = tmp_path / "business.toml"
     path.write_text(rules)
     new = make_app(tmp_path / "new", POSTGRES_URL, REDIS_URL=redis_url, BUSINESS_CONFIG=str(path))

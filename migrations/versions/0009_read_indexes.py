@@ -20,7 +20,8 @@ depends_on = None
 
 def upgrade():
     op.create_index("ix_bookings_lower_email", "bookings", [sa.text("lower(email)"), "start_at"])
-    op.create_index("ix_bookings_status_blocked_end", "bookings", ["status", "blocked_end", "blocked_start", "start_at"])
+    columns = ["status", "blocked_end", "blocked_start", "start_at"]
+    op.create_index("ix_bookings_status_blocked_end", "bookings", columns)
     op.create_index("ix_calendar_events_end", "calendar_events", ["end_at", "start_at"])
 
 
