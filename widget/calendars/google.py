@@ -289,12 +289,14 @@ class GoogleCalendar:
         """Return the busy time of the chosen calendars in [start, end).
 
         Answers are kept per whole UTC day for FREEBUSY_CACHE_SECONDS, so
-        nearby questions share them and a change drops only its own days.
-        Days never asked cost one call for all of them together (split only
-        past Google's longest range).  When kept days grow old, one process
-        asks Google again while the others go on with the old answer for a
-        moment (at most as long again).  ``fresh`` asks Google about exactly
-        the range given, now, and keeps nothing.
+        nearby questions share them and a new event drops only its own days.
+        Days nobody has cost one call that also fetches the days after them
+        (a whole window: the next view's days are usually among them); split
+        only past Google's longest range.  When kept days grow old, one
+        process (the one that gets the lease) asks Google again while the
+        others go on with the old answer for a moment; the refresh then bumps
+        the calendar version, so slots worked out from the old answer go too.
+        ``fresh`` asks Google about exactly the range given, now, keeping nothing.
         """
         connection = self._connected()
         ids = json.loads(connection.busy_calendars) or ["primary"]
@@ -313,12 +315,12 @@ class GoogleCalendar:
         now = time.time()
         missing = [d for d, e in zip(days, entries, strict=True) if e is None]
         old = [d for d, e in zip(days, entries, strict=True) if e is not None and now - e["at"] > seconds]
-        # Asked of Google: every day nobody has, or (for the one process that gets the lease) days grown old.
         ask = missing
-        if old and not missing and cache.claim(f"{prefix}refresh:{old[0]}:{old[-1]}", 2 * seconds):
+        if old and not missing and cache.claim(prefix + "refresh", seconds):
             ask = old
         if ask:
-            first, last = _day_start(ask[0]), _day_start(ask[-1]) + timedelta(days=1)
+            first = _day_start(ask[0])
+            last = max(_day_start(ask[-1]) + timedelta(days=1), first + WINDOW)
             fetched = self._ask(ids, first, last)
             kept = {}
             for day in _utc_days(first, last):
@@ -328,6 +330,8 @@ class GoogleCalendar:
             # Kept twice as long as they are trusted: the old answer others serve while one process refreshes.
             cache.set_many({prefix + day.isoformat(): json.dumps(entry) for day, entry in kept.items()}, 2 * seconds)
             entries = [kept.get(d, e) for d, e in zip(days, entries, strict=True)]
+            if ask is old:
+                cache.calendar_changed()
         found = {(a, b) for entry in entries for a, b in entry["busy"]}
         return sorted((_parse(a), _parse(b)) for a, b in found)
 
