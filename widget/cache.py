@@ -72,6 +72,9 @@ class _Memory:
         with self._lock:
             return self._counters.get(key, 0)
 
+    def counted(self, counter: str, keys: list[str]) -> tuple[int, list[str | None]]:
+        return self.counter(counter), self.get_many(keys)
+
     def increment(self, key: str) -> int:
         with self._lock:
             self._counters[key] = self._counters.get(key, 0) + 1
@@ -116,6 +119,11 @@ class _Redis:
 
     def counter(self, key: str) -> int:
         return int(self._client.get(key) or 0)
+
+    def counted(self, counter: str, keys: list[str]) -> tuple[int, list[str | None]]:
+        # One round trip for both.
+        found = self._client.mget([counter, *keys])
+        return int(found[0] or 0), [value.decode() if value is not None else None for value in found[1:]]
 
     def increment(self, key: str) -> int:
         return int(self._client.incr(key))
@@ -194,13 +202,13 @@ def claim(key: str, seconds: int) -> bool:
 VERSION = "calendar-version"
 
 
-def calendar_version() -> int:
-    """Return the calendar version (see the module's docstring); -1 when the cache cannot say."""
+def versioned(keys: list[str]) -> tuple[int, list[str | None]]:
+    """Return the calendar version and the raw cached text of each key, read together; (-1, misses) on failure."""
     try:
-        return current_app.extensions["cache"].counter(PREFIX + VERSION)
+        return current_app.extensions["cache"].counted(PREFIX + VERSION, [PREFIX + key for key in keys])
     except Exception:  # noqa: BLE001 - see get_json
         current_app.logger.warning("cache read failed", exc_info=True)
-        return -1
+        return -1, [None] * len(keys)
 
 
 def calendar_changed() -> None:

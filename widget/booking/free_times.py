@@ -79,10 +79,12 @@ def _seconds() -> int:
 
 
 def _fingerprint() -> str:
-    """Return a short digest of the business rules: entries made under other rules are never read."""
+    """Return a short digest of the business rules and the database: entries made for others are never read."""
     found = current_app.extensions.get("free-times-fingerprint")
     if found is None:
-        found = hashlib.sha256(repr(business.current()).encode()).hexdigest()[:12]
+        # The database too: two studios may share one Redis.
+        seen = repr(business.current()) + current_app.config["SQLALCHEMY_DATABASE_URI"]
+        found = hashlib.sha256(seen.encode()).hexdigest()[:12]
         current_app.extensions["free-times-fingerprint"] = found
     return found
 
@@ -130,17 +132,27 @@ def _days(service: Service, start: datetime, end: datetime, zone) -> list[tuple[
     if calendars.current().status() != "ok":
         # Kept answers would hide that booking is paused.
         raise calendars.CalendarUnavailable("the calendar is not connected")
-    version, seconds = cache.calendar_version(), _seconds()
-    if version < 0 or seconds <= 0:
+    seconds = _seconds()
+    if seconds <= 0:
         found = _work_out(service, days, zone, now)
         return [found[day] for day in days]
-    prefix = f"slots:{version}:{_fingerprint()}:{service.id}:{zone.key}:"
+    prefix = f"slots:{_fingerprint()}:{service.id}:{zone.key}:"
     keys = [prefix + day.isoformat() for day in days]
-    entries = [json.loads(raw) if raw is not None else None for raw in cache.get_many(keys)]
+    # Each entry is [version, starts, items]: one kept under an older version is out of date.
+    version, raw = cache.versioned(keys)
+    entries = [None] * len(days)
+    if version >= 0:
+        for i, text in enumerate(raw):
+            if text is not None:
+                entry = json.loads(text)
+                if entry[0] == version:
+                    entries[i] = (entry[1], entry[2])
     missing = [day for day, entry in zip(days, entries, strict=True) if entry is None]
     if missing:
         found = _work_out(service, missing, zone, now)
-        cache.set_many({prefix + day.isoformat(): json.dumps(found[day]) for day in missing}, seconds)
+        if version >= 0:
+            kept = {prefix + day.isoformat(): json.dumps([version, *found[day]]) for day in missing}
+            cache.set_many(kept, seconds)
         entries = [entry if entry is not None else found[day] for day, entry in zip(days, entries, strict=True)]
     return entries
 
