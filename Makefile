@@ -42,6 +42,8 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/page_weight.py
 	$(BIN)/python bench/comments.py
 	$(BIN)/python bench/calendar_sync.py
+	$(BIN)/python bench/reads.py
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) bench/.venv-isso .pytest_cache .hypothesis
