@@ -828,8 +828,8 @@ def test_revoked_grant_pauses_booking_until_reconnected(google_app, client, stan
     assert len(lost_emails(mailbox)) == 1
 
     standin.revoke_all()  # lost again, after reconnecting: a new email for the new connection
-    # A day nobody has looked at yet (free/busy answers are kept per day), so Google is asked.
-    assert slots(client, "2026-12-15").status_code == 503
+    # A booking asks Google afresh (the free times shown may come from kept answers).
+    assert book(client, f"{THURSDAY}T14:00:00-07:00").status_code == 503
     assert len(lost_emails(mailbox)) == 2
 
 
