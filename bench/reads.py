@@ -1,18 +1,20 @@
 """Measure what the widget's reads cost, side by side with a bare route on the same stack.
 
-Starts our app under gunicorn (2 sync workers, WIDGET_ENV=production, PostgreSQL, Redis), twice
-at once: one on a database with no history, one on a database holding 10,000 past bookings
-(a fifth of them cancelled).  Both hold the same upcoming bookings (two on every weekday of the
-next 60 days).  Each app is this repository's ``create_app()`` plus one route the shipped app does
-not have, ``GET /bench/bare``, which answers "ok": the floor of the stack (gunicorn, Flask, the
-app's request hooks).
+Starts our app under gunicorn (2 sync workers, WIDGET_ENV=production, PostgreSQL, Redis), four
+times at once: on a database with no history and on one holding 10,000 past bookings (a fifth of
+them cancelled), each with the free-times cache on and off (SLOTS_CACHE_SECONDS=0: every read
+queries the database, which shows what history costs the queries themselves).  Both databases
+hold the same upcoming bookings (two on every weekday of the next 60 days).  Each app is this
+repository's ``create_app()`` plus one route the shipped app does not have, ``GET /bench/bare``,
+which answers "ok": the floor of the stack (gunicorn, Flask, the app's request hooks).
 
 Measured, the loads taking turns round after round (so the ratios hold even when the machine is
 busy with other work): the bare route; ``GET /api/slots`` over 7 days and over 60 days; the day
 grid (``/book?service=…``); the times page (``/book?service=…&date=…``); and the same reads on the
-app with history.  The free-times cache is warm, as it is for every visitor but the first after a
-change.  Printed: requests/s, latency, and each figure's ratio to the bare route (and history's to
-no history), with the goals from the issue.  Written: bench/results/reads.json.
+other servers.  Where the cache is on it is warm, as it is for every visitor but the first after a
+change.  Each ratio is the median over rounds of the two figures measured in the same round, each
+read against the bare route of its own server.  Printed: requests/s, latency, and the ratios with
+the goals from the issue.  Written: bench/results/reads.json.
 
 Run from the repository root (PostgreSQL and Redis must be running):
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -149,63 +152,82 @@ def next_weekday(today: date) -> date:
     return day
 
 
-def loads(port: int, history_port: int) -> list:
-    """Return what is measured, in the order the table shows it."""
+SERVERS = {
+    # name: (database, free-times cache on)
+    "none": ("empty", True),
+    "10k": ("history", True),
+    "none, cache off": ("empty", False),
+    "10k, cache off": ("history", False),
+}
+
+
+def loads(ports: dict[str, int]) -> list:
+    """Return what is measured, in the order the table shows it; each load's ``server`` names its server."""
     from zoneinfo import ZoneInfo
 
     today = datetime.now(timezone.utc).astimezone(ZoneInfo(DENVER)).date()
-    week = f"/api/slots?service=massage-60&start={today}&end={today + timedelta(days=6)}&tz={DENVER}"
-    sixty = f"/api/slots?service=massage-60&start={today}&end={today + timedelta(days=59)}&tz={DENVER}"
-    grid = "/book?service=massage-60"
-    times = f"/book?service=massage-60&date={next_weekday(today)}"
-    load = load_tools.Load
+    slots = f"/api/slots?service=massage-60&tz={DENVER}&start={today}&end="
+    paths = {
+        "bare route": "/bench/bare",
+        "GET /api/slots, 7 days": f"{slots}{today + timedelta(days=6)}",
+        "GET /api/slots, 60 days": f"{slots}{today + timedelta(days=59)}",
+        "day grid": "/book?service=massage-60",
+        "times page": f"/book?service=massage-60&date={next_weekday(today)}",
+    }
+    measured = {
+        "none": list(paths),
+        "10k": ["bare route", "GET /api/slots, 7 days", "GET /api/slots, 60 days", "day grid"],
+        "none, cache off": ["bare route", "GET /api/slots, 7 days", "day grid"],
+        "10k, cache off": ["bare route", "GET /api/slots, 7 days", "day grid"],
+    }
     return [
-        load("bare route (returns ok)", "empty", port, "GET", "/bench/bare"),
-        load("GET /api/slots, 7 days", "empty", port, "GET", week),
-        load("GET /api/slots, 60 days", "empty", port, "GET", sixty),
-        load("day grid /book?service=", "empty", port, "GET", grid),
-        load("times page /book?...&date=", "empty", port, "GET", times),
-        load("bare route, 10,000 past bookings", "history", history_port, "GET", "/bench/bare"),
-        load("GET /api/slots, 7 days, 10,000 past", "history", history_port, "GET", week),
-        load("GET /api/slots, 60 days, 10,000 past", "history", history_port, "GET", sixty),
-        load("day grid, 10,000 past bookings", "history", history_port, "GET", grid),
+        load_tools.Load(f"{what} [{server}]", server, ports[server], "GET", paths[what])
+        for server, whats in measured.items()
+        for what in whats
     ]
+
+
+def ratio(results: dict, label: str, floor: str) -> float:
+    """Return the median over rounds of one load's requests/s over another's, measured in the same round."""
+    return statistics.median(a / b for a, b in zip(results[label].rounds, results[floor].rounds, strict=True))
 
 
 def rows(results: list) -> list[dict]:
     """Return the figures against the goals, as bench/results/*.json rows."""
     by = {result.load.label: result for result in results}
-    bare, bare_history = by["bare route (returns ok)"].rate, by["bare route, 10,000 past bookings"].rate
 
-    def ratio(label: str, floor: float, goal: float, measure: str) -> dict:
-        value = by[label].rate / floor
+    def row(measure: str, value: float, goal: float) -> dict:
         return {"measure": measure, "figure": f"{value:.2f}x", "goal": f">= {goal}x", "ok": value >= goal}
 
     found = [
         {
-            "measure": "bare route (gunicorn, 2 sync workers), req/s",
-            "figure": f"{bare:.0f}",
+            "measure": "bare route, req/s (gunicorn, 2 sync workers)",
+            "figure": f"{by['bare route [none]'].rate:.0f}",
             "goal": "(reference)",
             "ok": True,
-        },
-        ratio("GET /api/slots, 7 days", bare, 0.5, "GET /api/slots 7 days, warm, vs bare route"),
-        ratio("GET /api/slots, 60 days", bare, 0.3, "GET /api/slots 60 days, warm, vs bare route"),
-        ratio("day grid /book?service=", bare, 0.4, "day grid page, vs bare route"),
-        ratio("times page /book?...&date=", bare, 0.4, "times page, vs bare route"),
+        }
     ]
-    for label, measure in (
-        ("GET /api/slots, 7 days", "GET /api/slots 7 days at 10,000 past bookings, vs none"),
-        ("GET /api/slots, 60 days", "GET /api/slots 60 days at 10,000 past bookings, vs none"),
-        ("day grid /book?service=", "day grid at 10,000 past bookings, vs none"),
+    for what, goal in (
+        ("GET /api/slots, 7 days", 0.5),
+        ("GET /api/slots, 60 days", 0.3),
+        ("day grid", 0.4),
+        ("times page", 0.4),
     ):
-        history_label = {
-            "GET /api/slots, 7 days": "GET /api/slots, 7 days, 10,000 past",
-            "GET /api/slots, 60 days": "GET /api/slots, 60 days, 10,000 past",
-            "day grid /book?service=": "day grid, 10,000 past bookings",
-        }[label]
-        # Each against its own server's bare route, so the two servers' own speeds cancel out.
-        value = (by[history_label].rate / bare_history) / (by[label].rate / bare)
-        found.append({"measure": measure, "figure": f"{value:.2f}x", "goal": ">= 0.9x", "ok": value >= 0.9})
+        found.append(row(f"{what}, warm, vs bare route", ratio(by, f"{what} [none]", "bare route [none]"), goal))
+    # History: each read against its own server's bare route, then the server with history against the one without.
+    for what, servers in (
+        ("GET /api/slots, 7 days", ("none", "10k")),
+        ("GET /api/slots, 60 days", ("none", "10k")),
+        ("day grid", ("none", "10k")),
+        ("GET /api/slots, 7 days", ("none, cache off", "10k, cache off")),
+        ("day grid", ("none, cache off", "10k, cache off")),
+    ):
+        empty, history = servers
+        value = ratio(by, f"{what} [{history}]", f"bare route [{history}]") / ratio(
+            by, f"{what} [{empty}]", f"bare route [{empty}]"
+        )
+        off = ", free-times cache off" if "off" in empty else ", warm"
+        found.append(row(f"{what}{off}, at 10,000 past bookings vs none", value, 0.9))
     return found
 
 
@@ -235,15 +257,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="reads-bench-") as folder, ExitStack() as stack:
         folder = Path(folder)
         (folder / "reads_bench_app.py").write_text(APP_MODULE)
-        ports = load_tools.free_port(), load_tools.free_port()
-        for port, url, name in ((ports[0], args.postgres, "empty"), (ports[1], history_url, "history")):
-            env = environment(url, args.redis)
+        ports = {name: load_tools.free_port() for name in SERVERS}
+        for name, (database, cached) in SERVERS.items():
+            env = environment(history_url if database == "history" else args.postgres, args.redis)
             env["PYTHONPATH"] = f"{folder}{os.pathsep}{ROOT}"
-            log = folder / f"{name}.log"
+            if not cached:
+                env["SLOTS_CACHE_SECONDS"] = "0"
+            log = folder / f"{name.replace(' ', '-').replace(',', '')}.log"
             app = "reads_bench_app:app"
+            port = ports[name]
             process = stack.enter_context(load_tools.gunicorn(GUNICORN, app, port, args.workers, env, ROOT, log))
             load_tools.wait_ready("our app", process, port, "/bench/bare", log)
-        measured = loads(*ports)
+        measured = loads(ports)
         for load in measured:  # warm the free-times cache, and check every read answers 200
             status, body = load_tools.request(load.port, "GET", load.path)
             if status != 200:
@@ -259,7 +284,7 @@ def main() -> int:
     print()
     for row in found:
         mark = "ok" if row["ok"] else "MISSED"
-        print(f"  {row['measure']:<62} {row['figure']:>8}  goal {row['goal']:<12} {mark}")
+        print(f"  {row['measure']:<78} {row['figure']:>8}  goal {row['goal']:<12} {mark}")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(found, indent=2) + "\n")
     print(f"\nwritten: {RESULTS.relative_to(ROOT)}")

@@ -57,8 +57,12 @@ def _zone():
 
 def _carry(**changes) -> dict:
     """Return the query parameters that travel from step to step, with changes."""
-    params = {key: request.args[key] for key in ("service", "tz", "embed", "accent", *PREFILL) if request.args.get(key)}
-    params.update(changes)
+    base = request.environ.get("widget.carried")
+    if base is None:
+        # Read once per request: a day grid builds a link per day.
+        keys = ("service", "tz", "embed", "accent", *PREFILL)
+        base = request.environ["widget.carried"] = {key: request.args[key] for key in keys if request.args.get(key)}
+    params = {**base, **changes}
     return {key: value for key, value in params.items() if value is not None}
 
 
