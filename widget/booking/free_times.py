@@ -1,8 +1,9 @@
 """Free times as the widget shows them, worked out once per change and kept.
 
-Each entry is one service's free starts on one studio day, with the slots
-already written as JSON in the zone they were asked in, kept under the
-calendar version (see ``widget.cache``).  Anything that changes busy time
+For each service and zone asked, the cache keeps one entry: every studio
+day's free starts, with its slots already written as JSON in that zone,
+under the calendar version (see ``widget.cache``); a read fetches it with
+the version in one round trip.  Anything that changes busy time
 bumps the version: a booking made, cancelled or moved and blocked time (any
 commit that changes a booking's times or status, or a local calendar event;
 see ``_note_changes``), and every change learnt from Google.  What depends on
@@ -16,6 +17,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import time
 from datetime import date, datetime, timedelta
 
 from flask import current_app, has_app_context
@@ -136,23 +138,35 @@ def _days(service: Service, start: datetime, end: datetime, zone) -> list[tuple[
     if seconds <= 0:
         found = _work_out(service, days, zone, now)
         return [found[day] for day in days]
-    prefix = f"slots:{_fingerprint()}:{service.id}:{zone.key}:"
-    keys = [prefix + day.isoformat() for day in days]
-    # Each entry is [version, starts, items]: one kept under an older version is out of date.
-    version, raw = cache.versioned(keys)
-    entries = [None] * len(days)
-    if version >= 0:
-        for i, text in enumerate(raw):
-            if text is not None:
-                entry = json.loads(text)
-                if entry[0] == version:
-                    entries[i] = (entry[1], entry[2])
-    missing = [day for day, entry in zip(days, entries, strict=True) if entry is None]
+    # One entry per service and zone: [version, {day: [worked out at, starts, items]}], read with the
+    # version in one round trip.  Made under an older version, it is out of date as a whole; a day
+    # older than ``seconds`` is worked out again (with Google, its free/busy answer may have expired).
+    key = f"slots:{_fingerprint()}:{service.id}:{zone.key}"
+    version, [raw] = cache.versioned([key])
+    kept = {}
+    if version >= 0 and raw is not None:
+        entry = json.loads(raw)
+        if entry[0] == version:
+            kept = entry[1]
+    moment = time.time()
+    entries = []
+    missing = []
+    for day in days:
+        found = kept.get(day.isoformat())
+        if found is None or moment - found[0] > seconds:
+            missing.append(day)
+            entries.append(None)
+        else:
+            entries.append((found[1], found[2]))
     if missing:
         found = _work_out(service, missing, zone, now)
         if version >= 0:
-            kept = {prefix + day.isoformat(): json.dumps([version, *found[day]]) for day in missing}
-            cache.set_many(kept, seconds)
+            for day in missing:
+                kept[day.isoformat()] = [moment, *found[day]]
+            # Days no longer bookable are left out, so the entry never grows past the horizon.
+            today = now.astimezone(rules.timezone).date().isoformat()
+            kept = {day: value for day, value in kept.items() if day >= today}
+            cache.set_many({key: json.dumps([version, kept])}, seconds)
         entries = [entry if entry is not None else found[day] for day, entry in zip(days, entries, strict=True)]
     return entries
 
