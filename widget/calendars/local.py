@@ -27,7 +27,8 @@ class LocalCalendar:
         """Return the events overlapping [start, end) (always fresh: they are in our database)."""
         rows = db.session.execute(
             select(CalendarEvent.start_at, CalendarEvent.end_at).where(
-                # End first: ix_calendar_events_end walks the events still to end, never the history.
+                # Bounded by the end column too: ix_calendar_events_end then walks only the events still to
+                # end, never the history.
                 CalendarEvent.end_at > start,
                 CalendarEvent.start_at < end,
             )
