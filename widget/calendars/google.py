@@ -294,8 +294,9 @@ class GoogleCalendar:
         (a whole window: the next view's days are usually among them); split
         only past Google's longest range.  When kept days grow old, one
         process (the one that gets the lease) asks Google again while the
-        others go on with the old answer for a moment; the refresh then bumps
-        the calendar version, so slots worked out from the old answer go too.
+        others go on with the old answer (for at most another expiry, or 30
+        seconds); the refresh then bumps the calendar version, so slots
+        worked out from the old answer go too.
         ``fresh`` asks Google about exactly the range given, now, keeping nothing.
         """
         connection = self._connected()
@@ -313,6 +314,9 @@ class GoogleCalendar:
         prefix = _busy_prefix(ids)
         entries = [json.loads(raw) if raw else None for raw in cache.get_many([prefix + d.isoformat() for d in days])]
         now = time.time()
+        # How long past its expiry an answer may still be served while one process refreshes it.
+        grace = max(seconds, 30)
+        entries = [e if e is not None and now - e["at"] <= seconds + grace else None for e in entries]
         missing = [d for d, e in zip(days, entries, strict=True) if e is None]
         old = [d for d, e in zip(days, entries, strict=True) if e is not None and now - e["at"] > seconds]
         ask = missing
@@ -327,8 +331,9 @@ class GoogleCalendar:
                 day_lo, day_hi = _day_start(day), _day_start(day) + timedelta(days=1)
                 spans = [[a.isoformat(), b.isoformat()] for a, b in fetched if a < day_hi and b > day_lo]
                 kept[day] = {"at": now, "busy": spans}
-            # Kept twice as long as they are trusted: the old answer others serve while one process refreshes.
-            cache.set_many({prefix + day.isoformat(): json.dumps(entry) for day, entry in kept.items()}, 2 * seconds)
+            # Kept past their expiry: the old answer others serve while one process refreshes.
+            entries_text = {prefix + day.isoformat(): json.dumps(entry) for day, entry in kept.items()}
+            cache.set_many(entries_text, seconds + grace)
             entries = [kept.get(d, e) for d, e in zip(days, entries, strict=True)]
             if ask is old:
                 cache.calendar_changed()
