@@ -47,6 +47,8 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/comments.py
 	$(BIN)/python bench/calendar_sync.py
 	$(BIN)/python bench/bookings.py
+	$(BIN)/python bench/reads.py
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) bench/.venv-isso .pytest_cache .hypothesis

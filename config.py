@@ -40,6 +40,8 @@ class Config:
     GOOGLE_TOKEN_KEY = _env("GOOGLE_TOKEN_KEY")
     # Seconds a Google free/busy answer is reused before asking Google again.
     FREEBUSY_CACHE_SECONDS = _env("FREEBUSY_CACHE_SECONDS", "60")
+    # Seconds worked-out free slots are kept (any change to busy time makes them stale at once; 0: never kept).
+    SLOTS_CACHE_SECONDS = _env("SLOTS_CACHE_SECONDS", "300")
     # Seconds to wait for any one answer from Google before giving up on it.
     GOOGLE_TIMEOUT = _env("GOOGLE_TIMEOUT", "10")
     # Seconds, at most, spent retrying one Google call that hit a rate limit or a server error.

@@ -19,7 +19,17 @@ def create_app(test_config=None):
     from .admin import google as admin_google
     from .admin import mailbox as admin_mailbox  # noqa: F401 - adds the admin's development mail pages
     from .admin import views as admin
-    from .booking import api, calendar_changes, calendar_sync, client_data, emails, manage, waitlist, waitlist_views
+    from .booking import (
+        api,
+        calendar_changes,
+        calendar_sync,
+        client_data,
+        emails,
+        free_times,
+        manage,
+        waitlist,
+        waitlist_views,
+    )
     from .booking import views as book
     from .booking.business import load_business
     from .calendars import backends, push
@@ -47,6 +57,7 @@ def create_app(test_config=None):
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
     limiter.init_app(app)
     cache.init_app(app)
+    free_times.init_app(app)
     mail.init_app(app)
     backends.init_app(app)
     errors.init_app(app)

@@ -1,7 +1,13 @@
-"""A small shared cache for answers from outside services (Google's free/busy).
+"""A small shared cache: Google's free/busy answers and the free slots worked out from them.
 
 With ``REDIS_URL`` set, entries live in Redis and every worker process sees
 them; without it each process keeps its own, which only costs extra calls.
+
+The calendar version is a number every change to busy time bumps (a booking
+made, cancelled or moved, blocked time, a change synced from Google): answers
+kept under an older version are never read again.  Without Redis the version
+is this process's own, so another process's change reaches it only when its
+entries expire.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ class _Memory:
     def __init__(self):
         self._entries: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
+        self._counters: dict[str, int] = {}
 
     def get(self, key: str) -> str | None:
         with self._lock:
@@ -40,6 +47,38 @@ class _Memory:
         with self._lock:
             for key in [k for k in self._entries if k.startswith(prefix)]:
                 del self._entries[key]
+
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        return [self.get(key) for key in keys]
+
+    def set_many(self, values: dict[str, str], seconds: int) -> None:
+        for key, value in values.items():
+            self.set(key, value, seconds)
+
+    def delete(self, keys: list[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._entries.pop(key, None)
+
+    def add(self, key: str, value: str, seconds: int) -> bool:
+        with self._lock:
+            expires, _ = self._entries.get(key, (0.0, None))
+            if expires > time.monotonic():
+                return False
+            self._entries[key] = (time.monotonic() + seconds, value)
+            return True
+
+    def counter(self, key: str) -> int:
+        with self._lock:
+            return self._counters.get(key, 0)
+
+    def counted(self, counter: str, keys: list[str]) -> tuple[int, list[str | None]]:
+        return self.counter(counter), self.get_many(keys)
+
+    def increment(self, key: str) -> int:
+        with self._lock:
+            self._counters[key] = self._counters.get(key, 0) + 1
+            return self._counters[key]
 
 
 class _Redis:
@@ -61,6 +100,33 @@ class _Redis:
     def delete_prefix(self, prefix: str) -> None:
         for key in self._client.scan_iter(match=f"{prefix}*", count=500):
             self._client.delete(key)
+
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        return [value.decode() if value is not None else None for value in self._client.mget(keys)]
+
+    def set_many(self, values: dict[str, str], seconds: int) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        for key, value in values.items():
+            pipe.set(key, value, ex=max(seconds, 1))
+        pipe.execute()
+
+    def delete(self, keys: list[str]) -> None:
+        if keys:
+            self._client.delete(*keys)
+
+    def add(self, key: str, value: str, seconds: int) -> bool:
+        return bool(self._client.set(key, value, ex=max(seconds, 1), nx=True))
+
+    def counter(self, key: str) -> int:
+        return int(self._client.get(key) or 0)
+
+    def counted(self, counter: str, keys: list[str]) -> tuple[int, list[str | None]]:
+        # One round trip for both.
+        found = self._client.mget([counter, *keys])
+        return int(found[0] or 0), [value.decode() if value is not None else None for value in found[1:]]
+
+    def increment(self, key: str) -> int:
+        return int(self._client.incr(key))
 
 
 def init_app(app) -> None:
@@ -95,3 +161,59 @@ def forget(prefix: str) -> None:
         current_app.extensions["cache"].delete_prefix(PREFIX + prefix)
     except Exception:  # noqa: BLE001 - see get_json
         current_app.logger.warning("cache clear failed", exc_info=True)
+
+
+def get_many(keys: list[str]) -> list[str | None]:
+    """Return the raw cached text of each key (None where missing); a cache that fails misses."""
+    try:
+        return current_app.extensions["cache"].get_many([PREFIX + key for key in keys])
+    except Exception:  # noqa: BLE001 - see get_json
+        current_app.logger.warning("cache read failed", exc_info=True)
+        return [None] * len(keys)
+
+
+def set_many(values: dict[str, str], seconds: int) -> None:
+    """Keep each raw text under its key for ``seconds``."""
+    if seconds <= 0 or not values:
+        return
+    try:
+        current_app.extensions["cache"].set_many({PREFIX + k: v for k, v in values.items()}, seconds)
+    except Exception:  # noqa: BLE001 - see get_json
+        current_app.logger.warning("cache write failed", exc_info=True)
+
+
+def drop(keys: list[str]) -> None:
+    """Drop these entries."""
+    try:
+        current_app.extensions["cache"].delete([PREFIX + key for key in keys])
+    except Exception:  # noqa: BLE001 - see get_json
+        current_app.logger.warning("cache clear failed", exc_info=True)
+
+
+def claim(key: str, seconds: int) -> bool:
+    """Take a short lease on ``key``: True for the one caller that gets it until it expires."""
+    try:
+        return current_app.extensions["cache"].add(PREFIX + key, "1", max(seconds, 1))
+    except Exception:  # noqa: BLE001 - without the cache every caller does the work itself
+        current_app.logger.warning("cache lease failed", exc_info=True)
+        return True
+
+
+VERSION = "calendar-version"
+
+
+def versioned(keys: list[str]) -> tuple[int, list[str | None]]:
+    """Return the calendar version and the raw cached text of each key, read together; (-1, misses) on failure."""
+    try:
+        return current_app.extensions["cache"].counted(PREFIX + VERSION, [PREFIX + key for key in keys])
+    except Exception:  # noqa: BLE001 - see get_json
+        current_app.logger.warning("cache read failed", exc_info=True)
+        return -1, [None] * len(keys)
+
+
+def calendar_changed() -> None:
+    """Bump the calendar version: every answer worked out from busy time is out of date."""
+    try:
+        current_app.extensions["cache"].increment(PREFIX + VERSION)
+    except Exception:  # noqa: BLE001 - see get_json
+        current_app.logger.warning("cache version bump failed", exc_info=True)

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime, timezone
 from enum import StrEnum
 
-from sqlalchemy import JSON, Date, DateTime, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, Index, Integer, String, Text, TypeDecorator, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from .extensions import db
@@ -145,9 +145,16 @@ class Booking(db.Model):
     __table_args__ = (
         Index("ix_bookings_status_blocked", "status", "blocked_start", "blocked_end"),
         Index("ix_bookings_email_start", "email", "start_at"),
+        # Busy-time reads scan from the range's start up: only bookings that end after it, never the history
+        # (covering, so SQLite prefers it to the index above, which would walk the history).
+        Index("ix_bookings_status_blocked_end", "status", "blocked_end", "blocked_start", "start_at"),
         Index("ix_bookings_phone_key_start", "phone_key", "start_at"),
         Index("ix_bookings_idempotency_key", "idempotency_key", unique=True),
     )
+
+
+# The cap on a client's upcoming bookings compares emails without case.
+Index("ix_bookings_lower_email", func.lower(Booking.email), Booking.start_at)
 
 
 class CalendarEvent(db.Model):
@@ -163,7 +170,11 @@ class CalendarEvent(db.Model):
     booking_id: Mapped[str | None] = mapped_column(String(32), nullable=True, unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
 
-    __table_args__ = (Index("ix_calendar_events_range", "start_at", "end_at"),)
+    __table_args__ = (
+        Index("ix_calendar_events_range", "start_at", "end_at"),
+        # See ix_bookings_status_blocked_end.
+        Index("ix_calendar_events_end", "end_at", "start_at"),
+    )
 
 
 class CalendarSync(db.Model):

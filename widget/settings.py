@@ -217,6 +217,7 @@ def check(app) -> None:
     config["JOBS_POLL_SECONDS"] = _integer(config, "JOBS_POLL_SECONDS", 1, 3600)
     config["CALENDAR_SYNC_MINUTES"] = _integer(config, "CALENDAR_SYNC_MINUTES", 1, 24 * 60)
     config["FREEBUSY_CACHE_SECONDS"] = _integer(config, "FREEBUSY_CACHE_SECONDS", 0, 3600)
+    config["SLOTS_CACHE_SECONDS"] = _integer(config, "SLOTS_CACHE_SECONDS", 0, 86400)
     config["GOOGLE_TIMEOUT"] = _integer(config, "GOOGLE_TIMEOUT", 1, 120)
     config["GOOGLE_RETRY_SECONDS"] = _integer(config, "GOOGLE_RETRY_SECONDS", 0, 300)
     config["GOOGLE_TOKEN_KEY"] = _token_key(config)

@@ -175,7 +175,6 @@ def available_slots(
     busy_spans = [(int(b0.timestamp()), int(b1.timestamp())) for b0, b1 in merge(busy)]
     busy_ends = [b1 for _, b1 in busy_spans]
     per_day = _bookings_per_day(booked, rules)
-    step = int(rules.slot_step.total_seconds())
     duration = int(service.duration.total_seconds())
     before = int(service.buffer_before.total_seconds())
     after = int(service.buffer_after.total_seconds())
@@ -187,32 +186,67 @@ def available_slots(
     found: list[Slot] = []
     day = first_day
     while day <= last_day:
-        if rules.daily_limit is not None and per_day[day] >= rules.daily_limit:
-            day += timedelta(days=1)
-            continue
-        # Two windows can overlap in real time when one ends inside a spring
-        # gap, so a day's starts are collected, then de-duplicated in order.
-        starts: set[int] = set()
-        for w0, w1 in opening_windows(rules, day):
-            open_s, close_s = int(w0.timestamp()), int(w1.timestamp())
-            first = open_s
-            if first < lo:
-                first += -(-(lo - first) // step) * step
-            i = bisect.bisect_right(busy_ends, first - before)
-            s = first
-            while s + duration <= close_s and s < hi:
-                while i < len(busy_spans) and busy_ends[i] <= s - before:
-                    i += 1
-                if i < len(busy_spans) and busy_spans[i][0] < s + duration + after:
-                    s += step
-                    continue
-                starts.add(s)
-                s += step
-        found.extend(
-            Slot(datetime.fromtimestamp(s, zone), datetime.fromtimestamp(s + duration, zone)) for s in sorted(starts)
-        )
+        if rules.daily_limit is None or per_day[day] < rules.daily_limit:
+            found.extend(
+                Slot(datetime.fromtimestamp(s, zone), datetime.fromtimestamp(s + duration, zone))
+                for s in _starts_on(rules, day, busy_spans, busy_ends, (duration, before, after), lo, hi)
+            )
         day += timedelta(days=1)
     return found
+
+
+def _starts_on(rules: Rules, day: date, busy_spans, busy_ends, lengths, lo: int, hi: int) -> list[int]:
+    """Return the free starts (epoch seconds) of one studio day within [lo, hi), in order."""
+    duration, before, after = lengths
+    step = int(rules.slot_step.total_seconds())
+    # Two windows can overlap in real time when one ends inside a spring
+    # gap, so a day's starts are collected, then de-duplicated in order.
+    starts: set[int] = set()
+    for w0, w1 in opening_windows(rules, day):
+        open_s, close_s = int(w0.timestamp()), int(w1.timestamp())
+        first = open_s
+        if first < lo:
+            first += -(-(lo - first) // step) * step
+        i = bisect.bisect_right(busy_ends, first - before)
+        s = first
+        while s + duration <= close_s and s < hi:
+            while i < len(busy_spans) and busy_ends[i] <= s - before:
+                i += 1
+            if i < len(busy_spans) and busy_spans[i][0] < s + duration + after:
+                s += step
+                continue
+            starts.add(s)
+            s += step
+    return sorted(starts)
+
+
+def day_starts(
+    rules: Rules, service: Service, day: date, busy: Iterable[Interval] = (), booked: Iterable[datetime] = ()
+) -> list[int]:
+    """Return every free start (epoch seconds) of a service on one studio day, whatever the time now.
+
+    What depends on the clock (the past, minimum notice, the horizon) is left
+    to the caller, which filters these with ``bookable_from`` and
+    ``last_bookable_day``: the answer stays right while busy time is unchanged.
+    """
+    if rules.daily_limit is not None and _bookings_per_day(booked, rules)[day] >= rules.daily_limit:
+        return []
+    busy_spans = [(int(b0.timestamp()), int(b1.timestamp())) for b0, b1 in merge((_utc(a), _utc(b)) for a, b in busy)]
+    busy_ends = [b1 for _, b1 in busy_spans]
+    lengths = tuple(int(d.total_seconds()) for d in (service.duration, service.buffer_before, service.buffer_after))
+    return _starts_on(rules, day, busy_spans, busy_ends, lengths, -(2**62), 2**62)
+
+
+def bookable_from(rules: Rules, now: datetime) -> int:
+    """Return the first epoch second a slot may start at, now (not past, minimum notice given)."""
+    earliest = _utc(now) + rules.minimum_notice
+    lo = int(earliest.timestamp())
+    return lo + 1 if earliest.timestamp() > lo else lo
+
+
+def last_bookable_day(rules: Rules, now: datetime) -> date:
+    """Return the last studio day that may be booked, now (the horizon)."""
+    return _studio_day(now, rules) + timedelta(days=rules.horizon_days)
 
 
 def slot_problem(

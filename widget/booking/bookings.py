@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import case, func, or_, select, text
+from sqlalchemy import and_, case, func, literal_column, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from .. import calendars, outbox, signals
@@ -130,11 +130,27 @@ def check_details(name, email, phone, notes) -> Details:
     return Details(name=name, email=email, phone=phone, notes=notes.replace("\r\n", "\n"))
 
 
-def _booked_intervals(start: datetime, end: datetime, exclude: str | None = None):
+def _overlapping(start: datetime, end: datetime):
+    """Return the condition "a confirmed booking whose blocked range overlaps [start, end)", as an index sees it.
+
+    On PostgreSQL it is the exclusion constraint's own test (its GiST index
+    answers it); elsewhere the end column bounds the scan from below, so the
+    index walks the bookings still to end, never the history.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        return and_(
+            # A literal, not a parameter: the constraint's index covers confirmed bookings only.
+            Booking.status == literal_column("'confirmed'"),
+            func.tstzrange(Booking.blocked_start, Booking.blocked_end, literal_column("'[)'")).op("&&")(
+                func.tstzrange(start, end, literal_column("'[)'"))
+            ),
+        )
+    return and_(Booking.status == BookingStatus.CONFIRMED, Booking.blocked_end > start, Booking.blocked_start < end)
+
+
+def booked_intervals(start: datetime, end: datetime, exclude: str | None = None):
     """Return (blocked ranges, starts) of confirmed bookings touching [start, end)."""
-    query = select(Booking.blocked_start, Booking.blocked_end, Booking.start_at).where(
-        Booking.status == BookingStatus.CONFIRMED, Booking.blocked_start < end, Booking.blocked_end > start
-    )
+    query = select(Booking.blocked_start, Booking.blocked_end, Booking.start_at).where(_overlapping(start, end))
     if exclude:
         query = query.where(Booking.id != exclude)
     rows = db.session.execute(query).all()
@@ -151,7 +167,7 @@ def _taken(start: datetime, end: datetime, exclude: Booking | None = None, fresh
     # Widen by two days: buffers reach outside the range, and the daily limit
     # counts whole studio days, which may begin before the range in UTC.
     lo, hi = start - timedelta(days=2), end + timedelta(days=2)
-    busy, booked = _booked_intervals(lo, hi, exclude.id if exclude else None)
+    busy, booked = booked_intervals(lo, hi, exclude.id if exclude else None)
     calendar = calendars.current()
     found = calendar.busy(*fresh, fresh=True) if fresh else calendar.busy(lo, hi)
     if exclude is not None:
@@ -289,7 +305,7 @@ def _check_daily_limit(service: Service, start: datetime, now: datetime, moving:
     rules = business.current().rules
     if rules.daily_limit is None:
         return
-    _, booked = _booked_intervals(start - timedelta(days=2), start + timedelta(days=2), moving)
+    _, booked = booked_intervals(start - timedelta(days=2), start + timedelta(days=2), moving)
     if availability.slot_problem(rules, service, start, now, (), booked) == availability.FULL:
         raise SlotTaken([])
 
@@ -572,12 +588,7 @@ def _clash(booking: Booking, start: datetime, end: datetime, now: datetime) -> s
     blocked_start, blocked_end = _blocked(booking, start, end)
     other = db.session.scalar(
         select(Booking)
-        .where(
-            Booking.status == BookingStatus.CONFIRMED,
-            Booking.id != booking.id,
-            Booking.blocked_start < blocked_end,
-            Booking.blocked_end > blocked_start,
-        )
+        .where(_overlapping(blocked_start, blocked_end), Booking.id != booking.id)
         .order_by(Booking.start_at)
         .limit(1)
     )

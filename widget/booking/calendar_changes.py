@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from .. import cache, calendars
+from .. import calendars
 from ..calendars import CalendarUnavailable, Change
 from ..extensions import begin_writing, db
 from ..models import Booking, BookingStatus, CalendarSync, OutboxMessage, OutboxStatus, Setting
@@ -115,10 +115,10 @@ def sync_calendar(calendar_id: str, now: datetime | None = None) -> dict:
         outcome = follow(change, now)
         if outcome != "unchanged":  # our own writes coming back, history: nothing to tell
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    others = bool(outcomes)
-    if others:
-        # Something besides our own writes changed: free times are asked of Google afresh.
-        cache.forget("freebusy:")
+    if outcomes:
+        # Something besides our own writes changed (and where a moved event was is not told): every day
+        # is asked of the calendar afresh.
+        calendars.current().forget_busy()
     _save_state(calendar_id, found.sync_token, found.full, now)
     return outcomes
 
@@ -138,8 +138,8 @@ def sync_all(now: datetime | None = None) -> dict:
         except Exception as error:  # noqa: BLE001 - one calendar failing must not stop the others
             db.session.rollback()
             log.warning("syncing calendar %s failed: %s", calendar_id, error)
-            # Its changes cannot be seen: let free times come from Google afresh.
-            cache.forget("freebusy:")
+            # Its changes cannot be seen: let free times come from the calendar afresh.
+            calendar.forget_busy()
             outcomes = {"failed": 1}
         for outcome, count in outcomes.items():
             totals[outcome] = totals.get(outcome, 0) + count

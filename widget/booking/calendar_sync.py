@@ -83,7 +83,7 @@ def deliver(payload: dict) -> None:
             booking.calendar_event_id = event.id
             db.session.commit()
     elif payload["action"] == "delete" or booking.status == BookingStatus.CANCELLED:
-        calendar.delete_event(booking.calendar_event_id or booking.id)
+        calendar.delete_event(booking.calendar_event_id or booking.id, when=(booking.start_at, booking.end_at))
 
 
 def _erase(calendar, booking: Booking) -> None:
@@ -95,4 +95,4 @@ def _erase(calendar, booking: Booking) -> None:
     detail = current_app.config["GOOGLE_EVENT_DETAIL"] if calendar.name == "google" else "full"
     calendar.write_event(calendar_event(booking, detail))
     if booking.status == BookingStatus.CANCELLED:
-        calendar.delete_event(booking.calendar_event_id or booking.id)
+        calendar.delete_event(booking.calendar_event_id or booking.id, when=(booking.start_at, booking.end_at))

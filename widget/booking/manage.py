@@ -12,7 +12,7 @@ from flask import Blueprint, abort, redirect, request, url_for
 
 from ..models import BookingStatus
 from ..timezones import days_range, parse_instant, utc_now, viewer_zone
-from . import bookings, business, links
+from . import bookings, business, free_times, links
 from .forms import CancelForm, RescheduleForm
 from .views import booking_page, query_day
 
@@ -83,12 +83,12 @@ def _reschedule_page(token, booking, status=200, form=None, taken=None, problem=
         # A page that already says something worse (too late, time taken) keeps its status.
         day, first_day, problem = None, today, problem or str(error)
         status = 422 if status == 200 else status
-    per_day = bookings.free_days(service, first_day, DAYS_SHOWN, zone)
+    per_day = free_times.free_days(service, first_day, DAYS_SHOWN, zone)
     slots = []
     if taken is not None:
         slots = taken
     elif day is not None:
-        slots = bookings.free_slots(service, *days_range(day, day, zone), zone)
+        slots = free_times.free_slots(service, *days_range(day, day, zone), zone)
     return booking_page(
         "book/reschedule.html",
         token,

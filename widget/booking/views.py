@@ -18,7 +18,7 @@ from .. import calendars
 from ..errors import wants_json
 from ..extensions import limiter
 from ..timezones import day_start, days_range, parse_day, parse_instant, utc_now, viewer_zone, zone_named
-from . import availability, bookings, business, intake, links
+from . import availability, bookings, business, free_times, intake, links
 from .forms import details_form
 
 bp = Blueprint("book", __name__)
@@ -57,9 +57,12 @@ def _zone():
 
 def _carry(**changes) -> dict:
     """Return the query parameters that travel from step to step, with changes."""
-    carried = ("service", "tz", "embed", "accent", "again", *PREFILL)
-    params = {key: request.args[key] for key in carried if request.args.get(key)}
-    params.update(changes)
+    base = request.environ.get("widget.carried")
+    if base is None:
+        # Read once per request: a day grid builds a link per day.
+        keys = ("service", "tz", "embed", "accent", "again", *PREFILL)
+        base = request.environ["widget.carried"] = {key: request.args[key] for key in keys if request.args.get(key)}
+    params = {**base, **changes}
     return {key: value for key, value in params.items() if value is not None}
 
 
@@ -139,11 +142,11 @@ def widget():
         day, first_day, status, context["problem"] = None, today, 422, str(error)
     if day is not None:
         first, after = days_range(day, day, zone)
-        slots = bookings.free_slots(service, first, after, zone)
+        slots = free_times.free_slots(service, first, after, zone)
         return render_template("book/times.html", day=day, slots=slots, **context)
 
     last_day = first_day + timedelta(days=DAYS_SHOWN - 1)
-    per_day = bookings.free_days(service, first_day, DAYS_SHOWN, zone)
+    per_day = free_times.free_days(service, first_day, DAYS_SHOWN, zone)
     horizon_end = day_start(today + timedelta(days=rules.horizon_days + 2), zone)
     return render_template(
         "book/days.html",

@@ -5,7 +5,10 @@ A backend answers, in our own terms:
 * ``busy(start, end, fresh=False)``: the intervals already taken in that
   range (``fresh``: ask the source now, not a recent copy);
 * ``write_event(event)``: create the event with our id, or move it if it exists;
-* ``delete_event(event_id)``: remove it (an event that is already gone is fine);
+* ``delete_event(event_id, when=None)``: remove it (an event that is already gone
+  is fine); ``when``, the event's times if known, lets a cache drop only those days;
+* ``forget_busy(intervals=None)``: busy time changed in these intervals (None:
+  anywhere), so answers worked out from it are out of date;
 * ``status()``: "ok", or a short word for what is wrong, for /healthz;
 * ``watched()``: the ids of the calendars whose changes matter (the busy ones
   and the one bookings are written to);
@@ -83,7 +86,9 @@ class Calendar(Protocol):
 
     def write_event(self, event: Event) -> None: ...
 
-    def delete_event(self, event_id: str) -> None: ...
+    def delete_event(self, event_id: str, when: Interval | None = None) -> None: ...
+
+    def forget_busy(self, intervals: list[Interval] | None = None) -> None: ...
 
     def status(self) -> str: ...
 

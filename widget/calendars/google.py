@@ -23,7 +23,7 @@ import random
 import secrets
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import httplib2
 import requests
@@ -57,7 +57,8 @@ SCOPES = [
     _SCOPE + "calendar.events.owned",
 ]
 FULL_SCOPE = _SCOPE + "calendar"  # what connections made before asked for; they keep working
-WINDOW = timedelta(days=60)  # Google answers free/busy for about two months at a time
+# Google answers free/busy for a little over two months at a time: a 60-day view plus its edges is one call.
+WINDOW = timedelta(days=62)
 RATE_LIMITS = {"rateLimitExceeded", "userRateLimitExceeded"}
 STATE_LIFETIME = timedelta(minutes=15)
 WRITERS = {"owner", "writer"}
@@ -105,6 +106,22 @@ def _when(value: dict | None) -> datetime | None:
     return None
 
 
+def _utc_days(start: datetime, end: datetime) -> list[date]:
+    """Return the UTC days that [start, end) touches (at least one)."""
+    first = start.astimezone(timezone.utc).date()
+    last = (end.astimezone(timezone.utc) - timedelta(microseconds=1)).date()
+    return [first + timedelta(days=i) for i in range(max((last - first).days, 0) + 1)]
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
+def _busy_prefix(ids: list[str]) -> str:
+    """Return the cache key prefix of the free/busy days of these calendars."""
+    return "freebusy:" + hashlib.sha256(json.dumps(sorted(ids)).encode()).hexdigest()[:16] + ":"
+
+
 def _change(calendar_id: str, item: dict) -> Change:
     """Return one listed event in our terms."""
     private = (item.get("extendedProperties") or {}).get("private") or {}
@@ -125,6 +142,8 @@ class GoogleCalendar:
     name = "google"
 
     def __init__(self, app):
+        # httplib2 is not thread-safe: each thread keeps its own API client and connection, built once.
+        self._clients = threading.local()
         self._token_lock = threading.Lock()
         self._access_token: tuple[str, datetime] | None = None
         self._revoke_uri = app.config["GOOGLE_TOKEN_URI"].rsplit("/", 1)[0] + "/revoke"
@@ -173,6 +192,11 @@ class GoogleCalendar:
             raise CalendarUnavailable("the stored Google token cannot be decrypted") from None
 
     def _service(self, connection: GoogleConnection):
+        """Return this thread's API client and credentials, built once per connection and reused."""
+        identity = (connection.refresh_token, connection.scopes, connection.connected_at)
+        kept = getattr(self._clients, "kept", None)
+        if kept is not None and kept[0] == identity:
+            return kept[1], kept[2]
         config = current_app.config
         with self._token_lock:
             token, expiry = self._access_token or (None, None)
@@ -195,7 +219,12 @@ class GoogleCalendar:
             cache_discovery=False,
             client_options={"api_endpoint": config["GOOGLE_API_ENDPOINT"]},
         )
+        self._clients.kept = (identity, service, credentials)
         return service, credentials
+
+    def _drop_client(self) -> None:
+        """Forget this thread's client: the next call builds a new one with a new connection."""
+        self._clients.kept = None
 
     def _keep_token(self, credentials: Credentials) -> None:
         # google-auth keeps expiry naive in UTC; the next Credentials expects the same.
@@ -216,6 +245,7 @@ class GoogleCalendar:
                 self._keep_token(credentials)
                 return answer
             except RefreshError as error:
+                self._drop_client()
                 problem = f"Google no longer accepts this service's access ({error}). Please connect again."
                 age = utc_now() - connection.connected_at if connection.connected_at else None
                 if "invalid_grant" in str(error) and age and TESTING_LIFETIME[0] <= age <= TESTING_LIFETIME[1]:
@@ -231,6 +261,7 @@ class GoogleCalendar:
                     raise
                 failure = error
             except (TimeoutError, OSError, httplib2.HttpLib2Error, TransportError) as error:
+                self._drop_client()  # the connection may be half-used: start the next try on a new one
                 failure = error
             wait = min(0.25 * 2 ** (attempt - 1), 4.0) * random.uniform(0.5, 1.5)
             if time.monotonic() + wait > deadline:
@@ -248,6 +279,7 @@ class GoogleCalendar:
             connection.status, connection.problem, connection.disconnected_at = "disconnected", problem, utc_now()
             with self._token_lock:
                 self._access_token = None
+            self._drop_client()
             signals.calendar_lost.send(self, connected_at=connection.connected_at, problem=problem, work=work)
             log.error("Google Calendar connection lost: %s", problem)
 
@@ -256,21 +288,76 @@ class GoogleCalendar:
     def busy(self, start: datetime, end: datetime, fresh: bool = False) -> list[Interval]:
         """Return the busy time of the chosen calendars in [start, end).
 
-        Answers are cached for FREEBUSY_CACHE_SECONDS (per whole UTC days, so
-        nearby questions share them); ``fresh`` asks Google about exactly the
-        range given, bypassing the cache.
+        Answers are kept per whole UTC day for FREEBUSY_CACHE_SECONDS, so
+        nearby questions share them and a new event drops only its own days.
+        Days nobody has cost one call that also fetches the days after them
+        (a whole window: the next view's days are usually among them); split
+        only past Google's longest range.  When kept days grow old, one
+        process (the one that gets the lease) asks Google again while the
+        others go on with the old answer (for at most another expiry, or 30
+        seconds); the refresh then bumps the calendar version, so slots
+        worked out from the old answer go too.
+        ``fresh`` asks Google about exactly the range given, now, keeping nothing.
         """
         connection = self._connected()
         ids = json.loads(connection.busy_calendars) or ["primary"]
-        if not fresh:
-            start = start.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-            end = end.astimezone(timezone.utc)
-            if end != end.replace(hour=0, minute=0, second=0, microsecond=0):
-                end = end.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-            key = "freebusy:" + hashlib.sha256(json.dumps([ids, _rfc3339(start), _rfc3339(end)]).encode()).hexdigest()
-            cached = cache.get_json(key)
-            if cached is not None:
-                return [(_parse(a), _parse(b)) for a, b in cached]
+        if fresh:
+            intervals = self._ask(ids, start, end)
+            if intervals:
+                # Google knows something our kept answers may not: let those days be asked again.
+                self.forget_busy([(start, end)])
+            return intervals
+        seconds = current_app.config["FREEBUSY_CACHE_SECONDS"]
+        days = _utc_days(start, end)
+        if seconds <= 0:
+            return self._ask(ids, _day_start(days[0]), _day_start(days[-1]) + timedelta(days=1))
+        prefix = _busy_prefix(ids)
+        entries = [json.loads(raw) if raw else None for raw in cache.get_many([prefix + d.isoformat() for d in days])]
+        now = time.time()
+        # How long past its expiry an answer may still be served while one process refreshes it.
+        grace = max(seconds, 30)
+        entries = [e if e is not None and now - e["at"] <= seconds + grace else None for e in entries]
+        missing = [d for d, e in zip(days, entries, strict=True) if e is None]
+        old = [d for d, e in zip(days, entries, strict=True) if e is not None and now - e["at"] > seconds]
+        ask = missing
+        if old and not missing and cache.claim(prefix + "refresh", seconds):
+            ask = old
+        if ask:
+            first = _day_start(ask[0])
+            last = max(_day_start(ask[-1]) + timedelta(days=1), first + WINDOW)
+            fetched = self._ask(ids, first, last)
+            kept = {}
+            for day in _utc_days(first, last):
+                day_lo, day_hi = _day_start(day), _day_start(day) + timedelta(days=1)
+                spans = [[a.isoformat(), b.isoformat()] for a, b in fetched if a < day_hi and b > day_lo]
+                kept[day] = {"at": now, "busy": spans}
+            # Kept past their expiry: the old answer others serve while one process refreshes.
+            entries_text = {prefix + day.isoformat(): json.dumps(entry) for day, entry in kept.items()}
+            cache.set_many(entries_text, seconds + grace)
+            entries = [kept.get(d, e) for d, e in zip(days, entries, strict=True)]
+            if ask is old:
+                cache.calendar_changed()
+        found = {(a, b) for entry in entries for a, b in entry["busy"]}
+        return sorted((_parse(a), _parse(b)) for a, b in found)
+
+    def forget_busy(self, intervals: list[Interval] | None = None) -> None:
+        """Drop the kept free/busy answers of the days these intervals touch (None: of every day)."""
+        if intervals is None:
+            cache.forget("freebusy:")
+        else:
+            try:
+                ids = json.loads(self._connected().busy_calendars) or ["primary"]
+            except CalendarUnavailable:
+                ids = None
+            if ids is None:
+                cache.forget("freebusy:")
+            else:
+                prefix = _busy_prefix(ids)
+                cache.drop([prefix + day.isoformat() for a, b in intervals for day in _utc_days(a, b)])
+        cache.calendar_changed()
+
+    def _ask(self, ids: list[str], start: datetime, end: datetime) -> list[Interval]:
+        """Ask Google for the busy time of calendars in [start, end), in as few calls as its range limit allows."""
         intervals: list[Interval] = []
         errors: dict[str, str] = {}
         chunk_start = start
@@ -295,12 +382,6 @@ class GoogleCalendar:
                     intervals.append((_parse(period["start"]), _parse(period["end"])))
             chunk_start = chunk_end
         self._note_calendar_errors(errors)
-        if fresh and intervals:
-            # Google knows something our cached answers may not: let them be asked again.
-            cache.forget("freebusy:")
-        if not fresh:
-            seconds = current_app.config["FREEBUSY_CACHE_SECONDS"]
-            cache.set_json(key, [[a.isoformat(), b.isoformat()] for a, b in intervals], seconds)
         return intervals
 
     def _note_calendar_errors(self, errors: dict[str, str]) -> None:
@@ -344,10 +425,13 @@ class GoogleCalendar:
         connection = self._connected()
         calendar_id = connection.booking_calendar
         body = self._event_body(event)
+        # A new event changes its own days; a moved one also where it was, which is not known here.
+        changed: list[Interval] | None = [(event.start, event.end)]
         try:
             self._execute(lambda service: service.events().insert(calendarId=calendar_id, body=body))
         except HttpError as error:
             if error.resp.status == 409:
+                changed = None
                 # Ours already (a retried insert, or a booking that moved): bring it up to date.
                 patch = {key: value for key, value in body.items() if key != "id"}
                 patch["status"] = "confirmed"
@@ -360,9 +444,9 @@ class GoogleCalendar:
             else:
                 self._refused(error, calendar_id)
         self._note_problem(None)
-        cache.forget("freebusy:")
+        self.forget_busy(changed)
 
-    def delete_event(self, event_id: str) -> None:
+    def delete_event(self, event_id: str, when: Interval | None = None) -> None:
         """Delete the event; one that is already gone (404, 410) is fine."""
         connection = self._connected()
         calendar_id = connection.booking_calendar
@@ -371,7 +455,7 @@ class GoogleCalendar:
         except HttpError as error:
             if error.resp.status not in (404, 410):
                 self._refused(error, calendar_id)
-        cache.forget("freebusy:")
+        self.forget_busy([when] if when else None)
 
     def _refused(self, error: HttpError, calendar_id: str):
         """Record a refusal the therapist must act on, and raise it."""
@@ -547,7 +631,7 @@ class GoogleCalendar:
         db.session.commit()
         with self._token_lock:
             self._access_token = (credentials.token, credentials.expiry) if credentials.expiry else None
-        cache.forget("freebusy:")
+        self.forget_busy()
 
     def calendars(self) -> list[dict]:
         """Return the therapist's calendars: id, summary, primary, access_role."""
@@ -589,7 +673,7 @@ class GoogleCalendar:
         connection.busy_calendars, connection.booking_calendar = json.dumps(busy_ids), booking_id
         connection.problem, connection.calendar_errors = None, "{}"
         db.session.commit()
-        cache.forget("freebusy:")
+        self.forget_busy()
 
     def disconnect(self) -> None:
         """Revoke the grant at Google and forget it."""
@@ -608,4 +692,4 @@ class GoogleCalendar:
         db.session.commit()
         with self._token_lock:
             self._access_token = None
-        cache.forget("freebusy:")
+        self.forget_busy()

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from .. import cache
 from ..extensions import begin_writing, db
 from ..models import CalendarEvent
 from ..timezones import Interval
@@ -26,7 +27,10 @@ class LocalCalendar:
         """Return the events overlapping [start, end) (always fresh: they are in our database)."""
         rows = db.session.execute(
             select(CalendarEvent.start_at, CalendarEvent.end_at).where(
-                CalendarEvent.start_at < end, CalendarEvent.end_at > start
+                # Bounded by the end column too: ix_calendar_events_end then walks only the events still to
+                # end, never the history.
+                CalendarEvent.end_at > start,
+                CalendarEvent.start_at < end,
             )
         )
         return [(row.start_at, row.end_at) for row in rows]
@@ -40,13 +44,17 @@ class LocalCalendar:
         db.session.add(row)
         db.session.commit()
 
-    def delete_event(self, event_id: str) -> None:
+    def delete_event(self, event_id: str, when: Interval | None = None) -> None:
         """Remove the event; one that is already gone is not an error."""
         begin_writing()
         row = db.session.get(CalendarEvent, event_id)
         if row is not None:
             db.session.delete(row)
             db.session.commit()
+
+    def forget_busy(self, intervals: list[Interval] | None = None) -> None:
+        """Say busy time changed (every change to the events here already says so when it commits)."""
+        cache.calendar_changed()
 
     def status(self) -> str:
         """Return "ok": the local calendar is the database itself."""
