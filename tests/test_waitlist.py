@@ -266,6 +266,8 @@ def test_a_client_cancelling_offers_the_time_in_join_order_and_the_offer_books_i
 
     page, answer = book_offer(client, OFFER.search(body).group(1))
     assert f'value="{BEA}"' in page.text and "Wednesday, November 25, 2026" in page.text
+    # The offer's form is the widget's details step, the studio's intake questions included.
+    assert 'name="answer_conditions"' in page.text and "Pressure preference" in page.text
     assert answer.status_code == 303, answer.text
     with app.app_context():
         taken = db.session.scalar(select(Booking).where(Booking.email == BEA))

@@ -15,8 +15,8 @@ from flask_limiter.errors import RateLimitExceeded
 
 from ..extensions import limiter
 from ..timezones import parse_day, utc_now, zone_named
-from . import bookings, business, waitlist
-from .forms import DetailsForm, WaitlistButtonForm, WaitlistForm
+from . import bookings, business, intake, waitlist
+from .forms import WaitlistButtonForm, WaitlistForm, details_form
 
 bp = Blueprint("waitlist", __name__, url_prefix="/book/waitlist")
 
@@ -183,7 +183,8 @@ def offer(token):
             unavailable=found.start,
             **context,
         ), 409
-    details = DetailsForm(
+    # The same form as the widget's details step, intake questions included.
+    details = details_form(intake.asked(business.current().questions, service.id))(
         formdata=None,
         service=service.id,
         start=found.start.isoformat(),
