@@ -174,7 +174,9 @@ def _copy_tree(source: Path, target: Path) -> None:
         except OSError:
             shutil.copy2(src, dst)
 
-    shutil.copytree(source, target, symlinks=True, copy_function=link_or_copy, ignore=shutil.ignore_patterns("wp-config.php"))
+    shutil.copytree(
+        source, target, symlinks=True, copy_function=link_or_copy, ignore=shutil.ignore_patterns("wp-config.php")
+    )
 
 
 class WordPress:
@@ -198,7 +200,15 @@ class WordPress:
         (self.directory / "mariadb").mkdir(parents=True, exist_ok=True)
         self.database.start()
         subprocess.run(
-            ["mariadb", "--no-defaults", "-h127.0.0.1", f"-P{self.database.port}", "-uroot", "-e", "CREATE DATABASE wordpress"],
+            [
+                "mariadb",
+                "--no-defaults",
+                "-h127.0.0.1",
+                f"-P{self.database.port}",
+                "-uroot",
+                "-e",
+                "CREATE DATABASE wordpress",
+            ],
             check=True,
             capture_output=True,
         )
@@ -302,7 +312,7 @@ require_once ABSPATH . 'wp-settings.php';
             "(function () { $id = wp_insert_post(array('post_title' => "
             + json.dumps(title)
             + ", 'post_content' => "
-            + _php_string(content)
+            + php_string(content)
             + ", 'post_name' => "
             + json.dumps(slug)
             + ", 'post_status' => 'publish', 'comment_status' => 'open'), true);"
@@ -312,12 +322,12 @@ require_once ABSPATH . 'wp-settings.php';
 
     def set_options(self, **options) -> None:
         """Store the plugin's settings as they are after a save on its settings page."""
-        self.php(f"update_option('booking_widget', json_decode({_php_string(json.dumps(options))}, true));")
+        self.php(f"update_option('booking_widget', json_decode({php_string(json.dumps(options))}, true));")
 
     def forget_counts(self) -> None:
         """Drop the cached comment counts (the minute they are kept for) and the 'service down' mark."""
         self.php(
-            "global $wpdb; foreach ($wpdb->get_col(\"SELECT option_name FROM $wpdb->options"
+            'global $wpdb; foreach ($wpdb->get_col("SELECT option_name FROM $wpdb->options'
             " WHERE option_name LIKE '\\_transient\\_booking\\_widget\\_%'\") as $name) {"
             " delete_transient(substr($name, strlen('_transient_'))); }"
         )
@@ -329,6 +339,6 @@ require_once ABSPATH . 'wp-settings.php';
         return [line for line in self.debug_log.read_text().splitlines() if "plugins/booking-widget" in line]
 
 
-def _php_string(text: str) -> str:
+def php_string(text: str) -> str:
     """Return ``text`` as a single-quoted PHP string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
