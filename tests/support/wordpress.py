@@ -166,17 +166,22 @@ def build_plugin_zip(target: Path) -> Path:
 
 
 def _copy_tree(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` by hard links where the file system allows, else by copies."""
+    """Copy ``source`` to ``target`` (but its wp-config.php) by hard links where possible, else by copies.
 
-    def link_or_copy(src, dst):
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    shutil.copytree(
-        source, target, symlinks=True, copy_function=link_or_copy, ignore=shutil.ignore_patterns("wp-config.php")
-    )
+    Symbolic links are followed: Debian points some of WordPress's files at shared copies elsewhere
+    (underscore.js, getID3) by relative links, which would not resolve from the copy.
+    """
+    for folder, _, files in os.walk(source, followlinks=True):
+        destination = target / Path(folder).relative_to(source)
+        destination.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            real = os.path.realpath(os.path.join(folder, name))
+            if (folder == str(source) and name == "wp-config.php") or not os.path.isfile(real):
+                continue
+            try:
+                os.link(real, destination / name)
+            except OSError:
+                shutil.copy2(real, destination / name)
 
 
 class WordPress:

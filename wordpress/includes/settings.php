@@ -199,7 +199,6 @@ function booking_widget_settings_page() {
 	?>
 	<div class="wrap">
 		<h1><?php echo esc_html( get_admin_page_title() ); ?></h1>
-		<?php settings_errors( BOOKING_WIDGET_OPTION ); ?>
 		<form action="<?php echo esc_url( admin_url( 'options.php' ) ); ?>" method="post">
 			<?php settings_fields( 'booking_widget' ); ?>
 			<table class="form-table" role="presentation">
