@@ -40,7 +40,9 @@ Template: twentytwentyone
 */
 """
 CHILD_TEASER = """<article id="post-<?php the_ID(); ?>" <?php post_class(); ?>>
-<header class="entry-header"><h2 class="entry-title"><a href="<?php the_permalink(); ?>"><?php the_title(); ?></a></h2></header>
+<header class="entry-header">
+<h2 class="entry-title"><a href="<?php the_permalink(); ?>"><?php the_title(); ?></a></h2>
+</header>
 <div class="entry-content"><?php the_content(); ?></div>
 <p class="comment-count" data-post="<?php the_ID(); ?>"><?php comments_number(); ?></p>
 </article>
@@ -335,6 +337,13 @@ require_once ABSPATH . 'wp-settings.php';
             'global $wpdb; foreach ($wpdb->get_col("SELECT option_name FROM $wpdb->options'
             " WHERE option_name LIKE '\\_transient\\_booking\\_widget\\_%'\") as $name) {"
             " delete_transient(substr($name, strlen('_transient_'))); }"
+        )
+
+    def stored_options(self, like: str) -> list[str]:
+        """Return the names of the options (transients included) whose names match the SQL pattern ``like``."""
+        return self.value(
+            "$GLOBALS['wpdb']->get_col($GLOBALS['wpdb']->prepare("
+            f"\"SELECT option_name FROM {{$GLOBALS['wpdb']->options}} WHERE option_name LIKE %s\", {php_string(like)}))"
         )
 
     def plugin_notices(self) -> list[str]:

@@ -11,14 +11,14 @@ import shutil
 import socket
 import subprocess
 import time
-import requests
 import zipfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import FrameLocator, Page, expect
+import requests
 from flask import request, request_started
+from playwright.sync_api import FrameLocator, Page, expect
 from sqlalchemy import select
 
 from tests.support import ROOT, services_required
@@ -87,7 +87,7 @@ class SilentService:
         self.socket.close()
 
 
-# --- The plugin's files ------------------------------------------------------------------------------------------------
+# --- The plugin's files ----------------------------------------------------------------------------------------------
 
 
 def test_plugin_files_pass_php_lint_and_phpcs():
@@ -180,8 +180,8 @@ def test_everything_the_plugin_prints_is_escaped(blog: Blog):
     assert "<script>alert" not in html and "<b " not in html and "onload" not in html, html
     assert html.count("<script") == 1 and 'data-accent="#2f5d50"' in html  # a bad colour gives the default
     shortcode = blog.wordpress.value(
-        "do_shortcode('[booking_widget mode=\"popup\" button=\"<img src=x onerror=alert(1)>\"]"
-        "[booking_widget mode=\"popup\" button=\"Tom & Jerry\\'s\"]')"
+        'do_shortcode(\'[booking_widget mode="popup" button="<img src=x onerror=alert(1)>"]'
+        '[booking_widget mode="popup" button="Tom & Jerry\\\'s"]\')'
     )
     assert "<img" not in shortcode and "onerror" not in shortcode, shortcode
     assert 'data-button="Tom &amp; Jerry&#039;s"' in shortcode, shortcode
@@ -281,7 +281,7 @@ def test_with_the_service_down_posts_render_and_counts_fall_back(blog: Blog, ope
             blog.wordpress.forget_counts()
 
 
-# --- Settings ----------------------------------------------------------------------------------------------------------
+# --- Settings --------------------------------------------------------------------------------------------------------
 
 
 def _log_in(blog: Blog, page: Page) -> None:
@@ -345,20 +345,10 @@ def test_settings_page_checks_the_address_and_names_the_allowed_origin(blog: Blo
 def test_uninstall_removes_the_options(blog: Blog):
     """Deleting the plugin removes its option and its cached counts."""
     requests.get(blog.wordpress.url + "/", timeout=30)  # caches counts
-    assert (
-        blog.wordpress.value(
-            "count($GLOBALS['wpdb']->get_col(\"SELECT option_name FROM wp_options WHERE option_name LIKE '_transient_booking_widget_count_%'\"))"
-        )
-        > 0
-    )
+    assert blog.wordpress.stored_options("\\_transient\\_booking\\_widget\\_count\\_%")
     blog.wordpress.php(
         "define('WP_UNINSTALL_PLUGIN', 'booking-widget/booking-widget.php');"
         "include WP_PLUGIN_DIR . '/booking-widget/uninstall.php';"
     )
     assert blog.wordpress.value("get_option('booking_widget', 'gone')") == "gone"
-    assert (
-        blog.wordpress.value(
-            "count($GLOBALS['wpdb']->get_col(\"SELECT option_name FROM wp_options WHERE option_name LIKE '%booking\\\\_widget%'\"))"
-        )
-        == 0
-    )
+    assert blog.wordpress.stored_options("%booking\\_widget%") == []
