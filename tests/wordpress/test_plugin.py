@@ -342,6 +342,42 @@ def test_settings_page_checks_the_address_and_names_the_allowed_origin(blog: Blo
     blog.wordpress.set_options(service_url=blog.widget, accent="#2f5d50", comment_types=["post"])
 
 
+def test_block_in_the_editor_saves_only_its_options(blog: Blog, open_page):
+    """The editor script registers the block; its sidebar sets the options; the saved post holds no script."""
+    page = open_page()
+    _log_in(blog, page)
+    page.goto(blog.wordpress.url + "/wp-admin/post-new.php")
+    page.wait_for_function("() => window.wp && wp.blocks && wp.data && wp.data.select('core/editor')")
+    assert page.evaluate("() => wp.blocks.getBlockType('booking-widget/booking-widget').title") == "Booking widget"
+    page.evaluate(
+        """() => {
+          if (wp.data.select('core/edit-post').isFeatureActive('welcomeGuide')) {
+            wp.data.dispatch('core/edit-post').toggleFeature('welcomeGuide');
+          }
+          wp.data.dispatch('core/editor').editPost({title: 'Book from the editor'});
+          const block = wp.blocks.createBlock('booking-widget/booking-widget', {service: 'massage-60'});
+          wp.data.dispatch('core/block-editor').insertBlocks(block);
+          wp.data.dispatch('core/block-editor').selectBlock(block.clientId);
+          wp.data.dispatch('core/edit-post').openGeneralSidebar('edit-post/block');
+        }"""
+    )
+    sidebar = page.locator(".interface-complementary-area")
+    expect(sidebar.get_by_label("Service id")).to_have_value("massage-60")
+    sidebar.get_by_label("Shows").select_option("popup")
+    sidebar.get_by_label("Button text").fill("Book now")
+    content = page.evaluate("() => wp.data.select('core/editor').getEditedPostContent()")
+    assert content == (
+        '<!-- wp:booking-widget/booking-widget {"service":"massage-60","mode":"popup","button":"Book now"} /-->'
+    ), content
+    page.evaluate("() => wp.data.dispatch('core/editor').savePost()")
+    page.wait_for_function(
+        "() => !wp.data.select('core/editor').isSavingPost() && wp.data.select('core/editor').getCurrentPostId()"
+    )
+    post_id = page.evaluate("() => wp.data.select('core/editor').getCurrentPostId()")
+    stored = blog.wordpress.value(f"get_post_field('post_content', {post_id})")
+    assert "<script" not in stored and '"mode":"popup"' in stored
+
+
 def test_uninstall_removes_the_options(blog: Blog):
     """Deleting the plugin removes its option and its cached counts."""
     requests.get(blog.wordpress.url + "/", timeout=30)  # caches counts
