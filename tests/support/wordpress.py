@@ -3,7 +3,7 @@
 Debian's /usr/share/wordpress reads its settings from /etc/wordpress; the tests leave /etc alone and
 run a hard-linked copy of the tree (a plain copy across file systems) with a wp-config.php of their
 own, its wp-content holding the plugin unpacked from the zip `make wordpress-plugin` builds.
-MariaDB runs from a temporary data directory on a free port, so nothing is shared with other runs.
+MariaDB runs from a temporary data directory, reached by its own Unix socket, so nothing is shared with other runs.
 """
 
 from __future__ import annotations
@@ -107,13 +107,17 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: floa
 
 
 class MariaDB:
-    """A MariaDB server of its own: a fresh data directory, a free port, grant tables off (loopback only)."""
+    """A MariaDB server of its own: a fresh data directory, grant tables off, reached only by its Unix socket.
+
+    No TCP port at all: nothing else on the machine can reach it, and no port can be taken by
+    another run between choosing it and binding it.
+    """
 
     def __init__(self, directory: Path):
         self.directory = directory
-        # A Unix socket path must stay short; the port is what WordPress uses.
+        # A Unix socket's path must stay short (about 100 bytes), so it does not live under pytest's tmp_path.
         self.socket_dir = Path(tempfile.mkdtemp(prefix="wpdb"))
-        self.port = free_port()
+        self.socket = self.socket_dir / "mysqld.sock"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -130,9 +134,8 @@ class MariaDB:
                 "--no-defaults",
                 f"--datadir={data}",
                 f"--user={user}",
-                f"--port={self.port}",
-                "--bind-address=127.0.0.1",
-                f"--socket={self.socket_dir / 'mysqld.sock'}",
+                "--skip-networking",
+                f"--socket={self.socket}",
                 f"--pid-file={self.socket_dir / 'mysqld.pid'}",
                 f"--log-error={self.directory / 'error.log'}",
                 "--skip-grant-tables",
@@ -142,7 +145,24 @@ class MariaDB:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for_port(self.port, self.process, "mariadbd")
+        self.sql("SELECT 1", wait=30.0)
+
+    def sql(self, statement: str, wait: float = 0.0) -> None:
+        """Run one SQL statement as root; retry for ``wait`` seconds while the server is starting."""
+        deadline = time.monotonic() + wait
+        while True:
+            result = subprocess.run(
+                ["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot", "-e", statement],
+                capture_output=True,
+                text=True,
+            )
+            if result.returncode == 0:
+                return
+            if self.process and self.process.poll() is not None:
+                raise RuntimeError(f"mariadbd exited with status {self.process.returncode}, see {self.directory}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"MariaDB refused {statement!r}: {result.stderr.strip()}")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         """Stop the server and remove its socket directory."""
@@ -206,19 +226,7 @@ class WordPress:
         """Start MariaDB, lay out WordPress with the plugin, install the blog, serve it."""
         (self.directory / "mariadb").mkdir(parents=True, exist_ok=True)
         self.database.start()
-        subprocess.run(
-            [
-                "mariadb",
-                "--no-defaults",
-                "-h127.0.0.1",
-                f"-P{self.database.port}",
-                "-uroot",
-                "-e",
-                "CREATE DATABASE wordpress",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        self.database.sql("CREATE DATABASE wordpress")
         _copy_tree(WORDPRESS, self.root)
         with zipfile.ZipFile(self.plugin_zip) as archive:
             archive.extractall(self.root / "wp-content" / "plugins")
@@ -271,7 +279,7 @@ class WordPress:
 define('DB_NAME', 'wordpress');
 define('DB_USER', 'root');
 define('DB_PASSWORD', '');
-define('DB_HOST', '127.0.0.1:{self.database.port}');
+define('DB_HOST', 'localhost:{self.database.socket}');
 define('DB_CHARSET', 'utf8mb4');
 define('DB_COLLATE', '');
 {keys}$table_prefix = 'wp_';
