@@ -84,8 +84,8 @@ function booking_widget_http_allowed( $host ) {
  */
 function booking_widget_sanitize( $input ) {
 	static $done = null;
-	// WordPress calls this twice when the option is first created; check (and warn) once.
-	if ( null !== $done ) {
+	// When the option is first created WordPress sanitizes the sanitized value again: check (and warn) once.
+	if ( null !== $done && $input === $done ) {
 		return $done;
 	}
 	$saved  = booking_widget_options();
