@@ -10,8 +10,10 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -250,6 +252,32 @@ def test_counts_come_in_one_request_and_are_cached(blog: Blog):
     assert len([path for path in asked if path.startswith("/api/comments/counts")]) == 1
     request_started.disconnect(record, blog.app)
     assert _counts_on_front_page(first)[blog.posts["article"]["id"]] == "1 Comment"
+
+
+def test_page_views_at_the_same_instant_each_ask_at_most_once(blog: Blog):
+    """Eight views released together on an empty cache all show our counts; none asks the service twice."""
+    asked = []
+
+    def record(sender, **extra):
+        if request.path == "/api/comments/counts":
+            asked.append(request.full_path)
+
+    blog.wordpress.forget_counts()
+    start = threading.Barrier(8)
+
+    def view(_):
+        start.wait()
+        return requests.get(blog.wordpress.url + "/", timeout=30).text
+
+    request_started.connect(record, blog.app)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            pages = list(pool.map(view, range(8)))
+    finally:
+        request_started.disconnect(record, blog.app)
+    article = blog.posts["article"]["id"]
+    assert [_counts_on_front_page(html)[article] for html in pages] == ["1 Comment"] * 8
+    assert 1 <= len(asked) <= 8, asked
 
 
 def test_with_the_service_down_posts_render_and_counts_fall_back(blog: Blog, open_page):

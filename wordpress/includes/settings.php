@@ -239,7 +239,7 @@ function booking_widget_settings_page() {
 		</p>
 		<p><code>EMBED_ALLOWED_ORIGINS="<?php echo esc_html( booking_widget_blog_origin() ); ?>"</code></p>
 		<p>
-			<?php esc_html_e( 'Threads belong to each post\'s permalink without its query: choose a permalink structure other than "Plain" (Settings → Permalinks). Move the existing comments with the service\'s import-wordpress command (Tools → Export → Posts gives the file).', 'booking-widget' ); ?>
+			<?php esc_html_e( 'Threads belong to each post\'s permalink without its query: choose a permalink structure other than "Plain" (Settings → Permalinks). Move the existing comments with the service\'s import-wordpress command (Tools → Export → All content gives the file).', 'booking-widget' ); ?>
 		</p>
 		<?php if ( '' === get_option( 'permalink_structure' ) ) : ?>
 			<div class="notice notice-warning inline"><p><?php esc_html_e( 'This blog uses plain permalinks (?p=123): every post would share one thread. Choose another structure before turning the comments on.', 'booking-widget' ); ?></p></div>
