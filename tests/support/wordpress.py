@@ -19,9 +19,11 @@ import subprocess
 import tempfile
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from tests.support import ROOT, services_required
 
@@ -364,3 +366,13 @@ require_once ABSPATH . 'wp-settings.php';
 def php_string(text: str) -> str:
     """Return ``text`` as a single-quoted PHP string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@dataclass
+class Blog:
+    """The blog of the plugin's tests: WordPress, the service it points at, and its posts."""
+
+    wordpress: WordPress
+    app: Flask
+    widget: str  # the service's address
+    posts: dict[str, dict]  # name -> {"id", "url"}

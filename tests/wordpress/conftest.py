@@ -8,15 +8,13 @@ third-party frame of the blog, as on the studio's real site.  Both last for the 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import pytest
-from flask import Flask
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from tests.support import make_app
 from tests.support.browser import CHROMIUM, LAUNCH_ARGS, Pages, app_server, chromium_unavailable, serving
-from tests.support.wordpress import WordPress, build_plugin_zip, missing_programs, wordpress_unavailable
+from tests.support.wordpress import Blog, WordPress, build_plugin_zip, missing_programs, wordpress_unavailable
 
 # The posts of the blog: an inline widget by shortcode, a popup button by block, an article for comments.
 SHORTCODE_POST = '<p>Book your first massage below.</p>\n[booking_widget service="massage-60" title="Book a massage"]'
@@ -25,14 +23,6 @@ BLOCK_POST = (
     '<!-- wp:booking-widget/booking-widget {"mode":"popup","button":"Book a session","accent":"#7a3e9d"} /-->'
 )
 ARTICLE_POST = "<!-- wp:paragraph --><p>Long hours at a keyboard pull the shoulders forward.</p><!-- /wp:paragraph -->"
-
-
-@dataclass
-class Blog:
-    wordpress: WordPress
-    app: Flask
-    widget: str  # the service's address
-    posts: dict[str, dict]  # name -> {"id", "url"}
 
 
 @pytest.fixture(scope="module")
@@ -83,5 +73,10 @@ def browser():
 def open_page(browser):
     """Return a function opening a page in a new context in Denver's time zone; no JavaScript errors allowed."""
     pages = Pages(browser, timezone_id="America/Denver")
-    yield pages.open
+    # A real WordPress on a busy machine can take more than Playwright's default 5 s to show a page.
+    expect.set_options(timeout=15_000)
+    try:
+        yield pages.open
+    finally:
+        expect.set_options(timeout=5_000)
     pages.close()
