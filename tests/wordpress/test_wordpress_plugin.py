@@ -349,8 +349,11 @@ def test_with_the_service_down_posts_render_and_counts_fall_back(blog: Blog, ope
 
 def _log_in(blog: Blog, page: Page) -> None:
     page.goto(blog.wordpress.url + "/wp-login.php")
+    # The login page moves the focus to the username 200 ms after loading: typing before that goes astray.
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'user_login'")
     page.locator("#user_login").fill("admin")
     page.locator("#user_pass").fill(blog.wordpress.admin_password)
+    expect(page.locator("#user_login")).to_have_value("admin")
     page.locator("#wp-submit").click()
     expect(page.locator("#wpadminbar")).to_be_attached()
 
@@ -363,50 +366,52 @@ def _save(page: Page, service_url: str, accent: str) -> None:
 
 def test_settings_page_checks_the_address_and_names_the_allowed_origin(blog: Blog, open_page):
     """Settings → Booking widget: https outside loopback, a reachability warning, colours checked, nonce required."""
-    blog.wordpress.php("delete_option('booking_widget');")  # as freshly installed
-    page = open_page()
-    _log_in(blog, page)
-    page.goto(blog.wordpress.url + "/wp-admin/options-general.php?page=booking-widget")
-    expect(page.get_by_role("heading", name="Booking widget", level=1)).to_be_visible()
-    expect(page.locator(".wrap")).to_contain_text(f'EMBED_ALLOWED_ORIGINS="{blog.wordpress.url}"')
-    expect(page.get_by_label("Service address")).to_have_value("")
-    expect(page.get_by_role("checkbox", name="Posts")).not_to_be_checked()
+    try:
+        blog.wordpress.php("delete_option('booking_widget');")  # as freshly installed
+        page = open_page()
+        _log_in(blog, page)
+        page.goto(blog.wordpress.url + "/wp-admin/options-general.php?page=booking-widget")
+        expect(page.get_by_role("heading", name="Booking widget", level=1)).to_be_visible()
+        expect(page.locator(".wrap")).to_contain_text(f'EMBED_ALLOWED_ORIGINS="{blog.wordpress.url}"')
+        expect(page.get_by_label("Service address")).to_have_value("")
+        expect(page.get_by_role("checkbox", name="Posts")).not_to_be_checked()
 
-    # The first save creates the option: the service is checked (and the warning shown) once.
-    closed = f"http://127.0.0.1:{free_port()}"
-    _save(page, closed, "red")
-    expect(page.locator(".notice-warning")).to_have_count(1)
-    expect(page.locator(".notice-warning")).to_contain_text(f"Saved, but {closed} did not answer")
-    expect(page.locator(".notice-error, .error")).to_contain_text('Accent colour: "red" is not a colour')
-    assert blog.wordpress.value("get_option('booking_widget')")["service_url"] == closed
+        # The first save creates the option: the service is checked (and the warning shown) once.
+        closed = f"http://127.0.0.1:{free_port()}"
+        _save(page, closed, "red")
+        expect(page.locator(".notice-warning")).to_have_count(1)
+        expect(page.locator(".notice-warning")).to_contain_text(f"Saved, but {closed} did not answer")
+        expect(page.locator(".notice-error, .error")).to_contain_text('Accent colour: "red" is not a colour')
+        assert blog.wordpress.value("get_option('booking_widget')")["service_url"] == closed
 
-    _save(page, "http://booking.example.com", "#2f5d50")
-    expect(page.locator(".notice-error, .error")).to_contain_text("use https://")
-    expect(page.get_by_label("Service address")).to_have_value(closed)
+        _save(page, "http://booking.example.com", "#2f5d50")
+        expect(page.locator(".notice-error, .error")).to_contain_text("use https://")
+        expect(page.get_by_label("Service address")).to_have_value(closed)
 
-    _save(page, "ftp://booking.example.com", "#2f5d50")
-    expect(page.locator(".notice-error, .error")).to_contain_text("is not a web address")
+        _save(page, "ftp://booking.example.com", "#2f5d50")
+        expect(page.locator(".notice-error, .error")).to_contain_text("is not a web address")
 
-    page.get_by_role("checkbox", name="Posts").check()
-    _save(page, blog.widget + "/", "#123456")
-    expect(page.locator("#setting-error-settings_updated")).to_contain_text("Settings saved.")
-    expect(page.locator(".notice-warning")).to_have_count(0)
-    saved = blog.wordpress.value("get_option('booking_widget')")
-    assert saved == {"service_url": blog.widget, "accent": "#123456", "comment_types": ["post"]}
+        page.get_by_role("checkbox", name="Posts").check()
+        _save(page, blog.widget + "/", "#123456")
+        expect(page.locator("#setting-error-settings_updated")).to_contain_text("Settings saved.")
+        expect(page.locator(".notice-warning")).to_have_count(0)
+        saved = blog.wordpress.value("get_option('booking_widget')")
+        assert saved == {"service_url": blog.widget, "accent": "#123456", "comment_types": ["post"]}
 
-    # Without the form's nonce WordPress refuses the change, even from a signed-in administrator.
-    forged = page.context.request.post(
-        blog.wordpress.url + "/wp-admin/options.php",
-        form={
-            "option_page": "booking_widget",
-            "action": "update",
-            "booking_widget[service_url]": "https://evil.example",
-        },
-        max_redirects=0,
-    )
-    assert forged.status == 403
-    assert blog.wordpress.value("get_option('booking_widget')") == saved
-    blog.wordpress.set_options(service_url=blog.widget, accent="#2f5d50", comment_types=["post"])
+        # Without the form's nonce WordPress refuses the change, even from a signed-in administrator.
+        forged = page.context.request.post(
+            blog.wordpress.url + "/wp-admin/options.php",
+            form={
+                "option_page": "booking_widget",
+                "action": "update",
+                "booking_widget[service_url]": "https://evil.example",
+            },
+            max_redirects=0,
+        )
+        assert forged.status == 403
+        assert blog.wordpress.value("get_option('booking_widget')") == saved
+    finally:
+        blog.wordpress.set_options(service_url=blog.widget, accent="#2f5d50", comment_types=["post"])
 
 
 def test_block_in_the_editor_saves_only_its_options(blog: Blog, open_page):
