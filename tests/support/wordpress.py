@@ -3,7 +3,7 @@
 Debian's /usr/share/wordpress reads its settings from /etc/wordpress; the tests leave /etc alone and
 run a hard-linked copy of the tree (a plain copy across file systems) with a wp-config.php of their
 own, its wp-content holding the plugin unpacked from the zip `make wordpress-plugin` builds.
-MariaDB runs from a temporary data directory, reached by its own Unix socket, so nothing is shared with other runs.
+MariaDB runs from a temporary data directory, reached by its own Unix socket: nothing is shared with other runs.
 """
 
 from __future__ import annotations
@@ -79,6 +79,8 @@ def missing_programs() -> list[str]:
         "php": os.path.exists(PHP),
         "mariadbd": os.path.exists(MARIADBD),
         "mariadb-install-db": os.path.exists(INSTALL_DB),
+        "mariadb (the client)": bool(shutil.which("mariadb")),
+        "make": bool(shutil.which("make")),
     }
     missing = [name for name, present in needed.items() if not present]
     if os.path.exists(PHP):
