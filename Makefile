@@ -1,12 +1,13 @@
 # make run   - set up .venv, apply migrations, serve the app at http://127.0.0.1:5000
 # make test  - set up .venv with test tools, run the test suite
+# make wordpress-plugin - build the WordPress plugin's installable zip, dist/booking-widget.zip
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean wordpress-plugin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,5 +51,15 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/reads.py
 	$(BIN)/python bench/report.py
 
+# The zip holds wordpress/ as booking-widget/, the folder name WordPress installs it under (no build step).
+PLUGIN_ZIP ?= dist/booking-widget.zip
+
+wordpress-plugin:
+	@mkdir -p $(dir $(PLUGIN_ZIP))
+	$(PYTHON) -c 'import sys, zipfile, pathlib; root = pathlib.Path("wordpress"); \
+	files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != "phpcs.xml.dist"); \
+	zf = zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED); \
+	[zf.write(p, "booking-widget/" + p.relative_to(root).as_posix()) for p in files]; zf.close()' $(PLUGIN_ZIP)
+
 clean:
-	rm -rf $(VENV) bench/.venv-isso .pytest_cache .hypothesis
+	rm -rf $(VENV) dist bench/.venv-isso .pytest_cache .hypothesis
