@@ -132,6 +132,21 @@ def test_two_apps_sharing_redis_and_postgresql_see_each_others_changes_at_once(t
     assert slot_starts(first) == slot_starts(second)
 
 
+def test_two_processes_without_redis_see_each_others_changes_at_once(tmp_path):
+    """Without Redis the version lives in the database: the jobs runner's or another worker's change shows at once."""
+    database = f"sqlite:///{tmp_path / 'shared.db'}"
+    web = make_app(tmp_path / "web", database)
+    other = make_app(tmp_path / "other", database)  # the jobs runner, a command, or a second worker
+    client = web.test_client()
+    assert "2026-11-25T09:00:00-07:00" in slot_starts(client)  # the day is now kept in the web process
+
+    made, _ = book(other.test_client())
+    assert "2026-11-25T09:00:00-07:00" not in slot_starts(client)
+    with other.app_context():
+        bookings.cancel(db.session.get(Booking, made["id"]))
+    assert "2026-11-25T09:00:00-07:00" in slot_starts(client)
+
+
 @pytest.fixture
 def dst_app(tmp_path):
     """Return an app whose studio opens on Sundays across both clock changes, the clock in late October."""

@@ -5,9 +5,11 @@ them; without it each process keeps its own, which only costs extra calls.
 
 The calendar version is a number every change to busy time bumps (a booking
 made, cancelled or moved, blocked time, a change synced from Google): answers
-kept under an older version are never read again.  Without Redis the version
-is this process's own, so another process's change reaches it only when its
-entries expire.
+kept under an older version are never read again.  With Redis it lives there,
+read in the same round trip as the entries.  Without Redis it lives in the
+database (the ``settings`` row ``calendar-version``), so a change made by
+another process (the jobs runner, a command, another worker) still reaches
+every process's next read, at the cost of one small query per read.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import threading
 import time
 
 from flask import current_app
+from sqlalchemy import text
 
 PREFIX = "widget:"
 
@@ -27,7 +30,6 @@ class _Memory:
     def __init__(self):
         self._entries: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
-        self._counters: dict[str, int] = {}
 
     def get(self, key: str) -> str | None:
         with self._lock:
@@ -68,17 +70,34 @@ class _Memory:
             self._entries[key] = (time.monotonic() + seconds, value)
             return True
 
+    # Counters live in the database, where every process of the service sees them.
+
     def counter(self, key: str) -> int:
-        with self._lock:
-            return self._counters.get(key, 0)
+        from .extensions import db
+
+        value = db.session.execute(text("SELECT value FROM settings WHERE key = :key"), {"key": key}).scalar()
+        return int(value or 0)
 
     def counted(self, counter: str, keys: list[str]) -> tuple[int, list[str | None]]:
         return self.counter(counter), self.get_many(keys)
 
     def increment(self, key: str) -> int:
-        with self._lock:
-            self._counters[key] = self._counters.get(key, 0) + 1
-            return self._counters[key]
+        from .extensions import db
+
+        # A connection of its own: a change outside the session's transaction (a Google answer refreshed).
+        with db.engine.begin() as connection:
+            return increment_in(connection, key)
+
+
+_INCREMENT = text(
+    "INSERT INTO settings (key, value) VALUES (:key, '1') ON CONFLICT (key) DO UPDATE "
+    "SET value = CAST(CAST(settings.value AS INTEGER) + 1 AS VARCHAR(20)) RETURNING value"
+)
+
+
+def increment_in(connection, key: str) -> int:
+    """Bump a counter kept in the database, in the transaction of ``connection``; return its new value."""
+    return int(connection.execute(_INCREMENT, {"key": key}).scalar())
 
 
 class _Redis:
@@ -209,6 +228,16 @@ def versioned(keys: list[str]) -> tuple[int, list[str | None]]:
     except Exception:  # noqa: BLE001 - see get_json
         current_app.logger.warning("cache read failed", exc_info=True)
         return -1, [None] * len(keys)
+
+
+def version_in_database() -> bool:
+    """Say whether the calendar version lives in the database (no Redis), to be bumped with the change itself."""
+    return isinstance(current_app.extensions["cache"], _Memory)
+
+
+def bump_version_in(connection) -> None:
+    """Bump the calendar version kept in the database inside the change's own transaction."""
+    increment_in(connection, PREFIX + VERSION)
 
 
 def calendar_changed() -> None:

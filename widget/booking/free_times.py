@@ -44,18 +44,31 @@ def _changes_time(obj) -> bool:
 
 
 def _note_changes(session, _context) -> None:
-    """Remember that this transaction changes busy time (called after each flush)."""
-    if any(_changes_time(obj) for obj in (*session.new, *session.dirty, *session.deleted)):
-        session.info["calendar_changed"] = True
+    """Remember that this transaction changes busy time (called after each flush).
+
+    Without Redis the version lives in the database: it is bumped once, in
+    this same transaction, so the change and the bump commit together and
+    every process's next read sees both.
+    """
+    if session.info.get("calendar_changed") or not any(
+        _changes_time(obj) for obj in (*session.new, *session.dirty, *session.deleted)
+    ):
+        return
+    session.info["calendar_changed"] = True
+    if has_app_context() and cache.version_in_database():
+        cache.bump_version_in(session.connection())
+        session.info["version_bumped"] = True
 
 
 def _bump_after_commit(session) -> None:
-    if session.info.pop("calendar_changed", False) and has_app_context():
+    changed = session.info.pop("calendar_changed", False)
+    if changed and not session.info.pop("version_bumped", False) and has_app_context():
         cache.calendar_changed()
 
 
 def _forget_changes(session) -> None:
     session.info.pop("calendar_changed", None)
+    session.info.pop("version_bumped", None)
 
 
 _listening = False
