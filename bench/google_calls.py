@@ -33,6 +33,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -249,6 +250,8 @@ def main() -> int:
     )
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"))
     args = parser.parse_args()
+    # A TERM unwinds through the blocks that stop the servers and the stand-in.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     base = make_url(args.postgres)
     database = base.set(database=f"{base.database}_google").render_as_string(hide_password=False)
