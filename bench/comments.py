@@ -514,6 +514,31 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(5)
 
 
+def workers_of(master: int) -> list[int]:
+    """Return the process ids whose parent is ``master`` (gunicorn's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def worker_memory(master: int) -> list[float]:
+    """Return the resident memory (VmRSS, MiB) of each of gunicorn's workers, from /proc/<pid>/status."""
+    found = []
+    for pid in workers_of(master):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                found.append(int(line.split()[1]) / 1024)
+    return found
+
+
 def wait_ready(label: str, process: subprocess.Popen, port: int, path: str, log: Path) -> None:
     """Wait until the server answers ``path`` with 200; stop the bench with its log if it never does."""
     deadline = time.monotonic() + 60

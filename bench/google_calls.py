@@ -165,29 +165,6 @@ def views(port: int, count: int, seconds: float) -> tuple[Counter, float]:
     return statuses, time.monotonic() - start
 
 
-def workers_of(master: int) -> list[int]:
-    """Return the process ids whose parent is ``master`` (gunicorn's workers)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master:
-            found.append(int(entry.name))
-    return sorted(found)
-
-
-def resident_mib(pid: int) -> float:
-    """Return a process's resident memory (VmRSS) in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def run(workers: int, database: str, redis_url: str, count: int, seconds: float) -> dict:
     """Serve the app with ``workers`` workers against a fresh stand-in; return what the views cost."""
     import redis
@@ -207,7 +184,7 @@ def run(workers: int, database: str, redis_url: str, count: int, seconds: float)
                 "freeBusy" if path.endswith("/freeBusy") else "token" if "token" in path else f"{method} {path}"
                 for method, path in list(standin.calls)
             )
-            memory = [resident_mib(pid) for pid in workers_of(process.pid)]
+            memory = load_tools.worker_memory(process.pid)
         errors = list(standin.internal_errors)
     if errors or set(statuses) != {200}:
         raise SystemExit(f"google calls bench: answers {dict(statuses)}; stand-in errors {errors[:3]}")
