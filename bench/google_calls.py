@@ -134,6 +134,28 @@ def view_paths() -> list[str]:
     return ["/book?service=massage-60", slots]
 
 
+class TimedCalls(list):
+    """The stand-in's list of calls, noting when each came (time.monotonic())."""
+
+    def __init__(self):
+        super().__init__()
+        self.at: list[float] = []
+
+    def append(self, call) -> None:
+        super().append(call)
+        self.at.append(time.monotonic())
+
+
+def freebusy_calls(standin: GoogleStandIn, start: float) -> list[str]:
+    """Describe each freeBusy call: seconds into the views, and the range asked."""
+    moments = [at - start for (_, path), at in zip(standin.calls, standin.calls.at, strict=True) if "freeBusy" in path]
+    asked = [r.json() or {} for r in standin.requests if r.path.endswith("/freeBusy")]
+    return [
+        f"{moment:.1f} s: {body.get('timeMin', '?')[:10]} to {body.get('timeMax', '?')[:10]}"
+        for moment, body in zip(moments, asked, strict=False)
+    ]
+
+
 def views(port: int, count: int, seconds: float) -> tuple[Counter, float]:
     """Make ``count`` views spread evenly over ``seconds``; return the answers by status and the seconds taken."""
     paths = view_paths()
@@ -179,7 +201,10 @@ def run(workers: int, database: str, redis_url: str, count: int, seconds: float)
         with load_tools.gunicorn(GUNICORN, "wsgi:app", port, workers, env, ROOT, log) as process:
             load_tools.wait_ready("our app", process, port, "/api/services", log)
             standin.reset_calls()
+            standin.calls = TimedCalls()
+            begun = time.monotonic()
             statuses, taken = views(port, count, seconds)
+            described = freebusy_calls(standin, begun)
             calls = Counter(
                 "freeBusy" if path.endswith("/freeBusy") else "token" if "token" in path else f"{method} {path}"
                 for method, path in list(standin.calls)
@@ -188,7 +213,14 @@ def run(workers: int, database: str, redis_url: str, count: int, seconds: float)
         errors = list(standin.internal_errors)
     if errors or set(statuses) != {200}:
         raise SystemExit(f"google calls bench: answers {dict(statuses)}; stand-in errors {errors[:3]}")
-    return {"workers": workers, "calls": calls, "seconds": taken, "statuses": statuses, "memory": memory}
+    return {
+        "workers": workers,
+        "calls": calls,
+        "seconds": taken,
+        "statuses": statuses,
+        "memory": memory,
+        "freebusy": described,
+    }
 
 
 def rows(found: dict, count: int) -> list[dict]:
@@ -241,6 +273,8 @@ def main() -> int:
         memory = ", ".join(f"{mib:.1f}" for mib in result["memory"])
         print(f"  {workers} worker(s): {result['seconds']:.1f} s, Google calls: {kinds or 'none'}")
         print(f"    answers: {dict(result['statuses'])}; worker VmRSS, MiB: {memory}")
+        for line in result["freebusy"]:
+            print(f"    freeBusy at {line}")
         found += rows(result, args.views)
     print()
     for row in found:
