@@ -42,14 +42,17 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+BENCHES := availability page_weight comments calendar_sync google_calls bookings reads
+
+# Every bench runs even when an earlier one misses a goal or fails; the one table comes last, from this
+# run's results only, and the status is 1 if any bench or goal failed.
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/availability.py
-	$(BIN)/python bench/page_weight.py
-	$(BIN)/python bench/comments.py
-	$(BIN)/python bench/calendar_sync.py
-	$(BIN)/python bench/bookings.py
-	$(BIN)/python bench/reads.py
-	$(BIN)/python bench/report.py
+	@rm -f bench/results/*.json; status=0; \
+	for name in $(BENCHES); do \
+		echo "== bench/$$name.py"; $(BIN)/python bench/$$name.py || { echo "== bench/$$name.py: exit $$?"; status=1; }; \
+	done; \
+	echo "== bench/report.py"; $(BIN)/python bench/report.py || status=1; \
+	exit $$status
 
 # The zip holds wordpress/ as booking-widget/, the folder name WordPress installs it under (no build step).
 PLUGIN_ZIP ?= dist/booking-widget.zip

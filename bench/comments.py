@@ -6,7 +6,8 @@ article (40 comments on the article, 10 replies; 200-600 characters of text with
 
 - Ours: migrations applied to a temporary database, the thread inserted directly as published
   comments; WIDGET_ENV=production, EMBED_ALLOWED_ORIGINS=https://studio.example,
-  COMMENT_RATE_LIMIT="100000 per minute".
+  COMMENT_RATE_LIMIT="100000 per minute", REDIS_URL (production requires it with more than one
+  worker; comments use it only for the rate limit).
 - Isso 0.14.0 from PyPI, installed into bench/.venv-isso (created on first run, never in the project's
   requirements); moderation off, guard on with limits no test reaches; the thread posted through its
   API.  Isso checks that its site answers when it starts and fetches an article to name a new thread;
@@ -28,9 +29,19 @@ gunicorn's sync workers close the connection after every answer, so each request
 (the same for both).  Goal (from the issue): reading our thread at least 3x Isso's requests/s.
 The exit status is 1 when it is not met.
 
-Run from the repository root:
+A third server runs ours as deployed, taking the same turns: the same app and thread on PostgreSQL,
+with Redis (REDIS_URL: rate limits and caches).  Isso stays on SQLite, its only store.  Its figures
+are extra lines and rows, against the same goal; they do not change the exit status.  Written:
+bench/results/comments.json (every ratio, both stores).
+
+Run from the repository root (PostgreSQL and Redis for the third server):
 
     .venv/bin/python bench/comments.py [--rounds 3] [--seconds 4] [--warmup 1] [--concurrency 8] [--workers 2]
+        [--postgres URL] [--redis URL]
+
+The PostgreSQL database ``<name>_comments`` of --postgres (default BENCH_POSTGRES_URL, else bench) is
+emptied and created as needed; the Redis database of --redis (default BENCH_REDIS_URL, else db 14)
+is flushed.
 """
 
 from __future__ import annotations
@@ -74,6 +85,7 @@ ARTICLE_PATH = "/blog/post"
 ARTICLE = ORIGIN + ARTICLE_PATH
 TITLE = "Why your shoulders tighten at the desk"
 GOAL_RATIO = 3.0
+RESULTS = ROOT / "bench" / "results" / "comments.json"
 LOOPBACK = "127.0.0.1"
 
 # -- The thread ---------------------------------------------------------------------------------------------------
@@ -189,8 +201,11 @@ def post_text(worker: int, number: int) -> str:
 # -- Our service --------------------------------------------------------------------------------------------------
 
 
-def ours_environment(database: str) -> dict[str, str]:
-    """Return the environment our gunicorn runs with: the bench's settings, none inherited from the shell."""
+def ours_environment(database: str, redis: str | None = None) -> dict[str, str]:
+    """Return the environment our gunicorn runs with: the bench's settings, none inherited from the shell.
+
+    ``database`` is a SQLite file, or a database URL; ``redis`` a Redis URL, when the server has one.
+    """
     from config import Config
 
     settings = {name for name in vars(Config) if name.isupper()} | {"WIDGET_ENV"}
@@ -199,7 +214,7 @@ def ours_environment(database: str) -> dict[str, str]:
         {
             "WIDGET_ENV": "production",
             "SECRET_KEY": "comments-bench-" + "k" * 40,
-            "DATABASE_URL": f"sqlite:///{database}",
+            "DATABASE_URL": database if "://" in database else f"sqlite:///{database}",
             "EMBED_ALLOWED_ORIGINS": ORIGIN,
             "COMMENT_RATE_LIMIT": "100000 per minute",
             "PUBLIC_URL": "http://127.0.0.1:5000",
@@ -207,7 +222,28 @@ def ours_environment(database: str) -> dict[str, str]:
             "MAIL_PORT": "1",
         }
     )
+    if redis:
+        env["REDIS_URL"] = redis
     return env
+
+
+def empty_postgres(url: str) -> None:
+    """Create the PostgreSQL database if it is missing, and empty it."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database})
+        if exists.scalar() is None:
+            connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
 
 
 def seed_ours(database: str) -> int:
@@ -251,7 +287,18 @@ def seed_ours(database: str) -> int:
 
 
 def ours_outcomes(database: str, after: int) -> Counter:
-    """Count the comments posted after the seeded ones by status."""
+    """Count the comments posted after the seeded ones by status (``database``: a SQLite file or a URL)."""
+    if "://" in database:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(database)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT status, count(*) FROM comments WHERE id > :after GROUP BY status"), {"after": after}
+            )
+            found = Counter({str(status): n for status, n in rows})
+        engine.dispose()
+        return found
     with sqlite3.connect(database) as connection:
         rows = connection.execute("SELECT status, count(*) FROM comments WHERE id > ? GROUP BY status", (after,))
         return Counter(dict(rows.fetchall()))
@@ -465,6 +512,31 @@ def stop(process: subprocess.Popen) -> None:
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(5)
+
+
+def workers_of(master: int) -> list[int]:
+    """Return the process ids whose parent is ``master`` (gunicorn's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def worker_memory(master: int) -> list[float]:
+    """Return the resident memory (VmRSS, MiB) of each of gunicorn's workers, from /proc/<pid>/status."""
+    found = []
+    for pid in workers_of(master):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                found.append(int(line.split()[1]) / 1024)
+    return found
 
 
 def wait_ready(label: str, process: subprocess.Popen, port: int, path: str, log: Path) -> None:
@@ -690,7 +762,7 @@ def cpu_busy(seconds: float = 1.0) -> float:
 
 def table(results: list[Result]) -> None:
     """Print one line per measurement."""
-    heading = f"{'measurement':<42} {'req/s':>7} {'median ms':>9} {'p95 ms':>7} {'bytes':>6}  {'req/s by round':<18}"
+    heading = f"{'measurement':<44} {'req/s':>7} {'median ms':>9} {'p95 ms':>7} {'bytes':>6}  {'req/s by round':<18}"
     print(f"  {heading}  answers")
     for result in results:
         statuses = ", ".join(f"{n} x {status}" for status, n in sorted(result.statuses.items()))
@@ -699,19 +771,33 @@ def table(results: list[Result]) -> None:
         size = int(statistics.median(result.sizes)) if result.sizes else 0
         by_round = " ".join(f"{rate:.0f}" for rate in result.rounds)
         print(
-            f"  {result.load.label:<42} {result.rate:>7.1f} {result.percentile(0.5):>9.1f}"
+            f"  {result.load.label:<44} {result.rate:>7.1f} {result.percentile(0.5):>9.1f}"
             f" {result.percentile(0.95):>7.1f} {size:>6}  {by_round:<18}  {statuses}"
         )
 
 
+def ratio_row(measure: str, ratio: float, by_round: str = "", goal: float | None = None) -> dict:
+    """Return one bench/results row: a ratio against its goal, or reported when it has none."""
+    figure = f"{ratio:.2f}x" + (f" (rounds: {by_round})" if by_round else "")
+    if goal is None:
+        return {"measure": measure, "figure": figure, "goal": "reported", "ok": True}
+    return {"measure": measure, "figure": figure, "goal": f">= {goal:g}x", "ok": ratio >= goal}
+
+
 def main() -> int:
-    """Start both servers, seed them, measure, print."""
+    """Start the servers, seed them, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4, help="measured seconds per run (default 4)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each measurement, taking turns (default 3)")
     parser.add_argument("--warmup", type=float, default=1, help="warm-up seconds before each run (default 1)")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers per server (default 2)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench"),
+        help="PostgreSQL server and base name of ours as deployed: <name>_comments is emptied and used",
+    )
+    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"))
     args = parser.parse_args()
     logging.disable(logging.INFO)  # alembic's migration lines
     # A TERM (CI stopping us) unwinds through the finally blocks that stop the servers.
@@ -725,10 +811,20 @@ def main() -> int:
         ours_db = str(folder / "widget.db")
         ours_port, isso_port = free_port(), free_port()
         seeded_ours = seed_ours(ours_db)
+        import redis
+        from sqlalchemy.engine import make_url
+
+        base = make_url(args.postgres)
+        pg_db = base.set(database=f"{base.database}_comments").render_as_string(hide_password=False)
+        empty_postgres(pg_db)
+        redis.Redis.from_url(args.redis).flushdb()
+        seeded_pg = seed_ours(pg_db)
+        pg_port = free_port()
         isso_env = isso_files(isso_gunicorn.parent / "python", folder / "isso", isso_port)
 
         ours_log, isso_log = folder / "ours.log", folder / "isso.log"
-        ours_env = ours_environment(ours_db)
+        # In production more than one worker needs REDIS_URL (rate limits shared across workers).
+        ours_env = ours_environment(ours_db, args.redis)
         ours = servers.enter_context(
             gunicorn(OURS_GUNICORN, "wsgi:app", ours_port, args.workers, ours_env, ROOT, ours_log)
         )
@@ -746,7 +842,14 @@ def main() -> int:
         api_path = "/api/comments?page=" + quote(ARTICLE, safe="")
         page_path = f"/comments?page={quote(ARTICLE, safe='')}&embed={quote(ORIGIN, safe='')}"
         isso_path = "/?uri=" + quote(ARTICLE_PATH, safe="")
+        pg_log = folder / "ours-postgres.log"
+        pg = servers.enter_context(
+            gunicorn(
+                OURS_GUNICORN, "wsgi:app", pg_port, args.workers, ours_environment(pg_db, args.redis), ROOT, pg_log
+            )
+        )
         wait_ready("our gunicorn", ours, ours_port, api_path, ours_log)
+        wait_ready("our gunicorn on PostgreSQL", pg, pg_port, api_path, pg_log)
         wait_ready("Isso's gunicorn", isso, isso_port, "/info", isso_log)
         seeded_isso = seed_isso(isso_port)
 
@@ -772,17 +875,23 @@ def main() -> int:
                 Load("thread GET  ours  /api/comments (JSON)", "ours", ours_port, "GET", api_path),
                 Load("thread GET  ours  /comments (iframe HTML)", "ours", ours_port, "GET", page_path),
                 Load("thread GET  Isso  /?uri= (JSON)", "Isso", isso_port, "GET", isso_path, {"Origin": ORIGIN}),
+                Load("thread GET  ours PG  /api/comments (JSON)", "ours on PostgreSQL", pg_port, "GET", api_path),
+                Load("thread GET  ours PG  /comments (iframe HTML)", "ours on PostgreSQL", pg_port, "GET", page_path),
             ],
             *run,
         )
 
         # Posting: our form token must be at least 3 s old, or the comment is taken for spam.
-        token, shown = form_token(ours_port), time.monotonic()
+        token, pg_token, shown = form_token(ours_port), form_token(pg_port), time.monotonic()
         poster = NAMES[POSTER]
 
         def ours_body(worker: int, number: int) -> bytes:
             values = {"page": ARTICLE, "name": poster, "email": email_of(poster), "body": post_text(worker, number)}
             return json.dumps({**values, "form_token": token, "homepage": ""}).encode()
+
+        def pg_body(worker: int, number: int) -> bytes:
+            values = {"page": ARTICLE, "name": poster, "email": email_of(poster), "body": post_text(worker, number)}
+            return json.dumps({**values, "form_token": pg_token, "homepage": ""}).encode()
 
         def isso_body(worker: int, number: int) -> bytes:
             return isso_post_body(poster, email_of(poster), post_text(worker, number))
@@ -803,11 +912,21 @@ def main() -> int:
                     {**json_only, "Origin": ORIGIN},
                     isso_body,
                 ),
+                Load(
+                    "POST        ours PG  /api/comments",
+                    "ours on PostgreSQL",
+                    pg_port,
+                    "POST",
+                    "/api/comments",
+                    json_only,
+                    pg_body,
+                ),
             ],
             *run,
         )
         posts[0].outcomes = ours_outcomes(ours_db, seeded_ours)
         posts[1].outcomes = isso_outcomes(folder / "isso" / "isso.db", seeded_isso)
+        posts[2].outcomes = ours_outcomes(pg_db, seeded_pg)
     busy_after = cpu_busy()
 
     table(gets + posts)
@@ -826,13 +945,30 @@ def main() -> int:
     # like-for-like answer to Isso's JSON.  Both are held to the goal.
     isso = gets[2]
     met = True
+    found = []
     print(f"thread GET, ours / Isso requests/s (goal >= {GOAL_RATIO:g}x):")
     for name, ours in (("JSON API", gets[0]), ("iframe page", gets[1])):
         ratio = ours.rate / isso.rate
         met = met and ratio >= GOAL_RATIO
         by_round = " ".join(f"{a / b:.1f}x" for a, b in zip(ours.rounds, isso.rounds, strict=True))
         print(f"  {name:<12} {ratio:5.2f}x  {'ok' if ratio >= GOAL_RATIO else 'BELOW GOAL'}  (by round: {by_round})")
+        found.append(ratio_row(f"thread GET, {name}, ours (SQLite) vs Isso, req/s", ratio, by_round, GOAL_RATIO))
     print(f"POST, ours / Isso requests/s: {posts[0].rate / posts[1].rate:.2f}x")
+    found.append(ratio_row("POST, ours (SQLite) vs Isso, req/s", posts[0].rate / posts[1].rate))
+    # Ours as deployed (PostgreSQL + Redis): extra lines against the same goal; the exit status stays as it was.
+    print(f"ours on PostgreSQL + Redis / Isso requests/s (goal >= {GOAL_RATIO:g}x for the thread):")
+    for name, ours in (("JSON API", gets[3]), ("iframe page", gets[4])):
+        ratio = ours.rate / isso.rate
+        by_round = " ".join(f"{a / b:.1f}x" for a, b in zip(ours.rounds, isso.rounds, strict=True))
+        print(f"  {name:<12} {ratio:5.2f}x  {'ok' if ratio >= GOAL_RATIO else 'BELOW GOAL'}  (by round: {by_round})")
+        found.append(
+            ratio_row(f"thread GET, {name}, ours (PostgreSQL + Redis) vs Isso, req/s", ratio, by_round, GOAL_RATIO)
+        )
+    print(f"  POST         {posts[2].rate / posts[1].rate:5.2f}x")
+    found.append(ratio_row("POST, ours (PostgreSQL + Redis) vs Isso, req/s", posts[2].rate / posts[1].rate))
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(found, indent=2) + "\n")
+    print(f"written: {RESULTS.relative_to(ROOT)}")
     return 0 if met else 1
 
 

@@ -14,7 +14,8 @@ grid (``/book?service=…``); the times page (``/book?service=…&date=…``); a
 other servers.  Where the cache is on it is warm, as it is for every visitor but the first after a
 change.  Each ratio is the median over rounds of the two figures measured in the same round, each
 read against the bare route of its own server.  Printed: requests/s, latency, and the ratios with
-the goals from the issue.  Written: bench/results/reads.json.
+the goals from the issue, and the resident memory (VmRSS from /proc/<pid>/status) of each gunicorn
+worker of the server without history, after the warm reads.  Written: bench/results/reads.json.
 
 Run from the repository root (PostgreSQL and Redis must be running):
 
@@ -258,6 +259,7 @@ def main() -> int:
         folder = Path(folder)
         (folder / "reads_bench_app.py").write_text(APP_MODULE)
         ports = {name: load_tools.free_port() for name in SERVERS}
+        masters = {}
         for name, (database, cached) in SERVERS.items():
             env = environment(history_url if database == "history" else args.postgres, args.redis)
             env["PYTHONPATH"] = f"{folder}{os.pathsep}{ROOT}"
@@ -268,6 +270,7 @@ def main() -> int:
             port = ports[name]
             process = stack.enter_context(load_tools.gunicorn(GUNICORN, app, port, args.workers, env, ROOT, log))
             load_tools.wait_ready("our app", process, port, "/bench/bare", log)
+            masters[name] = process.pid
         measured = loads(ports)
         for load in measured:  # warm the free-times cache, and check every read answers 200
             status, body = load_tools.request(load.port, "GET", load.path)
@@ -275,12 +278,21 @@ def main() -> int:
                 raise SystemExit(f"reads bench: {load.path} answered {status}: {body[:300]!r}")
         busy = load_tools.cpu_busy()
         results = load_tools.in_rounds(measured, args.rounds, args.concurrency, 1.0, args.seconds)
+        memory = load_tools.worker_memory(masters["none"])
 
     print(f"\nreads under gunicorn, {args.workers} sync workers each, PostgreSQL + Redis, {args.concurrency} in flight")
     if busy > 0.1:
         print(f"  (warning: the CPU was {busy:.0%} busy with other work before the run: absolute figures are low)")
     load_tools.table(results)
     found = rows(results)
+    found.append(
+        {
+            "measure": f"resident memory per gunicorn worker (VmRSS after warm reads), {args.workers} workers",
+            "figure": ", ".join(f"{mib:.0f} MiB" for mib in memory),
+            "goal": "reported",
+            "ok": bool(memory),
+        }
+    )
     print()
     for row in found:
         mark = "ok" if row["ok"] else "MISSED"
