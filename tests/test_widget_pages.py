@@ -6,6 +6,7 @@ import re
 from html import unescape
 
 import pytest
+from markupsafe import escape
 
 from tests.support import csrf_token
 
@@ -239,3 +240,23 @@ def test_form_post_without_service_is_400_html(client):
     response = client.post("/book", data={})
     assert response.status_code == 400
     assert response.mimetype == "text/html"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "service=massage-60",
+        "service=massage-60&tz=Asia/Kolkata&embed=http://localhost:8000&accent=%23aa3355",
+        "service=massage-60&name=Zo%C3%AB+A%26B&email=z%2Bx@example.com&phone=%2B1+801&again=a.b-c_d",
+    ],
+)
+def test_day_and_time_links_are_the_addresses_url_for_writes(app, query):
+    """The grid's links are built without the router; they must be byte for byte what url_for gives."""
+    from flask import render_template_string, url_for
+
+    from widget.booking.views import _carry
+
+    with app.test_request_context(f"/book?{query}"):
+        for changes in ({"date": "2026-11-26"}, {"start": "2026-11-25T01:30:00+05:30"}, {"service": None}):
+            fast = render_template_string("{{ step_url(**changes) }}", carry=_carry, changes=changes)
+            assert fast == str(escape(url_for("book.widget", **_carry(**changes))))

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_limiter.errors import RateLimitExceeded
+from jinja2 import pass_context
 
 from .. import calendars
 from ..errors import wants_json
@@ -64,6 +66,21 @@ def _carry(**changes) -> dict:
         base = request.environ["widget.carried"] = {key: request.args[key] for key in keys if request.args.get(key)}
     params = {**base, **changes}
     return {key: value for key, value in params.items() if value is not None}
+
+
+# What url_for leaves unescaped in a query string (WHATWG's percent-encode set), so both write the same address.
+QUERY_SAFE = "!$'()*,/:;?@"
+
+
+@bp.app_template_global("step_url")
+@pass_context
+def _step_url(context, **changes) -> str:
+    """Return url_for("book.widget", **carry(**changes)), built without the router: a day grid has a link a day."""
+    path = request.environ.get("widget.path")
+    if path is None:
+        path = request.environ["widget.path"] = url_for("book.widget")
+    query = urlencode(list(context["carry"](**changes).items()), safe=QUERY_SAFE)
+    return f"{path}?{query}" if query else path
 
 
 def _prefill() -> dict:
