@@ -19,16 +19,20 @@
     if (heading) heading.focus();
   }
 
+  // Only the latest load may change the page: a slower, older answer (the first visit's reload in the
+  // visitor's zone, say) must not undo the step she has clicked to since.
+  var latest = 0;
   function load(url, options, push) {
+    var ticket = ++latest;
     document.body.classList.add("loading");
     return fetch(url, options || { credentials: "same-origin" }).then(function (response) {
       // A form answered in place (a taken time, a field to fix) has no address of its own.
       var own = !options || !options.method || response.redirected;
-      return response.text().then(function (html) { swap(html, response.url, push && own); });
+      return response.text().then(function (html) { if (ticket === latest) swap(html, response.url, push && own); });
     }).catch(function () {
       // Any network trouble: fall back to an ordinary page load.
-      window.location.href = url;
-    }).then(function () { document.body.classList.remove("loading"); });
+      if (ticket === latest) window.location.href = url;
+    }).then(function () { if (ticket === latest) document.body.classList.remove("loading"); });
   }
 
   function withZone(url) {

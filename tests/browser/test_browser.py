@@ -111,6 +111,31 @@ def test_booking_with_javascript_in_the_visitors_time_zone(open_live_page, live)
     expect(page.get_by_role("heading", name="Tuesday, November 24, 2026", level=2)).to_be_visible()
 
 
+def test_a_click_during_the_first_zone_reload_is_not_undone_by_it(open_live_page):
+    """A visitor who picks a day before the page has come back in her zone stays on the day she picked."""
+    page = open_live_page(timezone_id="Europe/London")
+    held = []
+
+    def first_reload(url: str) -> bool:
+        return "tz=Europe" in url and "date=" not in url and "service=massage-60" in url
+
+    # The reload in her zone is held until her click has been answered.
+    page.route(first_reload, lambda route: held.append(route))
+    page.goto("/book?service=massage-60")
+    _expect_step(page, "day")
+    page.wait_for_function("() => document.body.classList.contains('loading')")
+    assert len(held) == 1
+    page.locator("a.day").first.click()
+    _expect_step(page, "time")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tuesday, November 24, 2026")
+
+    held[0].continue_()
+    page.wait_for_function("() => !document.body.classList.contains('loading')")
+    page.wait_for_timeout(300)
+    _expect_step(page, "time")  # the late answer of the first reload is dropped
+    expect(page.locator("a.time").first).to_have_text("4:00 PM GMT")
+
+
 def test_booking_without_javascript(open_live_page, live):
     """With JS off, plain links and a form post book the first free time in studio time."""
     page = open_live_page(java_script_enabled=False, timezone_id="Europe/London")
