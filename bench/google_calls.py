@@ -41,7 +41,6 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -50,12 +49,11 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
 
+import calendar_sync  # noqa: E402 - bench/calendar_sync.py: connecting Google through the admin pages
 import comments as load_tools  # noqa: E402 - bench/comments.py: the servers and their helpers
-import requests  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from tests.google_standin import GoogleStandIn  # noqa: E402
-from tests.support import Admin, csrf_token  # noqa: E402
 
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
 RESULTS = ROOT / "bench" / "results" / "google_calls.json"
@@ -97,17 +95,7 @@ def connect(standin: GoogleStandIn, database: str, redis: str) -> None:
     with app.app_context():
         upgrade()
     logging.disable(logging.NOTSET)
-    client = app.test_client()
-    admin = Admin(app, client)
-    admin.set_password()
-    admin.login()
-    page = client.get("/admin/google")
-    consent = client.post("/admin/google/connect", data={"csrf_token": csrf_token(page.text)}).headers["Location"]
-    back = requests.get(consent, allow_redirects=False, timeout=5).headers["Location"]
-    parts = urlsplit(back)
-    client.get(f"{parts.path}?{parts.query}")
-    if "Google Calendar is connected" not in client.get("/admin/google").text:
-        raise SystemExit("google calls bench: the calendar did not connect")
+    calendar_sync.connect(app, PUBLIC_URL)
     with app.app_context():
         from widget.extensions import db
 

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import comments as load_tools  # noqa: E402 - bench/comments.py: the servers and the load generator
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
@@ -82,22 +82,6 @@ def environment(database: str, redis: str) -> dict[str, str]:
     return env
 
 
-def empty_database(url: str) -> None:
-    """Create the database if it is missing, and empty it."""
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database})
-        if exists.scalar() is None:
-            connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 BOOKING_COLUMNS = (
     "id, service_id, status, start_at, end_at, blocked_start, blocked_end, name, email, phone, notes,"
     " client_timezone, phone_key, sequence, created_at, updated_at"
@@ -110,7 +94,7 @@ def seed(url: str, redis: str, history: int) -> None:
 
     from widget import create_app
 
-    empty_database(url)
+    load_tools.empty_postgres(url)
     app = create_app({"DATABASE_URL": url, "REDIS_URL": redis, "SECRET_KEY": "reads-bench-" + "k" * 40})
     with app.app_context():
         upgrade()
