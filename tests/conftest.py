@@ -11,7 +11,17 @@ import tempfile
 
 import pytest
 
-from tests.support import COMMENT_ORIGINS, POSTGRES_URL, REDIS_URL, Admin, make_app, reset_postgres, unavailable
+from tests.google_standin import GoogleStandIn
+from tests.support import (
+    COMMENT_ORIGINS,
+    GOOGLE_CALLBACK,
+    POSTGRES_URL,
+    REDIS_URL,
+    Admin,
+    make_app,
+    reset_postgres,
+    unavailable,
+)
 from tests.support.mailbox import Mailbox
 
 
@@ -78,6 +88,14 @@ def admin(app, client):
     helper = Admin(app, client)
     helper.set_password()
     return helper
+
+
+@pytest.fixture
+def standin():
+    """Return a started Google stand-in that knows the app's redirect address; it must end without internal errors."""
+    with GoogleStandIn(redirect_uris=[GOOGLE_CALLBACK]) as google:
+        yield google
+    assert google.internal_errors == []
 
 
 # --- A real SMTP server for the email tests --------------------------------------------------------------------------

@@ -421,17 +421,6 @@ def test_erasures_and_a_booking_at_the_same_instant_leave_no_confirmed_anonymous
 # --- Erase with Google Calendar ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def standin():
-    """Return a started Google stand-in for the app's redirect address."""
-    pytest.importorskip("googleapiclient")
-    from tests.google_standin import GoogleStandIn
-
-    with GoogleStandIn(redirect_uris=["http://widget.test/oauth2callback"]) as google:
-        yield google
-    assert google.internal_errors == []
-
-
 def test_erase_client_blanks_her_google_events_deleted_ones_too(tmp_path, mailbox, monkeypatch, standin):
     """No event in Google Calendar, current or deleted, keeps her name or phone; Bob's keeps his."""
     from tests.google_standin import DEFAULT_CALENDAR_ID

@@ -21,9 +21,9 @@ pytest.importorskip("googleapiclient")
 
 from sqlalchemy import func, select  # noqa: E402
 
-from tests.google_standin import DEFAULT_CALENDAR_ID, GoogleStandIn  # noqa: E402
+from tests.google_standin import DEFAULT_CALENDAR_ID  # noqa: E402
 from tests.support import deliver_outbox  # noqa: E402
-from tests.test_google import CALLBACK, connect, make_google_app  # noqa: E402
+from tests.test_google import connect, make_google_app  # noqa: E402
 from widget import outbox  # noqa: E402
 from widget.booking import bookings  # noqa: E402
 from widget.calendars import CalendarUnavailable  # noqa: E402
@@ -49,13 +49,6 @@ def _candidates() -> list[datetime]:
         for hour, minute in STARTS:
             found.append(date.replace(hour=hour, minute=minute) + DENVER_OFFSET)
     return found
-
-
-@pytest.fixture
-def standin():
-    with GoogleStandIn(redirect_uris=[CALLBACK]) as google:
-        yield google
-    assert google.internal_errors == []
 
 
 @pytest.fixture

@@ -7,18 +7,9 @@ import time
 
 import pytest
 
-from tests.google_standin import GoogleStandIn
 from tests.support import deliver_outbox
-from tests.test_google import CALLBACK, DEFAULT_CALENDAR_ID, book, connect, local, make_google_app, slot_starts
+from tests.test_google import DEFAULT_CALENDAR_ID, book, connect, local, make_google_app, slot_starts
 from widget import calendars
-
-
-@pytest.fixture
-def standin():
-    """Return a started Google stand-in; it must end without internal errors."""
-    with GoogleStandIn(redirect_uris=[CALLBACK]) as google:
-        yield google
-    assert google.internal_errors == []
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from cryptography.fernet import Fernet  # noqa: E402
 from icalendar import Calendar  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
-from tests.google_standin import DEFAULT_CALENDAR_ID, GoogleStandIn  # noqa: E402
-from tests.support import Admin, csrf_token, deliver_outbox, make_app  # noqa: E402
+from tests.google_standin import DEFAULT_CALENDAR_ID  # noqa: E402
+from tests.support import GOOGLE_CALLBACK, Admin, csrf_token, deliver_outbox, make_app  # noqa: E402
 from widget import calendars  # noqa: E402
 from widget.booking import (
     bookings,  # noqa: E402
@@ -34,7 +34,7 @@ from widget.extensions import db  # noqa: E402
 from widget.models import Booking, OAuthState, OutboxMessage, OutboxStatus  # noqa: E402
 
 UTC = timezone.utc
-CALLBACK = "http://widget.test/oauth2callback"
+CALLBACK = GOOGLE_CALLBACK
 PHONE = "801-471-0877"
 LOST_SUBJECT = "Online booking is paused: reconnect Google Calendar"
 THERAPIST = "therapist@studio.example"
@@ -54,14 +54,6 @@ TEAM = "team@group.calendar.google.com"
 
 
 # --------------------------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def standin():
-    """Return a started Google stand-in that knows the app's redirect URI; it must end without internal errors."""
-    with GoogleStandIn(redirect_uris=[CALLBACK]) as google:
-        yield google
-    assert google.internal_errors == []
 
 
 def make_google_app(tmp_path, standin, mailbox, **overrides):

@@ -522,18 +522,6 @@ def test_two_joins_at_once_on_postgresql_leave_one_sign_up(tmp_path, mailbox, da
 # --------------------------------------------------------------------------------------------------- Google Calendar
 
 
-@pytest.fixture
-def standin():
-    """Return a started Google stand-in that knows the app's redirect URI."""
-    pytest.importorskip("googleapiclient")
-    from tests.google_standin import GoogleStandIn
-    from tests.test_google import CALLBACK
-
-    with GoogleStandIn(redirect_uris=[CALLBACK]) as google:
-        yield google
-    assert google.internal_errors == []
-
-
 def test_the_therapist_deleting_the_event_in_google_calendar_offers_the_time(tmp_path, mailbox, monkeypatch, standin):
     """The real sync against the Google stand-in: the deleted booking event frees the time for the waitlist."""
     from tests.test_google import connect, google_delete, make_google_app, sync

@@ -16,6 +16,8 @@ from widget import create_app
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE_RULES = os.path.join(ROOT, "business.example.toml")
 PUBLIC_URL = "http://widget.test"
+# Where Google sends the therapist back after consent: the stand-in must know it.
+GOOGLE_CALLBACK = f"{PUBLIC_URL}/oauth2callback"
 # Overridable so that two test runs on one machine can each have a database of their own.
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
