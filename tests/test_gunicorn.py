@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ import requests
 from sqlalchemy import func, select
 
 from tests.support import EXAMPLE_RULES, POSTGRES_URL, ROOT, make_app, reset_postgres
+from tests.support.servers import free_port, stop
 from widget import outbox
 from widget.booking import bookings, links
 from widget.extensions import db
@@ -27,15 +27,9 @@ SECRET = "gunicorn-test-secret-key-of-enough-length"
 DENVER = ZoneInfo("America/Denver")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _gunicorn(workers: int, **settings) -> tuple[subprocess.Popen, str]:
     """Start gunicorn from the project folder (so it reads gunicorn.conf.py); return it and its address."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "SECRET_KEY": SECRET,
@@ -63,23 +57,13 @@ def _wait_ready(process: subprocess.Popen, base: str) -> dict:
     raise AssertionError("gunicorn did not answer within 30 s")
 
 
-def _stop(process: subprocess.Popen) -> str:
-    process.terminate()
-    try:
-        _, stderr = process.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, stderr = process.communicate()
-    return stderr
-
-
 def test_production_with_several_workers_and_no_redis_refuses_to_start(tmp_path):
     process, _ = _gunicorn(2, WIDGET_ENV="production", DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}")
     try:
         _, stderr = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
-            _stop(process)
+            stop(process)
     assert process.returncode != 0
     assert "REDIS_URL" in stderr and "2 workers" in stderr
 
@@ -89,7 +73,7 @@ def test_one_worker_without_redis_warns_and_says_so_in_healthz(tmp_path):
     try:
         health = _wait_ready(process, base)
     finally:
-        stderr = _stop(process)
+        stderr = stop(process)
     assert health["ratelimits"] == "per-process"
     assert "REDIS_URL is not set" in stderr
 
@@ -119,7 +103,7 @@ def test_several_workers_with_redis_share_their_limits(tmp_path, redis_url):
         for thread in threads:
             thread.join(timeout=60)
     finally:
-        _stop(process)
+        stop(process)
     assert health["ratelimits"] == "shared"
     assert sorted(statuses) == [422, 422] + [429] * 14, statuses
 
@@ -173,7 +157,7 @@ def test_four_workers_on_postgresql_change_one_booking_at_once(tmp_path, mailbox
         for thread in threads:
             thread.join(timeout=90)
     finally:
-        _stop(process)
+        stop(process)
 
     assert len(statuses) == len(calls)
     # Every answer is one a person can act on: done (303), or the booking as it now is (409).
