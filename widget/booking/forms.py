@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from wtforms import EmailField, HiddenField, RadioField, SelectMultipleField, StringField, TelField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
@@ -64,6 +66,12 @@ def _answer_field(question: Question):
 
 def details_form(questions) -> type[DetailsForm]:
     """Return the details form with a field for each intake question asked."""
+    return _details_form_for(tuple(questions))
+
+
+@functools.lru_cache(maxsize=64)
+def _details_form_for(questions: tuple[Question, ...]) -> type[DetailsForm]:
+    # One class per set of questions, made once: building a form class on every request costs for nothing.
     fields = {f"answer_{question.id}": _answer_field(question) for question in questions}
     # The same class name as the plain form: its signed token names the form by it.
     form = type("DetailsForm", (DetailsForm,), fields)
