@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -264,3 +265,140 @@ def test_a_full_day_shows_no_slots_at_once(app, client):
     book(client, start="2026-11-25T16:45:00-07:00", email="c9@example.com", phone="801-555-0199")
     assert slot_starts(client, "2026-11-25") == [] and starts
     assert BOOKING["service"] == "massage-60"
+
+
+# Answers kept per process: given again only while everything they depend on is unchanged.
+
+
+def counting_answer(reading_first_start: int | None = None):
+    """Return an answer function that counts its calls and says it shows ``reading_first_start`` first."""
+    calls = []
+
+    def answer(reading):
+        calls.append(reading)
+        if reading_first_start is not None:
+            reading.first_start = reading_first_start
+        reading.worked_out = min(reading.worked_out, time.time())
+        return f"answer {len(calls)}"
+
+    return answer, calls
+
+
+def test_a_repeated_read_is_answered_without_reading_the_kept_days(app, client, monkeypatch):
+    """The API, the day grid and the times page are each worked out once, then given again byte for byte."""
+    paths = [
+        SLOTS.format(first="2026-11-24", last="2026-11-30", tz=DENVER),
+        "/book?service=massage-60&tz=Europe/London",
+        "/book?service=massage-60&date=2026-11-25",
+    ]
+    first = [client.get(path) for path in paths]
+    assert [response.status_code for response in first] == [200, 200, 200]
+    assert "3:00" in first[2].text and "Europe/London" in first[1].text
+
+    reads = []
+    days = free_times._days
+    monkeypatch.setattr(free_times, "_days", lambda *args: reads.append(args) or days(*args))
+    for path, earlier in zip(paths, first, strict=True):
+        again = client.get(path)
+        assert again.status_code == 200 and again.data == earlier.data
+    assert reads == []
+    # A query not asked before is worked out from the kept days.
+    assert client.get("/book?service=massage-60&date=2026-11-27").status_code == 200
+    assert len(reads) == 1
+
+
+def read(key: tuple, zone, answer):
+    """Call ``kept`` as a request would, ending the database session after it as a request does."""
+    try:
+        return free_times.kept(key, zone, answer)
+    finally:
+        db.session.remove()
+
+
+def test_a_kept_answer_holds_until_the_notice_reaches_its_first_start(app):
+    """12 hours' notice: a first start of 09:00 holds the answer until 21:00 the evening before, not a second more."""
+    clock = app.extensions["clock"]
+    nine = int(datetime(2026, 11, 24, 16, tzinfo=timezone.utc).timestamp())  # 09:00 Denver
+    answer, calls = counting_answer(nine)
+    zone = zone_named(DENVER)
+    with app.test_request_context():
+        assert read(("test",), zone, answer) == "answer 1"
+        clock.now = datetime(2026, 11, 24, 4, tzinfo=timezone.utc)  # 21:00 Denver: 09:00 is still bookable
+        assert read(("test",), zone, answer) == "answer 1"
+        clock.now += timedelta(seconds=1)
+        assert read(("test",), zone, answer) == "answer 2"
+    assert len(calls) == 2
+
+
+def test_a_kept_answer_ends_at_midnight_in_the_studio_and_in_its_own_zone(app):
+    """ "Today", the horizon and the links move on at midnight: in the asked zone, and in Denver for the studio."""
+    clock = app.extensions["clock"]
+    answer, calls = counting_answer()  # shows no slot: only the days bound it
+    london = zone_named("Europe/London")
+    with app.test_request_context():
+        read(("london",), london, answer)  # NOW: 15:00 in London, 08:00 in Denver
+        clock.now = datetime(2026, 11, 23, 23, 59, 59, tzinfo=timezone.utc)
+        read(("london",), london, answer)
+        assert len(calls) == 1
+        clock.now = datetime(2026, 11, 24, 0, 0, tzinfo=timezone.utc)  # midnight in London
+        read(("london",), london, answer)
+        assert len(calls) == 2
+        clock.now = datetime(2026, 11, 24, 6, 59, 59, tzinfo=timezone.utc)
+        read(("london",), london, answer)
+        assert len(calls) == 2
+        clock.now = datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc)  # midnight in Denver
+        read(("london",), london, answer)
+        assert len(calls) == 3
+
+
+def test_a_kept_answer_is_dropped_by_any_change_to_busy_time_and_by_its_age(app, monkeypatch):
+    """A new calendar version, or free times older than the cache keeps them, make the answer anew."""
+    answer, calls = counting_answer()
+    zone = zone_named(DENVER)
+    with app.test_request_context():
+        read(("test",), zone, answer)
+        read(("test",), zone, answer)
+        assert len(calls) == 1
+        with db.engine.begin() as connection:  # what any booking change, blocked time or Google sync does
+            free_times.cache.bump_version_in(connection)
+        read(("test",), zone, answer)
+        assert len(calls) == 2
+        later = time.time() + app.config["SLOTS_CACHE_SECONDS"] + 1
+        monkeypatch.setattr(free_times.time, "time", lambda: later)
+        read(("test",), zone, answer)
+        assert len(calls) == 3
+
+
+def test_with_the_cache_off_nothing_is_kept_and_a_paused_calendar_is_never_hidden(tmp_path, monkeypatch):
+    """SLOTS_CACHE_SECONDS=0 works every answer out; a calendar that is not connected stops even a kept answer."""
+    app = make_app(tmp_path, SLOTS_CACHE_SECONDS="0")
+    answer, calls = counting_answer()
+    zone = zone_named(DENVER)
+    with app.test_request_context():
+        read(("test",), zone, answer)
+        read(("test",), zone, answer)
+    assert len(calls) == 2
+
+    (tmp_path / "kept").mkdir()
+    kept_app = make_app(tmp_path / "kept")
+    with kept_app.test_request_context():
+        read(("test",), zone, answer)
+        monkeypatch.setattr(type(free_times.calendars.current()), "status", lambda _self: "lost")
+        with pytest.raises(free_times.calendars.CalendarUnavailable):
+            read(("test",), zone, answer)
+    assert len(calls) == 3
+
+
+def test_a_process_keeps_a_bounded_number_of_answers(app, monkeypatch):
+    """Past ANSWERS_KEPT distinct queries the least recently used answer goes: a crawler cannot grow a worker."""
+    monkeypatch.setattr(free_times, "ANSWERS_KEPT", 3)
+    answer, calls = counting_answer()
+    zone = zone_named(DENVER)
+    with app.test_request_context():
+        for key in ("a", "b", "c", "a", "d"):  # "b" is now the least recently used
+            read((key,), zone, answer)
+        assert len(calls) == 4
+        read(("a",), zone, answer)
+        assert len(calls) == 4
+        read(("b",), zone, answer)
+        assert len(calls) == 5

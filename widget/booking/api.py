@@ -108,7 +108,12 @@ def slots():
         raise ApiError(422, errors)
     start, end = days_range(first, last, zone)
     # Written from slots kept as JSON (see free_times): the same answer the Slots schema describes.
-    return current_app.response_class(free_times.slots_json(service, start, end, zone), mimetype="application/json")
+    text = free_times.kept(
+        ("slots", service.id, zone.key, first, last),
+        zone,
+        lambda reading: free_times.slots_json(service, start, end, zone, reading),
+    )
+    return current_app.response_class(text, mimetype="application/json")
 
 
 def booking_json(booking) -> dict:

@@ -10,6 +10,12 @@ see ``_note_changes``), and every change learnt from Google.  What depends on
 the clock (the past, minimum notice, the horizon) is applied on every read,
 by cutting each day's sorted starts, so a warm read works nothing out and
 formats nothing.
+
+Above that, each process keeps the last answers it gave (the /api/slots
+JSON, the day grid, the times page) with what they depend on: the calendar
+version, the first start they show (they hold until the minimum notice
+passes it), the next midnight and the age of the free times behind them.  A
+repeated read then costs one look at the version (see ``kept``).
 """
 
 from __future__ import annotations
@@ -17,8 +23,13 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import math
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
@@ -134,8 +145,8 @@ def _work_out(service: Service, days: list[date], zone, now: datetime) -> dict[d
     return found
 
 
-def _days(service: Service, start: datetime, end: datetime, zone) -> list[tuple[list[int], list[str]]]:
-    """Return the free starts and JSON of each bookable studio day touching [start, end), from the cache."""
+def _days(service: Service, start: datetime, end: datetime, zone) -> list[tuple[list[int], list[str], float]]:
+    """Return the free starts, their JSON and when they were worked out, of each bookable studio day in [start, end)."""
     rules = business.current().rules
     now = utc_now()
     first = max(start.astimezone(rules.timezone).date(), now.astimezone(rules.timezone).date())
@@ -148,9 +159,10 @@ def _days(service: Service, start: datetime, end: datetime, zone) -> list[tuple[
         # Kept answers would hide that booking is paused.
         raise calendars.CalendarUnavailable("the calendar is not connected")
     seconds = _seconds()
+    moment = time.time()
     if seconds <= 0:
         found = _work_out(service, days, zone, now)
-        return [found[day] for day in days]
+        return [(*found[day], moment) for day in days]
     # One entry per service and zone: [version, {day: [worked out at, starts, items]}], read with the
     # version in one round trip.  Made under an older version, it is out of date as a whole; a day
     # older than ``seconds`` is worked out again (with Google, its free/busy answer may have expired).
@@ -161,7 +173,6 @@ def _days(service: Service, start: datetime, end: datetime, zone) -> list[tuple[
         entry = json.loads(raw)
         if entry[0] == version:
             kept = entry[1]
-    moment = time.time()
     entries = []
     missing = []
     for day in days:
@@ -170,7 +181,7 @@ def _days(service: Service, start: datetime, end: datetime, zone) -> list[tuple[
             missing.append(day)
             entries.append(None)
         else:
-            entries.append((found[1], found[2]))
+            entries.append((found[1], found[2], found[0]))
     if missing:
         found = _work_out(service, missing, zone, now)
         if version >= 0:
@@ -180,42 +191,141 @@ def _days(service: Service, start: datetime, end: datetime, zone) -> list[tuple[
             today = now.astimezone(rules.timezone).date().isoformat()
             kept = {day: value for day, value in kept.items() if day >= today}
             cache.set_many({key: json.dumps([version, kept])}, seconds)
-        entries = [entry if entry is not None else found[day] for day, entry in zip(days, entries, strict=True)]
+        entries = [
+            entry if entry is not None else (*found[day], moment) for day, entry in zip(days, entries, strict=True)
+        ]
     return entries
 
 
-def _cut(service: Service, start: datetime, end: datetime, zone):
+class Reading:
+    """What an answer read from the free times, so that it can be kept exactly as long as it is right.
+
+    ``first_start``: the earliest start it shows (epoch seconds); once the
+    minimum notice passes it, the answer would lose that slot.  ``worked_out``:
+    when the oldest free times it used were worked out.
+    """
+
+    __slots__ = ("first_start", "worked_out")
+
+    def __init__(self):
+        self.first_start = math.inf
+        self.worked_out = math.inf
+
+
+def _cut(service: Service, start: datetime, end: datetime, zone, reading: Reading | None = None):
     """Yield (starts, JSON items) of each day, cut to what may be booked now in [start, end)."""
     lo = max(int(start.timestamp()), availability.bookable_from(business.current().rules, utc_now()))
     hi = int(end.timestamp())
-    for starts, items in _days(service, start, end, zone):
+    for starts, items, worked_out in _days(service, start, end, zone):
         a, b = bisect.bisect_left(starts, lo), bisect.bisect_left(starts, hi)
+        if reading is not None:
+            reading.worked_out = min(reading.worked_out, worked_out)
+            if a < b:
+                reading.first_start = min(reading.first_start, starts[a])
         if a < b:
             yield starts[a:b], items[a:b]
 
 
-def slots_json(service: Service, start: datetime, end: datetime, zone) -> str:
+def slots_json(service: Service, start: datetime, end: datetime, zone, reading: Reading | None = None) -> str:
     """Return the /api/slots answer for slots starting in [start, end), as JSON text."""
-    items = ",".join(",".join(found) for _, found in _cut(service, start, end, zone))
+    items = ",".join(",".join(found) for _, found in _cut(service, start, end, zone, reading))
     return f'{{"service":{json.dumps(service.id)},"slots":[{items}],"timezone":{json.dumps(zone.key)}}}'
 
 
-def free_slots(service: Service, start: datetime, end: datetime, zone) -> list[Slot]:
+def free_slots(service: Service, start: datetime, end: datetime, zone, reading: Reading | None = None) -> list[Slot]:
     """Return the free slots starting in [start, end), shown in ``zone``."""
     length = service.duration
     return [
         Slot(moment, moment + length)
-        for starts, _ in _cut(service, start, end, zone)
+        for starts, _ in _cut(service, start, end, zone, reading)
         for moment in (datetime.fromtimestamp(s, zone) for s in starts)
     ]
 
 
-def free_days(service: Service, first_day: date, days: int, zone) -> dict[date, int]:
+def free_days(service: Service, first_day: date, days: int, zone, reading: Reading | None = None) -> dict[date, int]:
     """Return how many free slots each of ``days`` days from ``first_day`` has in ``zone``, formatting none."""
     start, end = days_range(first_day, first_day + timedelta(days=days - 1), zone)
     bounds = [int(day_start(first_day + timedelta(days=i), zone).timestamp()) for i in range(days + 1)]
     counts = [0] * days
-    for starts, _ in _cut(service, start, end, zone):
+    for starts, _ in _cut(service, start, end, zone, reading):
         for i in range(days):
             counts[i] += bisect.bisect_left(starts, bounds[i + 1]) - bisect.bisect_left(starts, bounds[i])
     return {first_day + timedelta(days=i): counts[i] for i in range(days)}
+
+
+# Answers kept per process: enough for every service in a few zones and pages, small enough never to matter.
+ANSWERS_KEPT = 512
+
+T = TypeVar("T")
+
+
+class _Answer:
+    __slots__ = ("value", "version", "first_start", "until", "expires")
+
+    def __init__(self, value, version: int, first_start: float, until: float, expires: float):
+        self.value, self.version, self.first_start = value, version, first_start
+        self.until, self.expires = until, expires
+
+
+class _Answers:
+    """The last answers this process gave, least recently used dropped first."""
+
+    def __init__(self):
+        self._entries: OrderedDict[tuple, _Answer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> _Answer | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple, answer: _Answer) -> None:
+        with self._lock:
+            self._entries[key] = answer
+            self._entries.move_to_end(key)
+            while len(self._entries) > ANSWERS_KEPT:
+                self._entries.popitem(last=False)
+
+
+def kept(key: tuple, zone, answer: Callable[[Reading], T]) -> T:
+    """Return ``answer(reading)``, or the same answer given earlier by this process while it is still right.
+
+    ``key`` names everything the answer depends on besides busy time and the
+    clock (the page, the service, the zone, the query); ``zone`` is the zone
+    whose day it shows.  It is given again unchanged while the calendar
+    version is the same, the minimum notice has not reached its first start,
+    neither the studio's nor ``zone``'s day has ended, and the free times
+    behind it are younger than the cache keeps them.  One round trip for the
+    version is all a kept answer costs; with the cache off it is never kept.
+    """
+    if calendars.current().status() != "ok":
+        raise calendars.CalendarUnavailable("the calendar is not connected")
+    seconds = _seconds()
+    if seconds <= 0:
+        return answer(Reading())
+    answers = current_app.extensions.get("free-times-answers")
+    if answers is None:
+        answers = current_app.extensions["free-times-answers"] = _Answers()
+    version, _ = cache.versioned([])
+    now = utc_now()
+    found = answers.get(key)
+    if (
+        found is not None
+        and version >= 0
+        and found.version == version
+        and now.timestamp() < found.until
+        and time.time() < found.expires
+        and availability.bookable_from(business.current().rules, now) <= found.first_start
+    ):
+        return found.value
+    reading = Reading()
+    value = answer(reading)
+    if version >= 0:
+        studio_zone = business.current().rules.timezone
+        # Each day ends at its next midnight: "today", the horizon and the pages' links move on then.
+        until = min(day_start(now.astimezone(z).date() + timedelta(days=1), z).timestamp() for z in (studio_zone, zone))
+        expires = min(reading.worked_out, time.time()) + seconds
+        answers.put(key, _Answer(value, version, reading.first_start, until, expires))
+    return value

@@ -159,19 +159,29 @@ def widget():
         day, first_day, status, context["problem"] = None, today, 422, str(error)
     if day is not None:
         first, after = days_range(day, day, zone)
-        slots = free_times.free_slots(service, first, after, zone)
-        return render_template("book/times.html", day=day, slots=slots, **context)
+
+        def times_page(reading):
+            slots = free_times.free_slots(service, first, after, zone, reading)
+            return render_template("book/times.html", day=day, slots=slots, **context)
+
+        # The page depends on the query alone (and on busy time and the clock, which ``kept`` watches).
+        return free_times.kept(("book", request.full_path), zone, times_page)
 
     last_day = first_day + timedelta(days=DAYS_SHOWN - 1)
-    per_day = free_times.free_days(service, first_day, DAYS_SHOWN, zone)
     horizon_end = day_start(today + timedelta(days=rules.horizon_days + 2), zone)
-    return render_template(
-        "book/days.html",
-        per_day=per_day,
-        earlier=first_day - timedelta(days=DAYS_SHOWN) if first_day > today else None,
-        later=last_day + timedelta(days=1) if day_start(last_day + timedelta(days=1), zone) < horizon_end else None,
-        **context,
-    ), status
+
+    def days_page(reading):
+        return render_template(
+            "book/days.html",
+            per_day=free_times.free_days(service, first_day, DAYS_SHOWN, zone, reading),
+            earlier=first_day - timedelta(days=DAYS_SHOWN) if first_day > today else None,
+            later=last_day + timedelta(days=1) if day_start(last_day + timedelta(days=1), zone) < horizon_end else None,
+            **context,
+        )
+
+    if status != 200:
+        return days_page(free_times.Reading()), status
+    return free_times.kept(("book", request.full_path), zone, days_page)
 
 
 def _details_form(service):
