@@ -235,6 +235,36 @@ def test_busy_time_reads_use_an_index_on_postgresql_with_a_long_history(tmp_path
     assert slot_starts(client)[0] == "2026-11-25T09:00:00-07:00"
 
 
+def test_the_client_cap_reads_only_the_clients_own_bookings_however_many_are_upcoming(tmp_path):
+    """The cap on a client's upcoming bookings counts over her email's and phone's indexes, never the whole agenda.
+
+    One count over "email OR phone" let PostgreSQL walk every upcoming
+    confirmed booking of every client: one more row with each booking made.
+    """
+    reset_postgres()
+    app = make_app(tmp_path, POSTGRES_URL)
+    with app.app_context():
+        db.session.execute(
+            text(
+                "INSERT INTO bookings (id, service_id, status, start_at, end_at, blocked_start, blocked_end, name,"
+                " email, phone, notes, client_timezone, phone_key, sequence, created_at, updated_at)"
+                " SELECT 'soon' || n, 'massage-60', 'confirmed', t, t + interval '1 hour', t,"
+                " t + interval '75 minutes', 'Client', 'client' || n || '@example.com', '801-555-0101', '',"
+                " 'America/Denver', '801555' || n, 0, now(), now()"
+                " FROM (SELECT n, timestamptz '2026-11-25 16:00+00' + n * interval '2 hours' AS t"
+                " FROM generate_series(1, 5000) AS n) AS upcoming"
+            )
+        )
+        db.session.commit()
+        statement = bookings._UPCOMING_BY_CLIENT.compile(db.engine)
+        params = {**statement.params, "email": "client7@example.com", "phone_key": "8015557", "now": NOW}
+        explained = db.session.connection().exec_driver_sql(f"EXPLAIN {statement}", params).scalars()
+        plan = "\n".join(explained)
+        assert "ix_bookings_lower_email" in plan and "ix_bookings_phone_key_start" in plan, plan
+        assert "bookings_no_overlap" not in plan and "Seq Scan" not in plan, plan
+        assert db.session.execute(bookings._UPCOMING_BY_CLIENT, params).one() == (1, 1)
+
+
 def test_busy_time_reads_on_sqlite_walk_only_what_is_still_to_end(app):
     """On SQLite the bookings and events queries use the end-column indexes."""
     with app.app_context():

@@ -122,7 +122,7 @@ class Work:
 
 
 @contextmanager
-def unit_of_work(keep_loaded: bool = False) -> Iterator[Work]:
+def unit_of_work(keep_loaded: bool = False, after_reads: bool = False) -> Iterator[Work]:
     """Write a change and its side effects in one transaction, and wake the jobs runner for them.
 
     The transaction is a writing one from its start (``begin_writing``); an
@@ -130,8 +130,16 @@ def unit_of_work(keep_loaded: bool = False) -> Iterator[Work]:
     delivered here: a request never waits on a mail server or a calendar.
     ``keep_loaded``: objects keep the values just written instead of being
     read again on next use (for rows the caller made and answers with).
+    ``after_reads``: the session has only read so far, and on PostgreSQL the
+    write goes on in that same transaction (under READ COMMITTED every
+    statement reads afresh, so nothing is lost, and a COMMIT and a BEGIN are
+    saved); SQLite still starts its writing transaction here.
     """
-    begin_writing()
+    if not after_reads:
+        begin_writing()
+    elif db.session.get_bind().dialect.name != "postgresql":
+        db.session.rollback()  # it only read
+        begin_writing()
     work = Work()
     session = db.session()
     try:

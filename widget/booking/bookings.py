@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import and_, case, func, literal_column, or_, select, text
+from sqlalchemy import ScalarSelect, Select, and_, bindparam, func, literal_column, select, text
 from sqlalchemy.exc import IntegrityError
 
 from .. import calendars, outbox, signals
@@ -130,7 +130,7 @@ def check_details(name, email, phone, notes) -> Details:
     return Details(name=name, email=email, phone=phone, notes=notes.replace("\r\n", "\n"))
 
 
-def _overlapping(start: datetime, end: datetime):
+def _overlapping(start, end):
     """Return the condition "a confirmed booking whose blocked range overlaps [start, end)", as an index sees it.
 
     On PostgreSQL it is the exclusion constraint's own test (its GiST index
@@ -148,12 +148,23 @@ def _overlapping(start: datetime, end: datetime):
     return and_(Booking.status == BookingStatus.CONFIRMED, Booking.blocked_end > start, Booking.blocked_start < end)
 
 
+# Built once per database kind: making and fingerprinting these statements costs more than running them.
+_BOOKED_INTERVALS: dict[tuple[str, bool], Select] = {}
+
+
 def booked_intervals(start: datetime, end: datetime, exclude: str | None = None):
     """Return (blocked ranges, starts) of confirmed bookings touching [start, end)."""
-    query = select(Booking.blocked_start, Booking.blocked_end, Booking.start_at).where(_overlapping(start, end))
-    if exclude:
-        query = query.where(Booking.id != exclude)
-    rows = db.session.execute(query).all()
+    shape = (db.session.get_bind().dialect.name, bool(exclude))
+    query = _BOOKED_INTERVALS.get(shape)
+    if query is None:
+        moment = Booking.blocked_start.type
+        lo, hi = bindparam("lo", type_=moment), bindparam("hi", type_=moment)
+        query = select(Booking.blocked_start, Booking.blocked_end, Booking.start_at).where(_overlapping(lo, hi))
+        if exclude:
+            query = query.where(Booking.id != bindparam("exclude"))
+        query = _BOOKED_INTERVALS.setdefault(shape, query)
+    params = {"lo": start, "hi": end, **({"exclude": exclude} if exclude else {})}
+    rows = db.session.execute(query, params).all()
     return [(r.blocked_start, r.blocked_end) for r in rows], [r.start_at for r in rows]
 
 
@@ -310,17 +321,29 @@ def _check_daily_limit(service: Service, start: datetime, now: datetime, moving:
         raise SlotTaken([])
 
 
+def _upcoming_of(same_client) -> ScalarSelect:
+    """Return how many upcoming confirmed bookings match ``same_client``, as a scalar subquery."""
+    # One subquery per index, (lower(email), start_at) and (phone_key, start_at): a single count over
+    # "email OR phone" let PostgreSQL walk every upcoming confirmed booking of every client instead.
+    return (
+        select(func.count())
+        .where(same_client, Booking.status == BookingStatus.CONFIRMED, Booking.start_at > bindparam("now"))
+        .scalar_subquery()
+    )
+
+
+# Built once: making and fingerprinting the statement costs more than running it.
+_UPCOMING_BY_CLIENT = select(
+    _upcoming_of(func.lower(Booking.email) == bindparam("email")),
+    _upcoming_of(Booking.phone_key == bindparam("phone_key")),
+)
+
+
 def _check_future_cap(details: Details, now: datetime) -> None:
     """Raise TooManyBookings if this email or phone already holds the most upcoming bookings allowed."""
     limit = current_app.config["MAX_FUTURE_BOOKINGS"]
-    same_email = func.lower(Booking.email) == details.email.lower()
-    same_phone = Booking.phone_key == phone_key(details.phone)
-    # Both counts in one query.
     by_email, by_phone = db.session.execute(
-        select(
-            func.coalesce(func.sum(case((same_email, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((same_phone, 1), else_=0)), 0),
-        ).where(Booking.status == BookingStatus.CONFIRMED, Booking.start_at > now, or_(same_email, same_phone))
+        _UPCOMING_BY_CLIENT, {"email": details.email.lower(), "phone_key": phone_key(details.phone), "now": now}
     ).one()
     if by_email >= limit:
         raise TooManyBookings("email", limit)
@@ -413,12 +436,10 @@ def book(
     booking.created_at = now
     # Rendered before the write transaction, which should hold its lock briefly.
     messages = [calendar_entry(booking, "write"), *emails.booked(booking, manage_url(booking))]
-    # End the read transaction; the write gets a fresh one that, on SQLite,
-    # holds the write lock from its first statement.
-    db.session.rollback()
     try:
         # The new booking keeps its values after the commit: the answer needs no second read.
-        with outbox.unit_of_work(keep_loaded=True) as work:
+        # On SQLite the write gets a fresh transaction that holds the write lock from its first statement.
+        with outbox.unit_of_work(keep_loaded=True, after_reads=True) as work:
             _lock(
                 _day_lock(start),
                 (LOCK_EMAIL, _lock_key(details.email.lower())),
