@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import re
 import time
 from datetime import datetime, timedelta, timezone
@@ -12,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.support import Clock, book, deliver_outbox
 from widget import mail, outbox
@@ -552,4 +553,53 @@ def test_outbox_row_with_a_bad_header_fails_for_good_without_retrying(mail_app, 
     row = _outbox(mail_app)["test:injection"]
     assert (row.status, row.attempts) == (OutboxStatus.FAILED, 1)
     assert "line break" in row.last_error
+    assert mailbox.messages == []
+
+
+# --- Written when sent, from the booking as it was when queued -------------------------------------------------------
+
+
+def test_a_booking_request_renders_no_email_and_queues_what_each_one_is_written_from(mail_app, mail_client, mailbox):
+    """The outbox rows carry a copy of the booking, not a rendered email; the client's copy has no intake answers."""
+    booking = _book(mail_client, answers={"areas_to_avoid": "Shoulders, please"})
+    with mail_app.app_context():
+        rows = {row.key: row for row in db.session.scalars(select(OutboxMessage)).all()}
+        client_row, therapist_row = (rows[f"booked:{booking['id']}:0:{who}"] for who in ("client", "therapist"))
+        for row in (client_row, therapist_row):
+            payload = json.loads(row.payload)
+            assert payload["writer"] == "booking" and not {"subject", "text", "html", "attachments"} & set(payload)
+        assert json.loads(client_row.payload)["to"] == [CLIENT]
+        assert json.loads(therapist_row.payload)["to"] == [THERAPIST]
+        assert "Shoulders" not in client_row.payload and "answers" not in json.loads(client_row.payload)["booking"]
+        assert json.loads(therapist_row.payload)["booking"]["answers"]["areas_to_avoid"] == "Shoulders, please"
+    deliver_outbox(mail_app)
+    assert "Shoulders, please" in _text(_one_for(mailbox, THERAPIST))
+    assert "Shoulders" not in _one_for(mailbox, CLIENT).as_string()
+
+
+def test_an_email_sent_late_still_says_what_was_true_when_it_was_queued(mail_app, mail_client, mailbox):
+    """A confirmation held back until after a move still names the first time; the next email names the new one."""
+    booking = _book(mail_client)
+    new_start = datetime(2026, 11, 25, 20, 0, tzinfo=timezone.utc)  # 8:00 PM in London
+    with mail_app.app_context():
+        bookings.reschedule(db.session.get(Booking, booking["id"]), new_start)
+        db.session.execute(update(Booking).values(name="Renamed Since"))  # what the booking says now is not used
+        db.session.commit()
+    deliver_outbox(mail_app)
+    mailbox.wait_for(4)
+    confirmed, moved = mailbox.received_by(CLIENT)
+    assert _subject(confirmed) == f"Booked: {SERVICE}, {WHEN_LONDON}"
+    assert _utc(_calendar(confirmed, "invite.ics", "PUBLISH"), "dtstart") == START_UTC
+    assert _subject(moved) == f"Moved: {SERVICE}, now Wednesday, November 25, 2026, 8:00 PM GMT"
+    assert _utc(_calendar(moved, "invite.ics", "PUBLISH"), "dtstart") == new_start
+    notices = mailbox.received_by(THERAPIST)
+    assert [_subject(m).split(" — ")[1].split(",")[0] for m in notices] == ["Ada Client", "Ada Client"]
+
+
+def test_an_email_for_a_writer_nobody_registered_fails_for_good(mail_app, mailbox):
+    with mail_app.app_context():
+        row = outbox.enqueue("test:unknown-writer", "email", {"writer": "nobody", "to": [CLIENT]})
+        db.session.commit()
+        assert outbox.deliver(row.id) == OutboxStatus.FAILED
+        assert "no writer for 'nobody'" in db.session.get(OutboxMessage, row.id).last_error
     assert mailbox.messages == []

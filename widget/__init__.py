@@ -66,6 +66,7 @@ def create_app(test_config=None):
     pages.init_app(app)
     outbox.init_app(app)
     outbox.register(app, "email", email.send)
+    email.register_writer(app, emails.WRITER, emails.write)
     outbox.register(app, "calendar", calendar_sync.deliver)
     outbox.register(app, push.SYNC_KIND, calendar_changes.sync_pushed)
     outbox.register(app, client_data.ERASURE_KIND, client_data.finish_erasure)

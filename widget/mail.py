@@ -1,7 +1,9 @@
 """Email: render a message from its .txt/.html templates, and send it over SMTP.
 
 Messages are rendered when the change that causes them is committed (so each
-says what was true then) and stored in the outbox; ``send`` delivers one.
+says what was true then) and stored in the outbox, or stored as what a
+feature's writer (``register_writer``) renders them from when they are sent;
+``send`` delivers one.
 Flask-Mail composes the MIME message and refuses header injection; the SMTP
 conversation is ours so that it has a timeout (Flask-Mail opens SMTP with
 none, and a mail server that accepts and then stays silent would hold a
@@ -17,6 +19,7 @@ import os
 import re
 import secrets
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -49,6 +52,26 @@ def compose(to: list[str], subject: str, template: str, attachments=(), **contex
     }
 
 
+def register_writer(app, name: str, writer: Callable[[dict], dict]) -> None:
+    """Let a feature write its emails when they are sent.
+
+    A payload ``{"writer": name, "to": [...], ...}`` is handed to ``writer``,
+    which returns the composed email (as ``compose`` does).
+    """
+    app.extensions.setdefault("mail-writers", {})[name] = writer
+
+
+def _written(payload: dict) -> dict:
+    """Return the composed email of a payload, writing it first if a feature's writer is to."""
+    name = payload.get("writer")
+    if name is None:
+        return payload
+    writer = current_app.extensions.get("mail-writers", {}).get(name)
+    if writer is None:
+        raise PermanentFailure(f"no writer for {name!r} emails")
+    return writer(payload)
+
+
 def _message(payload: dict) -> Message:
     config = current_app.config
     message = Message(
@@ -66,7 +89,7 @@ def _message(payload: dict) -> Message:
 def send(payload: dict) -> None:
     """Send one composed email; raise PermanentFailure if it can never be delivered."""
     config = current_app.config
-    message = _message(payload)
+    message = _message(_written(payload))
     if message.has_bad_headers():
         raise PermanentFailure("a header contains a line break")
     try:

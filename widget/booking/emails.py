@@ -3,6 +3,11 @@
 Each function returns outbox entries ``(key, kind, payload)``; the key names
 the change (booking, sequence, recipient) so the same email is never queued
 twice.  booking/bookings.py adds them in the transaction of the change.
+
+The emails of a booking made, cancelled, moved or reminded are written when
+they are sent (``write``, the mail writer registered as "booking"), from a
+copy of the booking taken when the change was queued: each still says what
+was true then, and the request that made the change renders nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from datetime import datetime
 from flask import current_app
 
 from ..mail import compose
+from ..models import Booking
 from ..timezones import clock, long_date, zone_abbreviation, zone_named
 from . import business, intake
 from .ics import booking_ics, google_calendar_link
@@ -55,80 +61,97 @@ def _ics(booking, context, cancelled=False):
     return [("invite.ics" if not cancelled else "cancelled.ics", ICS.format(method=method), data)]
 
 
-def _therapist(booking, event: str, context: dict, previous_start: datetime | None = None):
-    therapist = current_app.config.get("THERAPIST_EMAIL")
-    if not therapist:
-        return []
+def _therapist(booking, event: str, context: dict, to: list[str], previous_start: datetime | None = None) -> dict:
+    """Return the therapist's notice of a booking made, cancelled or moved."""
     titles = {"booked": "New booking", "cancelled": "Cancelled", "rescheduled": "Moved"}
     subject = f"{titles[event]}: {context['service_name']} — {booking.name}, {context['when_studio']}"
-    payload = compose(
-        [therapist],
+    return compose(
+        to,
         subject,
         "therapist_notice",
         event=event,
         previous_when=_when(previous_start, context["studio"].timezone) if previous_start else None,
         **context,
     )
-    return [(f"{event}:{booking.id}:{booking.sequence}:therapist", "email", payload)]
+
+
+def _client(booking, event: str, context: dict, to: list[str], previous_start=None, by_studio=False) -> dict:
+    """Return the client's email about her booking: confirmed, cancelled, moved, or a reminder."""
+    service, when = context["service_name"], context["when_client"]
+    if event == "booked":
+        return compose(
+            to, f"Booked: {service}, {when}", "booking_confirmed", attachments=_ics(booking, context), **context
+        )
+    if event == "cancelled":
+        attachments = _ics(booking, context, cancelled=True)
+        subject = f"Cancelled: {service}, {when}"
+        return compose(to, subject, "booking_cancelled", attachments=attachments, by_studio=by_studio, **context)
+    if event == "rescheduled":
+        previous_when = _when(previous_start, booking.client_timezone)
+        subject = f"Moved: {service}, now {when}"
+        attachments = _ics(booking, context)
+        return compose(
+            to, subject, "booking_rescheduled", attachments=attachments, previous_when=previous_when, **context
+        )
+    return compose(to, f"Reminder: {service}, {when}", "reminder", **context)
+
+
+WRITER = "booking"
+# What the emails say of a booking; the intake answers travel only in the therapist's copy.
+SNAPSHOT = ("id", "service_id", "start_at", "end_at", "name", "email", "phone", "notes", "client_timezone", "sequence")
+MOMENTS = ("start_at", "end_at")
+
+
+def _queued(event: str, recipient: str, booking, manage_url: str, to: str, **extra) -> tuple[str, str, dict]:
+    """Return the outbox entry of one email about a booking change, with the copy of the booking it is written from."""
+    fields = SNAPSHOT + (("answers",) if recipient == "therapist" else ())
+    copy = {name: getattr(booking, name) for name in fields}
+    copy.update({name: copy[name].isoformat() for name in MOMENTS})
+    payload = {"writer": WRITER, "to": [to], "event": event, "recipient": recipient, "manage_url": manage_url}
+    payload.update(booking=copy, **extra)
+    return (f"{event}:{booking.id}:{booking.sequence}:{recipient}", "email", payload)
+
+
+def _entries(event: str, booking, manage_url: str, **extra) -> list:
+    """Return the client's email about a change and, when there is a therapist's address, her notice."""
+    entries = [_queued(event, "client", booking, manage_url, booking.email, **extra)]
+    therapist = current_app.config.get("THERAPIST_EMAIL")
+    if therapist:
+        entries.append(_queued(event, "therapist", booking, manage_url, therapist, **extra))
+    return entries
+
+
+def write(payload: dict) -> dict:
+    """Write a queued email about a booking (the "booking" mail writer) from the copy taken when it was queued."""
+    copy = dict(payload["booking"])
+    copy.update({name: datetime.fromisoformat(copy[name]) for name in MOMENTS})
+    booking = Booking(**copy)  # never added to a session: nothing is written back
+    context = _context(booking, payload["manage_url"])
+    previous = payload.get("previous_start")
+    previous_start = datetime.fromisoformat(previous) if previous else None
+    if payload["recipient"] == "therapist":
+        return _therapist(booking, payload["event"], context, payload["to"], previous_start)
+    return _client(booking, payload["event"], context, payload["to"], previous_start, payload.get("by_studio", False))
 
 
 def booked(booking, manage_url: str) -> list:
     """Return the emails a new booking sends: the client's confirmation and the therapist's notice."""
-    context = _context(booking, manage_url)
-    client = compose(
-        [booking.email],
-        f"Booked: {context['service_name']}, {context['when_client']}",
-        "booking_confirmed",
-        attachments=_ics(booking, context),
-        **context,
-    )
-    return [
-        (f"booked:{booking.id}:{booking.sequence}:client", "email", client),
-        *_therapist(booking, "booked", context),
-    ]
+    return _entries("booked", booking, manage_url)
 
 
 def cancelled(booking, manage_url: str, by_studio: bool = False) -> list:
     """Return the emails a cancellation sends."""
-    context = _context(booking, manage_url)
-    client = compose(
-        [booking.email],
-        f"Cancelled: {context['service_name']}, {context['when_client']}",
-        "booking_cancelled",
-        attachments=_ics(booking, context, cancelled=True),
-        by_studio=by_studio,
-        **context,
-    )
-    return [
-        (f"cancelled:{booking.id}:{booking.sequence}:client", "email", client),
-        *_therapist(booking, "cancelled", context),
-    ]
+    return _entries("cancelled", booking, manage_url, by_studio=by_studio)
 
 
 def rescheduled(booking, manage_url: str, previous_start: datetime) -> list:
     """Return the emails a reschedule sends, with the new calendar file."""
-    context = _context(booking, manage_url)
-    client = compose(
-        [booking.email],
-        f"Moved: {context['service_name']}, now {context['when_client']}",
-        "booking_rescheduled",
-        attachments=_ics(booking, context),
-        previous_when=_when(previous_start, booking.client_timezone),
-        **context,
-    )
-    return [
-        (f"rescheduled:{booking.id}:{booking.sequence}:client", "email", client),
-        *_therapist(booking, "rescheduled", context, previous_start),
-    ]
+    return _entries("rescheduled", booking, manage_url, previous_start=previous_start.isoformat())
 
 
 def reminder(booking, manage_url: str) -> list:
     """Return the reminder email of a booking."""
-    context = _context(booking, manage_url)
-    payload = compose(
-        [booking.email], f"Reminder: {context['service_name']}, {context['when_client']}", "reminder", **context
-    )
-    return [(f"reminder:{booking.id}:{booking.sequence}:client", "email", payload)]
+    return [_queued("reminder", "client", booking, manage_url, booking.email)]
 
 
 def clash_description(other) -> str:
