@@ -434,7 +434,7 @@ def book(
         **vars(details),
     )
     booking.created_at = now
-    # Rendered before the write transaction, which should hold its lock briefly.
+    # What the change queues: the calendar entry names the booking; the emails carry a copy of it (see emails.py).
     messages = [calendar_entry(booking, "write"), *emails.booked(booking, manage_url(booking))]
     try:
         # The new booking keeps its values after the commit: the answer needs no second read.
