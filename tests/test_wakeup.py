@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from sqlalchemy import event, text
 
 from tests.support import make_app, shared_database
 from widget import outbox, wakeup
@@ -54,3 +55,35 @@ def test_without_postgresql_or_redis_the_runner_polls(tmp_path):
         started = time.monotonic()
         assert listener.wait() is False
         assert 0.9 <= time.monotonic() - started < 3
+
+
+def test_on_postgresql_any_insert_into_the_outbox_wakes_the_runner_in_no_statement_of_its_own(tmp_path):
+    """The outbox's trigger sends the NOTIFY: a plain INSERT wakes the runner, a rolled-back one does not."""
+    app = make_app(tmp_path, shared_database("postgresql", tmp_path), JOBS_POLL_SECONDS="2")
+    with app.app_context():
+        listener = wakeup.Listener(app)
+        try:
+            with db.engine.connect() as connection:
+                transaction = connection.begin()
+                connection.execute(text(INSERT), {"key": "rolled-back"})
+                transaction.rollback()
+            assert listener.wait() is False  # the whole poll interval: nothing was committed
+
+            statements = []
+            with db.engine.connect() as connection:
+                event.listen(connection, "before_cursor_execute", lambda *args: statements.append(args[2]))
+                with connection.begin():
+                    connection.execute(text(INSERT), {"key": "plain"})
+            started = time.monotonic()
+            assert listener.wait() is True
+            assert time.monotonic() - started < 1
+            assert not [statement for statement in statements if "notify" in statement.lower()], statements
+        finally:
+            listener.close()
+            db.engine.dispose()
+
+
+INSERT = (
+    "INSERT INTO outbox (key, kind, payload, status, attempts, next_attempt_at, created_at)"
+    " VALUES (:key, 'email', '{}', 'pending', 0, now(), now())"
+)

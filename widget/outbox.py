@@ -145,7 +145,7 @@ def unit_of_work(keep_loaded: bool = False, after_reads: bool = False) -> Iterat
     try:
         yield work
         if work.woken:
-            wakeup.announce()
+            wakeup.announce(inserted=bool(work.rows))
         expiring, session.expire_on_commit = session.expire_on_commit, not keep_loaded
         try:
             session.commit()

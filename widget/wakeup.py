@@ -1,11 +1,13 @@
 """Waking the jobs runner the moment a change queues side effects.
 
-A unit of work that adds outbox rows calls ``announce`` before its commit.
-On PostgreSQL that is a NOTIFY inside the same transaction, so the runner
-hears of the rows exactly when they become visible (and never if the change
-rolls back).  Elsewhere, with ``REDIS_URL`` set, a message is published on a
-Redis channel right after the commit.  With neither, nothing is sent and the
-runner finds the rows by polling every ``JOBS_POLL_SECONDS``.
+On PostgreSQL every insert into the outbox raises a NOTIFY inside its own
+transaction (a trigger, migration 0013), so the runner hears of the rows
+exactly when they become visible (and never if the change rolls back), at
+no cost of a statement; a unit of work that only makes rows due again calls
+``announce`` before its commit for the same NOTIFY.  Elsewhere, with
+``REDIS_URL`` set, a message is published on a Redis channel right after
+the commit.  With neither, nothing is sent and the runner finds the rows by
+polling every ``JOBS_POLL_SECONDS``.
 
 The runner holds one ``Listener``; its ``wait`` returns early when woken and
 after the poll interval otherwise, so retries that fall due are found too.
@@ -47,9 +49,13 @@ def _redis(app):
     return client
 
 
-def announce() -> None:
-    """Say, inside the transaction that queues outbox rows, that the runner has work."""
-    if db.session.get_bind().dialect.name == "postgresql":
+def announce(inserted: bool = False) -> None:
+    """Say, inside the transaction of a change, that the runner has work.
+
+    ``inserted``: the change queued new outbox rows, for which PostgreSQL's
+    trigger has already said so; otherwise it made rows due again.
+    """
+    if not inserted and db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
 
