@@ -26,6 +26,11 @@ from widget.extensions import db
 from widget.models import Booking
 from widget.timezones import days_range, rfc3339, zone_named
 
+# Bookings written straight into PostgreSQL by the tests of many rows; a SELECT follows.
+INSERT_BOOKINGS = (
+    "INSERT INTO bookings (id, service_id, status, start_at, end_at, blocked_start, blocked_end, name,"
+    " email, phone, notes, client_timezone, phone_key, sequence, created_at, updated_at)"
+)
 SLOTS = "/api/slots?service=massage-60&start={first}&end={last}&tz={tz}"
 DENVER = "America/Denver"
 
@@ -207,9 +212,8 @@ def test_busy_time_reads_use_an_index_on_postgresql_with_a_long_history(tmp_path
     with app.app_context():
         db.session.execute(
             text(
-                "INSERT INTO bookings (id, service_id, status, start_at, end_at, blocked_start, blocked_end, name,"
-                " email, phone, notes, client_timezone, phone_key, sequence, created_at, updated_at)"
-                " SELECT 'past' || n, 'massage-60', CASE WHEN n % 5 = 0 THEN 'cancelled' ELSE 'confirmed' END,"
+                INSERT_BOOKINGS
+                + " SELECT 'past' || n, 'massage-60', CASE WHEN n % 5 = 0 THEN 'cancelled' ELSE 'confirmed' END,"
                 " t, t + interval '1 hour', t, t + interval '75 minutes', 'Past Client', 'client' || n ||"
                 " '@example.com', '801-555-0101', '', 'America/Denver', '8015550101', 0, t, t"
                 " FROM (SELECT n, timestamptz '2020-01-01 16:00+00' + n * interval '2 hours' AS t"
@@ -246,9 +250,7 @@ def test_the_client_cap_reads_only_the_clients_own_bookings_however_many_are_upc
     with app.app_context():
         db.session.execute(
             text(
-                "INSERT INTO bookings (id, service_id, status, start_at, end_at, blocked_start, blocked_end, name,"
-                " email, phone, notes, client_timezone, phone_key, sequence, created_at, updated_at)"
-                " SELECT 'soon' || n, 'massage-60', 'confirmed', t, t + interval '1 hour', t,"
+                INSERT_BOOKINGS + " SELECT 'soon' || n, 'massage-60', 'confirmed', t, t + interval '1 hour', t,"
                 " t + interval '75 minutes', 'Client', 'client' || n || '@example.com', '801-555-0101', '',"
                 " 'America/Denver', '801555' || n, 0, now(), now()"
                 " FROM (SELECT n, timestamptz '2026-11-25 16:00+00' + n * interval '2 hours' AS t"
